@@ -1,0 +1,212 @@
+// The node's configuration: defaults, parsing and validation. mcconfig passes command-line values
+// (`mcconfig … broker=mqtt://10.0.0.2:1883 batchSize=12`) as strings, and manifest values as JSON, so
+// every key accepts both; anything wrong is a ConfigError naming the key, thrown at boot, before the
+// node touches a bus or the radio.
+
+export type PayloadFormat = "senml-json";
+
+export interface SensorConfig {
+  type: string;
+  /** I2C address for bus sensors. */
+  address?: number;
+  /** GPIO/ADC pin for pin sensors. */
+  pin?: number;
+  /** A short name used in SenML names; defaults to the type. */
+  id: string;
+  options: Record<string, unknown>;
+}
+
+export interface BrokerAddress {
+  secure: boolean;
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  node: string;
+  broker: BrokerAddress;
+  brokerUser: string;
+  brokerPassword: string;
+  prefix: string;
+  mqttVersion: 4 | 5;
+  qos: 0 | 1;
+  format: PayloadFormat;
+  /** Seconds between samples; wakes are aligned to this grid. */
+  sampleInterval: number;
+  /** Samples per publish (one sample is every channel read at one wake). */
+  batchSize: number;
+  /** Seconds the oldest unpublished sample may wait before a publish is forced. */
+  maxLatency: number;
+  /** Seconds the node may stay awake waiting for the network, the broker and its acknowledgements. */
+  awakeTimeout: number;
+  /** MQTT 5 session expiry and Will Delay, in sleep periods (publish intervals). */
+  sessionPeriods: number;
+  sensors: SensorConfig[];
+  i2c: { data: number; clock: number; hz: number } | undefined;
+  ssid: string;
+  password: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`config ${key}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const defaults = {
+  node: "",
+  broker: "mqtt://127.0.0.1:1883",
+  brokerUser: "",
+  brokerPassword: "",
+  prefix: "torpor",
+  mqttVersion: 4,
+  qos: 1,
+  format: "senml-json",
+  sampleInterval: 60,
+  batchSize: 5,
+  maxLatency: 900,
+  awakeTimeout: 10,
+  sessionPeriods: 4,
+  sensors: [{ type: "sht3x", address: 0x44 }],
+  i2c: undefined,
+  ssid: "",
+  password: "",
+} as const;
+
+const knownKeys = new Set<string>([...Object.keys(defaults), "sim"]);
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Builds a validated Config from raw values (manifest config, command line, a JSON file), with
+ * `defaults` filling the gaps. Keys it does not know are errors too: a misspelt key that silently
+ * keeps its default is the worst kind of config bug on a device you cannot see.
+ * `hostKeys` are keys a host consumes itself (Moddable's own build keys, for instance).
+ */
+export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config {
+  for (const key of Object.keys(raw)) {
+    if (!knownKeys.has(key) && !hostKeys.includes(key)) throw new ConfigError(key, "unknown key");
+  }
+  const get = (key: keyof typeof defaults): unknown => (raw[key] === undefined ? defaults[key] : raw[key]);
+  const config: Config = {
+    node: name("node", get("node"), true),
+    broker: brokerUrl("broker", get("broker")),
+    brokerUser: text("brokerUser", get("brokerUser")),
+    brokerPassword: text("brokerPassword", get("brokerPassword")),
+    prefix: topicLevel("prefix", get("prefix")),
+    mqttVersion: oneOf("mqttVersion", integer("mqttVersion", get("mqttVersion"), 4, 5), [4, 5] as const),
+    qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1] as const),
+    format: oneOf("format", text("format", get("format")), ["senml-json"] as const),
+    sampleInterval: integer("sampleInterval", get("sampleInterval"), 1, 86400),
+    batchSize: integer("batchSize", get("batchSize"), 1, 1000),
+    maxLatency: integer("maxLatency", get("maxLatency"), 0, 7 * 86400),
+    awakeTimeout: integer("awakeTimeout", get("awakeTimeout"), 1, 600),
+    sessionPeriods: integer("sessionPeriods", get("sessionPeriods"), 1, 1000),
+    sensors: sensors("sensors", get("sensors")),
+    i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
+    ssid: text("ssid", get("ssid")),
+    password: text("password", get("password")),
+  };
+  return config;
+}
+
+function text(key: string, value: unknown): string {
+  if (typeof value !== "string") throw new ConfigError(key, `expected a string, got ${describe(value)}`);
+  return value;
+}
+
+function name(key: string, value: unknown, emptyOk = false): string {
+  const s = text(key, value);
+  if (s === "" && emptyOk) return s;
+  // Names end up in topics and SenML names: keep to characters both allow (RFC 8428 §4.5.1).
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) {
+    throw new ConfigError(key, `"${s}" must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit`);
+  }
+  return s;
+}
+
+function topicLevel(key: string, value: unknown): string {
+  const s = text(key, value);
+  if (s === "" || /[+#\u0000]/.test(s) || s.startsWith("/") || s.endsWith("/")) {
+    throw new ConfigError(key, `"${s}" is not a usable topic prefix (no '+', '#', leading or trailing '/')`);
+  }
+  return s;
+}
+
+function integer(key: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n)) throw new ConfigError(key, `expected an integer, got ${describe(value)}`);
+  if (n < min || n > max) throw new ConfigError(key, `${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+function oneOf<T extends string | number>(key: string, value: string | number, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new ConfigError(key, `${JSON.stringify(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+  return found;
+}
+
+function brokerUrl(key: string, value: unknown): BrokerAddress {
+  const s = text(key, value);
+  const m = /^(mqtts?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(s);
+  if (!m) throw new ConfigError(key, `"${s}" is not an mqtt://host:port or mqtts://host:port URL`);
+  const secure = m[1] === "mqtts";
+  const port = m[3] === undefined ? (secure ? 8883 : 1883) : Number(m[3]);
+  if (port < 1 || port > 65535) throw new ConfigError(key, `port ${port} is out of range 1..65535`);
+  const host = m[2]!.startsWith("[") ? m[2]!.slice(1, -1) : m[2]!;
+  return { secure, host, port };
+}
+
+function structured(key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new ConfigError(key, `expected JSON, got ${describe(value)}`);
+  }
+}
+
+function bus(key: string, value: unknown): { data: number; clock: number; hz: number } {
+  const v = structured(key, value);
+  if (!isRecord(v)) throw new ConfigError(key, `expected {"data": pin, "clock": pin, "hz": n}, got ${describe(value)}`);
+  return {
+    data: integer(`${key}.data`, v.data, 0, 255),
+    clock: integer(`${key}.clock`, v.clock, 0, 255),
+    hz: integer(`${key}.hz`, v.hz ?? 100000, 1000, 3400000),
+  };
+}
+
+function sensors(key: string, value: unknown): SensorConfig[] {
+  const v = structured(key, value);
+  if (!Array.isArray(v)) throw new ConfigError(key, `expected a list like [{"type": "sht3x", "address": 68}], got ${describe(value)}`);
+  const seen = new Set<string>();
+  return v.map((entry: unknown, i: number) => {
+    const at = `${key}[${i}]`;
+    if (!isRecord(entry)) throw new ConfigError(at, `expected an object, got ${describe(entry)}`);
+    const type = name(`${at}.type`, entry.type);
+    const address = entry.address === undefined ? undefined : integer(`${at}.address`, entry.address, 0x03, 0x77);
+    const pin = entry.pin === undefined ? undefined : integer(`${at}.pin`, entry.pin, 0, 255);
+    if (address === undefined && pin === undefined) throw new ConfigError(at, `needs an "address" (I2C) or a "pin"`);
+    const id = entry.id === undefined ? type : name(`${at}.id`, entry.id);
+    if (seen.has(id)) throw new ConfigError(at, `id "${id}" is used twice; give one of them an "id"`);
+    seen.add(id);
+    const options = entry.options === undefined ? {} : entry.options;
+    if (!isRecord(options)) throw new ConfigError(`${at}.options`, `expected an object, got ${describe(options)}`);
+    const sensor: SensorConfig = { type, id, options };
+    if (address !== undefined) sensor.address = address;
+    if (pin !== undefined) sensor.pin = pin;
+    return sensor;
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  return typeof v === "object" ? "an object" : String(v);
+}

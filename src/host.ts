@@ -1,0 +1,143 @@
+// Everything the firmware needs from a platform. src/ never reaches for a global, a module of the
+// platform or a clock of its own: a host (hosts/esp32, hosts/sim, hosts/node) builds this object and
+// hands it to the wake cycle. That is the ECMA-419 host-provider idea applied to the whole app, and
+// it is what lets one firmware run on ESP32, in the Moddable simulator, in Node and in tests.
+
+/** A pin or port number, as ECMA-419 §9 uses them. */
+export type PinSpecifier = number;
+
+/** Bytes an IO write accepts (ECMA-419 "buffer" format). */
+export type BufferSource = ArrayBuffer | ArrayBufferView;
+
+/** ECMA-419 §10.4 I2C, the members the drivers use. */
+export interface I2COptions {
+  data: PinSpecifier;
+  clock: PinSpecifier;
+  hz: number;
+  address: number;
+  port?: number;
+  format?: "buffer";
+  /** Bus timeout in ms (Moddable's I2C accepts this; a stuck bus must not hang the wake). */
+  timeout?: number;
+}
+export interface I2C {
+  read(byteLength: number, stop?: boolean): ArrayBuffer;
+  write(buffer: BufferSource, stop?: boolean): void;
+  close(): void;
+}
+export type I2CConstructor = new (options: I2COptions) => I2C;
+
+/** ECMA-419 §10.2 Analog. */
+export interface AnalogOptions {
+  pin: PinSpecifier;
+  resolution?: number;
+}
+export interface Analog {
+  readonly resolution: number;
+  read(): number;
+  close(): void;
+}
+export type AnalogConstructor = new (options: AnalogOptions) => Analog;
+
+/** ECMA-419 §10.3 Digital, input only. */
+export interface DigitalOptions {
+  pin: PinSpecifier;
+  mode: number;
+}
+export interface Digital {
+  read(): number;
+  close(): void;
+}
+export type DigitalConstructor = new (options: DigitalOptions) => Digital;
+
+/** ECMA-419 §11.1 TCP socket, "buffer" format. The first onWritable means connected. */
+export interface TCPOptions {
+  address: string;
+  port: number;
+  nodelay?: boolean;
+  format?: "buffer";
+  onReadable?: (this: TCP, bytes: number) => void;
+  onWritable?: (this: TCP, bytes: number) => void;
+  onError?: (this: TCP, error?: Error) => void;
+}
+export interface TCP {
+  read(byteLength?: number): ArrayBuffer | undefined;
+  write(buffer: BufferSource): void;
+  close(): void;
+}
+export type TCPConstructor = new (options: TCPOptions) => TCP;
+
+/** ECMA-419 §11.3 TLS socket: TCP options plus the secure ones. */
+export interface TLSOptions extends TCPOptions {
+  host: string;
+  secure?: {
+    ca?: ArrayBuffer | string;
+    certificate?: ArrayBuffer | string;
+    key?: ArrayBuffer | string;
+  };
+}
+export type TLSConstructor = new (options: TLSOptions) => TCP;
+
+/** The default I2C bus of the board (the plain esp32 provider has none, so config names the pins). */
+export interface BusOptions {
+  data: PinSpecifier;
+  clock: PinSpecifier;
+  hz: number;
+  port?: number;
+}
+
+export interface Network {
+  /** Brings the link up (Wi-Fi on a device); calls back once, with an error after timeoutMs at most. */
+  up(timeoutMs: number, callback: (error?: Error) => void): void;
+  /** Resolves a host name to an address, because ECMA-419 TCP takes an address. */
+  resolve(host: string, callback: (error: Error | undefined, address?: string) => void): void;
+  /** Turns the radio off. */
+  down(): void;
+  readonly TCP: TCPConstructor;
+  readonly TLS?: TLSConstructor;
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds since the Unix epoch, from an RTC that keeps running while asleep. */
+  now(): number;
+  /** Monotonic milliseconds since this wake began: for measuring durations. */
+  ticks(): number;
+}
+
+export interface Timers {
+  set(callback: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}
+
+/**
+ * Memory that survives deep sleep (RTC slow memory on ESP32, a file elsewhere). `bytes` is the whole
+ * region; after changing a range, `commit` makes it durable where the medium needs that (a file);
+ * on RTC memory the write itself is the commit.
+ */
+export interface RetainedMemory {
+  readonly bytes: Uint8Array;
+  commit(offset: number, length: number): void;
+}
+
+export type WakeCause = "power-on" | "timer" | "pin" | "reset";
+
+export interface Host {
+  /** "esp32", "sim" or "node": shown in status, never used to branch in src/. */
+  readonly name: string;
+  /** A stable id for this node when the config does not name one (MAC on a device). */
+  readonly id: string;
+  readonly io: {
+    readonly I2C: I2CConstructor;
+    readonly Analog?: AnalogConstructor;
+    readonly Digital?: DigitalConstructor;
+  };
+  readonly i2c: BusOptions;
+  readonly network: Network;
+  readonly clock: Clock;
+  readonly timer: Timers;
+  readonly retained: RetainedMemory;
+  readonly wakeCause: WakeCause;
+  log(message: string): void;
+  /** Ends the wake and sleeps for ms; the next wake starts the firmware from the top. */
+  sleep(ms: number): void;
+}
