@@ -1,0 +1,73 @@
+// Samples every configured sensor once: open, configure, sample, close (ECMA-419 §13), one at a
+// time so that the bus and the heap hold one driver at once. A sensor that fails or does not answer
+// in time yields no values — never invented ones — and an error line; the others go on.
+
+import type { Config } from "../config";
+import type { Host } from "../host";
+import { quantise } from "../telemetry/resolution";
+import { sensorType, valueOf, type Channel } from "./registry";
+import { SensorError, type Sample, type Sensor } from "./sensor";
+
+/** Longest a sensor may take to deliver a sample before it counts as timed out. */
+const SAMPLE_TIMEOUT_MS = 500;
+
+export interface SampledValues {
+  /** Per channel, the quantised value or null. */
+  values: (number | null)[];
+  /** One line per failed sensor: "<id>: <fault>: <detail>". */
+  errors: string[];
+}
+
+export async function sampleSensors(host: Host, config: Config, channels: readonly Channel[]): Promise<SampledValues> {
+  const samples = new Map<string, Sample>();
+  const errors: string[] = [];
+  for (const sensor of config.sensors) {
+    try {
+      samples.set(sensor.id, await sampleOne(host, () => {
+        const driver = sensorType(sensor).create(sensor, host);
+        driver.configure(sensor.options);
+        return driver;
+      }));
+    } catch (e) {
+      const fault = e instanceof SensorError ? `${e.fault}: ${e.message}` : `error: ${e instanceof Error ? e.message : String(e)}`;
+      errors.push(`${sensor.id}: ${fault}`);
+    }
+  }
+  const values = channels.map((channel) => {
+    const sample = samples.get(channel.sensor);
+    const value = sample && valueOf(sample, channel);
+    return value === undefined ? null : quantise(value, channel.resolution);
+  });
+  return { values, errors };
+}
+
+function sampleOne(host: Host, open: () => Sensor): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    let driver: Sensor;
+    try {
+      driver = open();
+    } catch (e) {
+      reject(e instanceof SensorError ? e : new SensorError("absent", e instanceof Error ? e.message : String(e)));
+      return;
+    }
+    let done = false;
+    const finish = (error: Error | undefined, sample?: Sample) => {
+      if (done) return;
+      done = true;
+      host.timer.clear(timeout);
+      try {
+        driver.close();
+      } catch {
+        // Closing a connection to a device that vanished can fail; the sample's outcome stands.
+      }
+      if (error) reject(error);
+      else resolve(sample!);
+    };
+    const timeout = host.timer.set(() => finish(new SensorError("timeout", `no sample within ${SAMPLE_TIMEOUT_MS} ms`)), SAMPLE_TIMEOUT_MS);
+    try {
+      driver.sample((error, sample) => finish(error, sample));
+    } catch (e) {
+      finish(e instanceof Error ? e : new Error(String(e)));
+    }
+  });
+}
