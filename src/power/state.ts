@@ -1,0 +1,109 @@
+// Everything a node remembers across deep sleep, and its byte layout inside a retained slot
+// (docs/retained-state.md documents it byte by byte). The readings buffer is sized to what the slot
+// can hold, so a commit never fails for lack of room.
+
+import { ByteReader, ByteWriter } from "../encoding/bytes";
+import { emptySession, type SessionState } from "../mqtt/session";
+import { ReadingBuffer } from "../telemetry/reading-buffer";
+import { RetainedSlots } from "./retained";
+
+/** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
+export const STATE_VERSION = 1;
+const MAX_INFLIGHT = 16;
+
+export interface Counters {
+  /** Wakes since the node started clean. */
+  wakes: number;
+  /** Clean starts because retained state was missing, corrupt, foreign or for other channels. */
+  cold: number;
+  /** Samples in which at least one sensor failed. */
+  sensorErrors: number;
+  /** Readings acknowledged by the broker. */
+  delivered: number;
+  /** Wakes whose publish attempt failed (network, broker, timeout). */
+  publishFailures: number;
+}
+
+export interface NodeState {
+  counters: Counters;
+  /** Fingerprint of the channel list the buffered readings were taken with. */
+  layout: number;
+  /** Unix seconds of the last wake that tried to publish (0: never). */
+  lastAttempt: number;
+  /** Consecutive failed publish attempts: the backoff exponent. */
+  failures: number;
+  /** The MQTT version the broker accepted last (0: not known yet). */
+  brokerVersion: number;
+  /** Readings from this sequence number on have not been put in any message yet. */
+  unsent: number;
+  session: SessionState;
+  buffer: ReadingBuffer;
+}
+
+export function freshState(channels: number, capacity: number, layout: number, cold: number): NodeState {
+  return {
+    counters: { wakes: 0, cold, sensorErrors: 0, delivered: 0, publishFailures: 0 },
+    layout,
+    lastAttempt: 0,
+    failures: 0,
+    brokerVersion: 0,
+    unsent: 0,
+    session: emptySession(),
+    buffer: new ReadingBuffer(channels, capacity),
+  };
+}
+
+const FIXED_BYTES = 5 * 4 + 4 + 4 + 2 + 1 + 4 + 2 + 1 + MAX_INFLIGHT * 11;
+
+/** How many readings of `channels` values fit in a slot next to the rest of the state. */
+export function bufferCapacity(slots: RetainedSlots, channels: number): number {
+  const perReading = ReadingBuffer.bytesFor(channels, 1) - ReadingBuffer.bytesFor(channels, 0);
+  return Math.max(0, Math.floor((slots.capacity - FIXED_BYTES - ReadingBuffer.bytesFor(channels, 0)) / perReading));
+}
+
+export function writeState(state: NodeState, bytes: Uint8Array): number {
+  const w = new ByteWriter(bytes);
+  const c = state.counters;
+  w.u32(c.wakes); w.u32(c.cold); w.u32(c.sensorErrors); w.u32(c.delivered); w.u32(c.publishFailures);
+  w.u32(state.layout);
+  w.u32(state.lastAttempt);
+  w.u16(state.failures);
+  w.u8(state.brokerVersion);
+  w.u32(state.unsent);
+  w.u16(state.session.nextPacketId);
+  const inflight = state.session.inflight;
+  if (inflight.length > MAX_INFLIGHT) throw new RangeError(`more than ${MAX_INFLIGHT} messages in flight`);
+  w.u8(inflight.length);
+  for (const e of inflight) {
+    w.u16(e.packetId); w.u8(e.kind); w.u32(e.first); w.u32(e.count);
+  }
+  state.buffer.write(w);
+  return w.offset;
+}
+
+export function readState(bytes: Uint8Array, channels: number, capacity: number): NodeState {
+  const r = new ByteReader(bytes);
+  const counters: Counters = { wakes: r.u32(), cold: r.u32(), sensorErrors: r.u32(), delivered: r.u32(), publishFailures: r.u32() };
+  const layout = r.u32();
+  const lastAttempt = r.u32();
+  const failures = r.u16();
+  const brokerVersion = r.u8();
+  const unsent = r.u32();
+  const nextPacketId = r.u16();
+  const count = r.u8();
+  if (count > MAX_INFLIGHT) throw new RangeError(`retained state lists ${count} messages in flight`);
+  const inflight = [];
+  for (let i = 0; i < count; i++) inflight.push({ packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() });
+  const buffer = ReadingBuffer.read(r, channels, capacity);
+  return { counters, layout, lastAttempt, failures, brokerVersion, unsent, session: { nextPacketId, inflight }, buffer };
+}
+
+/** A 32-bit FNV-1a hash of the channel names and resolutions: readings are only valid for these. */
+export function layoutOf(channels: readonly { name: string; resolution: number }[]): number {
+  let h = 0x811c9dc5;
+  for (const c of channels) {
+    const s = `${c.name}@${c.resolution};`;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  }
+  return h >>> 0;
+}
