@@ -1,8 +1,8 @@
 // Drives @agoric/xsnap's built xsnap-worker (Moddable XS 13) directly, without its JS API: that API
 // needs @endo/init, which would lock down the whole Node test process. Protocol, per
 // xsnap-worker.c: netstrings `len:bytes,` on fd 3 (to worker) and fd 4 (from worker). We send
-// `e<script>` (indirect eval), `?<bytes>` (globalThis.handleCommand(ArrayBuffer)), `R` (ready),
-// `q` (quit); it answers `.<meter JSON>\x01<reply>` or `!<String(exception)>`, and mid-command
+// `e<script>` (indirect eval), `?<bytes>` (globalThis.handleCommand(ArrayBuffer)) and `q` (quit);
+// it answers `.<meter JSON>\x01<reply>` or `!<String(exception)>`, and mid-command
 // it may send `?<bytes>` (the issueCommand global), which blocks it until we answer `/<bytes>`.
 import { ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -44,11 +44,14 @@ export class XsError extends Error {
 
 // Exit codes from xsnap-worker.c / api.js.
 const EXIT_REASONS: Record<number, string> = {
-  1: "bad usage", 2: "I/O error", 11: "not enough memory", 12: "stack overflow",
+  0: "unasked", 1: "bad usage", 2: "I/O error", 11: "not enough memory", 12: "stack overflow",
   15: "unhandled exception", 16: "property (key) name space exhausted", 17: "too much computation",
 };
 
+/** The built worker: $XSNAP_WORKER if set (a missing path means "none"), else release, else debug. */
 export function findXsnapWorker(): string | undefined {
+  const override = process.env["XSNAP_WORKER"];
+  if (override !== undefined) return existsSync(override) ? override : undefined;
   if (process.platform !== "linux" && process.platform !== "darwin") return undefined;
   const dir = join(repoRoot, "node_modules/@agoric/xsnap/xsnap-native/xsnap/build/bin");
   const os = process.platform === "linux" ? "lin" : "mac";
@@ -59,10 +62,8 @@ export function findXsnapWorker(): string | undefined {
 const live = new Set<ChildProcess>();
 process.once("exit", () => live.forEach((child) => child.kill("SIGKILL")));
 
-interface Pending {
-  resolve(reply: { meter?: Meter; body: Uint8Array }): void;
-  reject(error: Error): void;
-}
+type Reply = { meter: Meter; body: Uint8Array };
+type Pending = { resolve(reply: Reply): void; reject(error: Error): void };
 
 export class XsWorker {
   private inbox = Buffer.alloc(0);
@@ -92,7 +93,9 @@ export class XsWorker {
     this.toWorker = toWorker instanceof Writable ? toWorker : undefined;
     this.toWorker?.on("error", () => {}); // EPIPE after a crash; the "close" handler reports it
     child.stdio[4]?.on("data", (chunk: Buffer) => this.receive(chunk));
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (this.stderrTail = (this.stderrTail + chunk).slice(-2000)));
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-2000);
+    });
     let partial = "";
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       const lines = (partial + chunk).split("\n");
@@ -111,7 +114,7 @@ export class XsWorker {
     });
     const worker = new XsWorker(child, options);
     try {
-      await worker.exchange("R");
+      await worker.evaluate(""); // fails fast on a broken binary
     } catch (e) {
       await worker.close();
       throw e;
@@ -133,12 +136,12 @@ export class XsWorker {
 
   /** Evaluates a script (e.g. a bundle()) at global scope; an exception rejects with XsError. */
   async evaluate(code: string): Promise<Meter> {
-    return metered(await this.exchange("e", Buffer.from(code))).meter;
+    return (await this.exchange("e", Buffer.from(code))).meter;
   }
 
   /** Calls globalThis.handleCommand(ArrayBuffer); `reply` is empty unless it returned an ArrayBuffer. */
   async command(bytes: Uint8Array): Promise<{ reply: Uint8Array; meter: Meter }> {
-    const { body, meter } = metered(await this.exchange("?", bytes));
+    const { body, meter } = await this.exchange("?", bytes);
     return { reply: body, meter };
   }
 
@@ -154,22 +157,29 @@ export class XsWorker {
     return { result: "ok" in envelope ? envelope.ok : undefined, meter };
   }
 
-  /** Quits the worker (SIGKILL if it will not) and resolves once the process is gone. */
-  async close(): Promise<void> {
-    this.failure ??= new Error("xsnap-worker closed");
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.send(Buffer.from("q"));
-      this.toWorker?.end();
-      this.hold(true);
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 2000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+  /**
+   * Lets commands already issued finish (each bounded by timeoutMs), then quits the worker, with
+   * SIGKILL if it will not, and resolves once the process is gone. Later commands reject.
+   */
+  close(): Promise<void> {
+    const quit = this.baton.then(async () => {
+      this.failure ??= new Error("xsnap-worker closed");
+      if (this.child.exitCode === null && this.child.signalCode === null) {
+        this.send(Buffer.from("q"));
+        this.toWorker?.end();
+        this.hold(true);
+        const timer = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+        await this.exited;
+        clearTimeout(timer);
+      }
+    });
+    this.baton = quit;
+    return quit;
   }
 
   // One command at a time: replies carry no id, and a `?` from the worker belongs to the current one.
-  private exchange(op: string, payload: Uint8Array = new Uint8Array()): Promise<{ meter?: Meter; body: Uint8Array }> {
-    const run = (): Promise<{ meter?: Meter; body: Uint8Array }> =>
+  private exchange(op: string, payload: Uint8Array): Promise<Reply> {
+    const run = (): Promise<Reply> =>
       new Promise((resolve, reject) => {
         if (this.failure) return reject(this.failure);
         const ms = this.options.timeoutMs ?? 30_000;
@@ -218,15 +228,20 @@ export class XsWorker {
     const kind = String.fromCharCode(message[0] ?? 0);
     const body = message.subarray(1);
     if (kind === "?") {
-      const answer = (this.options.onIssueCommand ?? ((b: Uint8Array) => b))(new Uint8Array(body));
-      return this.send(Buffer.concat([Buffer.from("/"), answer]));
+      try {
+        const answer = (this.options.onIssueCommand ?? ((b: Uint8Array) => b))(new Uint8Array(body));
+        return this.send(Buffer.concat([Buffer.from("/"), answer]));
+      } catch (e) {
+        return this.abort(`onIssueCommand threw ${String(e)}`); // the worker is blocked on our answer
+      }
     }
     if (!this.pending) return this.abort(`unsolicited '${kind}' message`);
     if (kind === "!") return this.pending.reject(new XsError(body.toString("utf8")));
     if (kind !== ".") return this.abort(`unknown '${kind}' message`);
     const sep = body.indexOf(1);
-    if (sep < 0) return this.pending.resolve({ body });
-    this.pending.resolve({ meter: parseMeter(body.subarray(0, sep).toString("utf8")), body: new Uint8Array(body.subarray(sep + 1)) });
+    const meter = sep < 0 ? undefined : parseMeter(body.subarray(0, sep).toString("utf8"));
+    if (!meter) return this.abort(`reply without a meter: ${body.toString("utf8", 0, 200)}`);
+    this.pending.resolve({ meter, body: new Uint8Array(body.subarray(sep + 1)) });
   }
 
   private abort(why: string): void {
@@ -235,21 +250,22 @@ export class XsWorker {
   }
 }
 
-function metered(reply: { meter?: Meter; body: Uint8Array }): { meter: Meter; body: Uint8Array } {
-  if (reply.meter === undefined) throw new Error("xsnap-worker replied without a meter");
-  return { meter: reply.meter, body: reply.body };
-}
-
-function parseMeter(text: string): Meter {
-  const m: unknown = JSON.parse(text);
+function parseMeter(text: string): Meter | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
   if (typeof m === "object" && m !== null && "compute" in m && "currentHeapCount" in m && "allocate" in m) {
     const { compute, currentHeapCount, allocate } = m;
     const stamps: unknown[] = "timestamps" in m && Array.isArray(m.timestamps) ? m.timestamps : [];
     if (typeof compute === "number" && typeof currentHeapCount === "number" && typeof allocate === "number") {
-      return { compute, currentHeapCount, allocate, timestamps: stamps.filter((t): t is number => typeof t === "number") };
+      const timestamps = stamps.filter((t): t is number => typeof t === "number");
+      return { compute, currentHeapCount, allocate, timestamps };
     }
   }
-  throw new Error(`xsnap-worker sent an unexpected meter: ${text}`);
+  return undefined;
 }
 
 /** Runs one JSON command against a fresh worker that has evaluated `bundle`, then closes it. */
