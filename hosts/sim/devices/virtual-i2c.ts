@@ -18,8 +18,9 @@ export function virtualI2C(bus: VirtualI2CBus): I2CConstructor {
 
     read(byteLength: number, stop = true): ArrayBuffer {
       this.#check();
-      const bytes = bus.read(this.#address, byteLength, stop);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const copy = new Uint8Array(byteLength);
+      copy.set(bus.read(this.#address, byteLength, stop));
+      return copy.buffer;
     }
 
     write(buffer: BufferSource, stop = true): void {

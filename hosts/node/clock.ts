@@ -1,0 +1,64 @@
+// A clock that behaves like an RTC across restarts of the node's process. While the node is awake,
+// time runs at the real rate: the awake window is physics and is not compressed. While it sleeps
+// (its process is gone), time runs `scale` times faster: a node woken from its timer wakes exactly
+// when its sleep said, and a node whose process was killed finds that time went on at the scaled
+// rate since it was last seen. The anchor lives in a file in the node's state directory.
+
+import * as fs from "node:fs";
+import type { Clock } from "../../src/host";
+
+interface Anchor {
+  /** Simulated ms since the epoch at realMs. */
+  simMs: number;
+  /** Real ms since the epoch when the anchor was set. */
+  realMs: number;
+}
+
+export class ScaledClock implements Clock {
+  readonly #path: string;
+  readonly #scale: number;
+  readonly #startSim: number;
+  readonly #start = performance.now();
+
+  /**
+   * @param wokeAt the simulated time a timer wake was due, when this process is one; the clock reads
+   * exactly that at the start of the wake.
+   */
+  constructor(path: string, scale: number, wokeAt?: number) {
+    this.#path = path;
+    this.#scale = scale;
+    const realNow = Date.now();
+    const anchor = readAnchor(path);
+    this.#startSim = wokeAt ?? (anchor ? anchor.simMs + (realNow - anchor.realMs) * scale : realNow);
+    this.#save();
+  }
+
+  now(): number {
+    return Math.round(this.#startSim + (performance.now() - this.#start));
+  }
+
+  ticks(): number {
+    return Math.round(performance.now() - this.#start);
+  }
+
+  /** Records "now" as the point from which sleeping time runs at the scaled rate. */
+  #save(): void {
+    const anchor: Anchor = { simMs: this.now(), realMs: Date.now() };
+    fs.writeFileSync(this.#path, JSON.stringify(anchor));
+  }
+
+  /** Marks the start of a deep sleep: from here the clock runs `scale` times faster. */
+  sleep(): void {
+    this.#save();
+  }
+}
+
+function readAnchor(path: string): Anchor | undefined {
+  try {
+    const anchor = JSON.parse(fs.readFileSync(path, "utf8")) as Partial<Anchor>;
+    if (typeof anchor.simMs === "number" && typeof anchor.realMs === "number") return anchor as Anchor;
+  } catch {
+    // No clock yet (a new node) or an unreadable one: start from real time.
+  }
+  return undefined;
+}

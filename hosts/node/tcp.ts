@@ -1,0 +1,63 @@
+// ECMA-419 TCP socket (§11.1) over node:net, "buffer" format: an options object with callbacks,
+// onWritable(bytes) first when connected, onReadable(bytes) as data arrives, read() to take it,
+// write() to send, onError() on failure or when the peer closes, close() to end.
+
+import * as net from "node:net";
+import type { BufferSource, TCP, TCPOptions } from "../../src/host";
+
+/** What onWritable reports as free space: Node buffers for us, so this is a nominal window. */
+const WINDOW = 64 * 1024;
+
+export class NodeTCP implements TCP {
+  #socket: net.Socket;
+  #received: Buffer[] = [];
+  #available = 0;
+  #closed = false;
+
+  constructor(options: TCPOptions, socket?: net.Socket) {
+    if (!net.isIP(options.address)) throw new TypeError(`TCP: address must be an IP address, got "${options.address}"`);
+    this.#socket = socket ?? net.connect({ host: options.address, port: options.port, noDelay: options.nodelay ?? false });
+    this.#socket.once(socket ? "secureConnect" : "connect", () => this.#closed || options.onWritable?.call(this, WINDOW));
+    this.#socket.on("drain", () => this.#closed || options.onWritable?.call(this, WINDOW));
+    this.#socket.on("data", (chunk: Buffer) => {
+      if (this.#closed) return;
+      this.#received.push(chunk);
+      this.#available += chunk.length;
+      options.onReadable?.call(this, this.#available);
+    });
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed || this.#closed) return;
+      failed = true;
+      options.onError?.call(this, error);
+    };
+    this.#socket.on("error", fail);
+    this.#socket.on("close", () => fail(new Error("connection closed by peer")));
+  }
+
+  read(byteLength?: number): ArrayBuffer | undefined {
+    if (this.#available === 0) return undefined;
+    const all = Buffer.concat(this.#received);
+    const n = byteLength === undefined ? all.length : Math.min(byteLength, all.length);
+    const rest = all.subarray(n);
+    this.#received = rest.length ? [rest] : [];
+    this.#available = rest.length;
+    return all.buffer.slice(all.byteOffset, all.byteOffset + n) as ArrayBuffer;
+  }
+
+  write(buffer: BufferSource): void {
+    if (this.#closed) throw new Error("TCP: closed");
+    const bytes = ArrayBuffer.isView(buffer)
+      ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      : new Uint8Array(buffer);
+    this.#socket.write(bytes);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // end() flushes what write() queued (the final DISCONNECT) before the FIN.
+    this.#socket.end();
+    this.#socket.unref();
+  }
+}
