@@ -1,0 +1,85 @@
+// The walking skeleton, end to end: a simulated node (Node host, virtual SHT3x, one process per
+// wake) publishes three batches to a real broker, and a subscriber that is not part of torpor
+// (MQTT.js) receives exactly the readings the node says it sampled, in order, as valid SenML.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connectAsync } from "mqtt";
+import { resolveSenml, type ResolvedRecord } from "../tools/senml";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
+import { start } from "../tools/start";
+import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+
+interface Sampled {
+  temperature: number;
+  humidity: number;
+}
+
+async function runNodeAgainst(url: string): Promise<{ sampled: Sampled[]; received: ResolvedRecord[]; lines: string[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-e2e-"));
+  const configFile = path.join(dir, "config.json");
+  fs.writeFileSync(configFile, JSON.stringify({ batchSize: 2, sampleInterval: 60 }));
+  const received: ResolvedRecord[] = [];
+  const subscriber = await connectAsync(url, { clean: true });
+  subscriber.on("message", (topic, payload) => {
+    assert.equal(topic, "torpor/node-1/telemetry");
+    received.push(...resolveSenml(JSON.parse(payload.toString("utf8"))));
+  });
+  await subscriber.subscribeAsync("torpor/+/telemetry", { qos: 1 });
+  const lines: string[] = [];
+  try {
+    await start({ broker: url, nodes: 1, cycles: 3, timeScale: 600, state: dir, config: configFile }, (line) => lines.push(line));
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await subscriber.endAsync();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const sampled = lines
+    .map((l) => /woke \(\w[\w-]*\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ temperature: Number(m[1]), humidity: Number(m[2]) }));
+  return { sampled, received, lines };
+}
+
+function check({ sampled, received, lines }: Awaited<ReturnType<typeof runNodeAgainst>>): void {
+  assert.ok(lines.filter((l) => /published \d+ readings?/.test(l)).length >= 3, lines.join("\n"));
+  const temperatures = received.filter((r) => r.name === "urn:dev:torpor:node-1:sht3x/temperature");
+  const humidities = received.filter((r) => r.name === "urn:dev:torpor:node-1:sht3x/humidity");
+  assert.ok(temperatures.every((r) => r.unit === "Cel") && humidities.every((r) => r.unit === "%RH"));
+  // Exactly the sampled readings, in order, nothing more.
+  assert.deepEqual(
+    temperatures.map((r, i) => ({ temperature: r.value, humidity: humidities[i]?.value })),
+    sampled,
+    lines.join("\n"),
+  );
+  assert.equal(temperatures.length, humidities.length);
+  // Absolute times, one per wake: after the power-on wake, on the 60 s sampling grid.
+  assert.ok(temperatures[1]!.time - temperatures[0]!.time <= 60);
+  for (let i = 1; i < temperatures.length; i++) {
+    assert.equal(temperatures[i]!.time % 60, 0);
+    if (i > 1) assert.equal(temperatures[i]!.time - temperatures[i - 1]!.time, 60);
+  }
+  const now = Date.now() / 1000;
+  assert.ok(Math.abs(temperatures[0]!.time - now) < 86400, "base time is an absolute Unix time");
+  for (const r of temperatures) assert.ok(r.value! > -10 && r.value! < 50, `plausible temperature ${r.value}`);
+  for (const r of humidities) assert.ok(r.value! >= 0 && r.value! <= 100, `plausible humidity ${r.value}`);
+}
+
+describe("a simulated node publishes three batches end to end", () => {
+  describe("to mosquitto", { skip: mosquittoMissing() }, () => {
+    let broker: Mosquitto;
+    before(async () => (broker = await startMosquitto()));
+    after(() => broker.stop());
+    it("delivers exactly the sampled readings, in order", async () => check(await runNodeAgainst(broker.url)));
+  });
+
+  describe("to aedes", () => {
+    let broker: EmbeddedBroker;
+    before(async () => (broker = await startEmbeddedBroker()));
+    after(() => broker.close());
+    it("delivers exactly the sampled readings, in order", async () => check(await runNodeAgainst(broker.url)));
+  });
+});

@@ -1,0 +1,68 @@
+// `npm start` as a newcomer meets it: the command line, its errors, and a short run to completion.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+
+const script = path.join(__dirname, "..", "tools", "start.js");
+
+function start(...args: string[]) {
+  return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 60_000 });
+}
+
+function tempFile(name: string, text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-cli-"));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe("npm start", () => {
+  it("runs a node against the embedded broker and prints decoded telemetry", () => {
+    const r = start("--cycles", "2", "--time-scale", "600");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /embedded MQTT broker \(aedes, MQTT 3\.1\.1\) on mqtt:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /\[node-1\] \d\d:\d\d:\d\d woke \(power-on\)/);
+    assert.match(r.stdout, /\[node-1\] \d\d:\d\d:\d\d published \d+ readings?/);
+    assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/temperature +-?[\d.]+ Cel/);
+    assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/humidity +[\d.]+ %RH/);
+    assert.match(r.stdout, /\[node-1\] 2 acknowledged publish\(es\): done/);
+  });
+
+  it("prints its usage with --help", () => {
+    const r = start("--help");
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /--cycles N/);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ["an unknown flag", ["--node", "2"], /^torpor: Unknown option '--node'/],
+    ["a bad count", ["--nodes", "zero"], /^torpor: --nodes must be a whole number from 1 to 100, got "zero"/],
+    ["a bad time scale", ["--time-scale=0"], /^torpor: --time-scale must be a number above 0/],
+    ["a bad broker URL", ["--broker", "localhost:1883"], /^torpor: --broker must be an mqtt:\/\/host:port URL/],
+    ["a missing config file", ["--config", "/nonexistent/torpor.json"], /^torpor: --config \/nonexistent\/torpor\.json: no such file/],
+  ];
+  for (const [what, args, message] of bad) {
+    it(`rejects ${what} with one line and exit code 2`, () => {
+      const r = start(...args);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it("rejects a bad config value naming the key, with exit code 2", () => {
+    const r = start("--config", tempFile("c.json", JSON.stringify({ batchSize: "many" })));
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), `torpor: config batchSize: expected an integer, got "many"`);
+  });
+
+  it("rejects a config file that is not JSON", () => {
+    const file = tempFile("c.json", "{ batchSize: 3 ");
+    const r = start("--config", file);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`^torpor: --config ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: not valid JSON`));
+  });
+});

@@ -1,0 +1,142 @@
+// Watches torpor telemetry on any broker: decodes each batch, drops duplicates (QoS 1 is at least
+// once, and a batch re-sent after a lost PUBACK arrives twice), and flags gaps that mean missed wakes.
+//
+//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json]
+
+import { parseArgs } from "node:util";
+import { resolveSenml, type ResolvedRecord } from "./senml";
+
+export interface Reading extends ResolvedRecord {
+  node: string;
+}
+
+export type MonitorEvent =
+  | { kind: "reading"; reading: Reading }
+  | { kind: "duplicate"; node: string; count: number }
+  | { kind: "gap"; node: string; from: number; to: number; missed: number }
+  | { kind: "status"; node: string; status: Record<string, unknown> }
+  | { kind: "error"; topic: string; message: string };
+
+/** Decodes messages into events; holds what dedupe and gap detection need, per node. */
+export class TelemetryMonitor {
+  #seen = new Map<string, Set<string>>();
+  #lastTime = new Map<string, number>();
+  #interval = new Map<string, number>();
+
+  constructor(readonly prefix = "torpor") {}
+
+  get subscriptions(): string[] {
+    return [`${this.prefix}/+/telemetry`, `${this.prefix}/+/status`];
+  }
+
+  handle(topic: string, payload: Uint8Array): MonitorEvent[] {
+    const parts = topic.split("/");
+    const kind = parts.pop();
+    const node = parts.pop();
+    if (!node || parts.join("/") !== this.prefix) return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    } catch (e) {
+      return [{ kind: "error", topic, message: `not UTF-8 JSON: ${(e as Error).message}` }];
+    }
+    if (kind === "status") return [{ kind: "status", node, status: value as Record<string, unknown> }];
+    if (kind !== "telemetry") return [];
+    let records: ResolvedRecord[];
+    try {
+      records = resolveSenml(value);
+    } catch (e) {
+      return [{ kind: "error", topic, message: (e as Error).message }];
+    }
+    return this.#readings(node, records);
+  }
+
+  #readings(node: string, records: ResolvedRecord[]): MonitorEvent[] {
+    const seen = this.#seen.get(node) ?? new Set<string>();
+    this.#seen.set(node, seen);
+    const events: MonitorEvent[] = [];
+    let duplicates = 0;
+    for (const record of records) {
+      const key = `${record.name}@${record.time}`;
+      if (seen.has(key)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(key);
+      // Bound the memory of a long-running monitor: forget the oldest keys.
+      if (seen.size > 100_000) seen.delete(seen.values().next().value!);
+      events.push(...this.#gap(node, record.time), { kind: "reading", reading: { node, ...record } });
+    }
+    if (duplicates) events.unshift({ kind: "duplicate", node, count: duplicates });
+    return events;
+  }
+
+  /** The sampling interval is learnt as the smallest step seen; a step of 2 or more intervals is a gap. */
+  #gap(node: string, time: number): MonitorEvent[] {
+    const last = this.#lastTime.get(node);
+    if (last === undefined || time <= last) {
+      if (last === undefined) this.#lastTime.set(node, time);
+      return [];
+    }
+    this.#lastTime.set(node, time);
+    const step = time - last;
+    const interval = Math.min(this.#interval.get(node) ?? step, step);
+    this.#interval.set(node, interval);
+    const missed = Math.round(step / interval) - 1;
+    return missed >= 1 ? [{ kind: "gap", node, from: last, to: time, missed }] : [];
+  }
+}
+
+export function formatEvent(event: MonitorEvent): string {
+  const when = (s: number) => new Date(s * 1000).toISOString().replace("T", " ").replace(/\.000Z$/, "Z");
+  switch (event.kind) {
+    case "reading": {
+      const r = event.reading;
+      const name = r.name.replace(/^urn:dev:torpor:[^:]+:/, "");
+      const value = r.value ?? r.stringValue ?? r.boolValue;
+      return `${event.reading.node.padEnd(8)} ${when(r.time)}  ${name.padEnd(22)} ${String(value).padStart(8)} ${r.unit ?? ""}`.trimEnd();
+    }
+    case "duplicate":
+      return `${event.node.padEnd(8)} ${event.count} duplicate reading(s) ignored (a re-sent batch)`;
+    case "gap":
+      return `${event.node.padEnd(8)} ! ${event.missed} missed wake(s) between ${when(event.from)} and ${when(event.to)}`;
+    case "status":
+      return `${event.node.padEnd(8)} status ${JSON.stringify(event.status)}`;
+    case "error":
+      return `! ${event.topic}: ${event.message}`;
+  }
+}
+
+async function main(): Promise<void> {
+  let broker: string;
+  let prefix: string;
+  let json: boolean;
+  try {
+    const { values } = parseArgs({
+      options: { broker: { type: "string" }, prefix: { type: "string", default: "torpor" }, json: { type: "boolean", default: false }, help: { type: "boolean" } },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write("usage: npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json]\n");
+      return;
+    }
+    if (!values.broker) throw new Error("--broker URL is required");
+    if (!/^mqtts?:\/\//.test(values.broker)) throw new Error(`--broker: "${values.broker}" is not an mqtt:// or mqtts:// URL`);
+    broker = values.broker;
+    prefix = values.prefix!;
+    json = values.json!;
+  } catch (e) {
+    process.stderr.write(`monitor: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const mqtt = await import("mqtt");
+  const monitor = new TelemetryMonitor(prefix);
+  const client = mqtt.connect(broker, { clean: true });
+  client.on("connect", () => client.subscribe(monitor.subscriptions, { qos: 1 }));
+  client.on("error", (e) => process.stderr.write(`monitor: ${e.message}\n`));
+  client.on("message", (topic, payload) => {
+    for (const event of monitor.handle(topic, payload)) process.stdout.write(`${json ? JSON.stringify(event) : formatEvent(event)}\n`);
+  });
+}
+
+if (require.main === module) void main();
