@@ -72,7 +72,7 @@ export function readProperties(outer: Cursor, context: PropertyContext, what = "
   outer.need(length, `${what} block`);
   if (length === 0) return undefined;
   // A cursor of its own, so that a property running past the block is caught as exactly that.
-  const c: Cursor = new Cursor(outer.packet, outer.bytes, outer.pos, outer.pos + length);
+  const c: Cursor = new Cursor(outer.packet, outer.bytes, outer.pos, outer.pos + length, `${what} block`);
   outer.pos += length;
   const out: Properties = {};
   while (c.left > 0) {

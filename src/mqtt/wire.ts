@@ -157,13 +157,17 @@ export class Sink {
   }
 }
 
-/** Bounds-checked reading of one packet's bytes `[pos, end)`; any overrun is a Malformed Packet. */
+/**
+ * Bounds-checked reading of `bytes[pos, end)` — a packet, or a part of one named by `extent` —
+ * where any overrun is a Malformed Packet.
+ */
 export class Cursor {
   constructor(
     readonly packet: string,
     readonly bytes: Uint8Array,
     public pos: number,
     readonly end: number,
+    readonly extent = "packet",
   ) {}
 
   get left(): number {
@@ -175,7 +179,7 @@ export class Cursor {
   }
 
   need(n: number, field: string): void {
-    if (this.end - this.pos < n) this.fail(Malformed, `${field} overruns the packet (needs ${n} bytes, ${this.left} left)`);
+    if (this.end - this.pos < n) this.fail(Malformed, `${field} overruns the ${this.extent} (needs ${n} bytes, ${this.left} left)`);
   }
 
   /** Refuses bytes left over after the last field. */
@@ -205,7 +209,7 @@ export class Cursor {
 
   varint(field: string): number {
     const v = readVarint(this.bytes, this.pos, this.end, this.packet, field);
-    if (v < 0) this.fail(Malformed, `${field} overruns the packet`);
+    if (v < 0) this.fail(Malformed, `${field} overruns the ${this.extent}`);
     this.pos += varintSize(v);
     return v;
   }
@@ -228,8 +232,8 @@ export class Cursor {
     let s: string;
     try {
       s = utf8Decode(this.bytes, start, end);
-    } catch (e) {
-      this.fail(Malformed, `${field} is not valid UTF-8 (${e instanceof Error ? e.message : String(e)})`);
+    } catch {
+      this.fail(Malformed, `${field} is not valid UTF-8 (${utf8Problem(this.bytes.subarray(start, end))})`);
     }
     this.pos = end;
     return s;
@@ -240,5 +244,15 @@ export class Cursor {
     const v = this.bytes.subarray(this.pos, this.end);
     this.pos = this.end;
     return v;
+  }
+}
+
+/** utf8Decode's complaint about `bytes`, with the offset counted from the start of the field. */
+function utf8Problem(bytes: Uint8Array): string {
+  try {
+    utf8Decode(bytes);
+    return "";
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }
