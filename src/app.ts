@@ -10,6 +10,7 @@ import { RetainedSlots } from "./power/retained";
 import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./power/state";
 import { sampleSensors } from "./sensors/sampling";
 import { channelsOf, type Channel } from "./sensors/registry";
+import { sensorFaults } from "./sensors/sensor";
 import { scale } from "./telemetry/resolution";
 
 export interface WakeSummary {
@@ -20,17 +21,18 @@ export interface WakeSummary {
 
 export async function wake(host: Host, config: Config): Promise<WakeSummary> {
   const channels = channelsOf(config.sensors);
-  const store = new RetainedStore(host, channels);
+  const store = new RetainedStore(host, channels, config.sensors.length);
   const state = store.state;
   state.counters.wakes++;
 
   const now = host.clock.now();
   const nowS = Math.floor(now / 1000);
   const sampled = await sampleSensors(host, config, channels);
-  if (sampled.errors.length) state.counters.sensorErrors++;
-  state.buffer.append(nowS, sampled.values);
+  for (const e of sampled.errors) state.sensorErrors[e.sensor] = (state.sensorErrors[e.sensor] ?? 0) + 1;
+  state.buffer.append(nowS, sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
   store.commit();
-  host.log(`woke (${host.wakeCause}); ${describeSample(channels, sampled.values)}${sampled.errors.map((e) => `; ${e}`).join("")}`);
+  const failures = sampled.errors.map((e) => `; ${config.sensors[e.sensor]!.id} failed (${e.fault}): ${e.message}`);
+  host.log(`woke (${host.wakeCause}); ${describeSample(channels, sampled.values)}${failures.join("")}`);
 
   let outcome: PublishOutcome | undefined;
   const reason = publishReason(state, config, nowS);
@@ -78,16 +80,16 @@ class RetainedStore {
   readonly state: NodeState;
   #slots: RetainedSlots;
 
-  constructor(host: Host, channels: Channel[]) {
+  constructor(host: Host, channels: Channel[], sensors: number) {
     this.#slots = new RetainedSlots(host.retained, STATE_VERSION);
-    const capacity = bufferCapacity(this.#slots, channels.length);
+    const capacity = bufferCapacity(this.#slots, channels.length, sensors);
     const layout = layoutOf(channels);
     const loaded = this.#slots.load();
     let state: NodeState | undefined;
     let why: string = loaded.status;
     if (loaded.status === "ok") {
       try {
-        state = readState(loaded.payload, channels.length, capacity);
+        state = readState(loaded.payload, channels.length, capacity, sensors);
         if (state.layout !== layout) {
           why = "sensor channels changed";
           state = undefined;
@@ -98,7 +100,7 @@ class RetainedStore {
     }
     if (!state) {
       const cold = loaded.status === "empty" ? 0 : 1;
-      state = freshState(channels.length, capacity, layout, cold);
+      state = freshState(channels.length, capacity, layout, cold, sensors);
       if (loaded.status !== "empty") host.log(`retained state ${why}: starting clean (cold start counted)`);
     }
     this.state = state;

@@ -52,13 +52,14 @@ export function publish(
   const topic = topics(config, node);
   const baseName = `urn:dev:torpor:${node}:`;
   const version = config.mqttVersion;
+  const sensorIds = config.sensors.map((s) => s.id);
   const outcome: PublishOutcome = { delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, downlink: [] };
   const session = new PublisherSession(version, state.session);
 
   const message = (first: number, count: number): OutgoingPublish | undefined => {
     const readings = state.buffer.range(first, count);
     if (!readings.length) return undefined;
-    const m: OutgoingPublish = { topic: topic.telemetry, payload: encodeSenmlJson(baseName, channels, readings), qos: config.qos, retain: false };
+    const m: OutgoingPublish = { topic: topic.telemetry, payload: encodeSenmlJson(baseName, channels, sensorIds, readings), qos: config.qos, retain: false };
     if (version === 5) m.properties = { contentType };
     return m;
   };
@@ -165,6 +166,7 @@ export function publish(
         buffered: state.buffer.length,
         dropped: state.buffer.dropped,
         ...state.counters,
+        sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
       };
       session.publish({ topic: topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain: true }, 0, 0, 0);
       session.disconnect();

@@ -60,17 +60,19 @@ describe("retained state slots", () => {
 
   it("round-trips the node state and sizes the buffer to the slot", () => {
     const slots = new RetainedSlots(memory(), STATE_VERSION);
-    const capacity = bufferCapacity(slots, 2);
+    const capacity = bufferCapacity(slots, 2, 1);
     assert.ok(capacity > 100, `capacity ${capacity}`);
-    const state = freshState(2, capacity, 0xdeadbeef, 1);
-    for (let i = 0; i < capacity + 5; i++) state.buffer.append(1_700_000_000 + 60 * i, [2176 + i, i % 3 ? 3100 : null]);
+    const state = freshState(2, capacity, 0xdeadbeef, 1, 1);
+    state.sensorErrors[0] = 3;
+    for (let i = 0; i < capacity + 5; i++) state.buffer.append(1_700_000_000 + 60 * i, [2176 + i, i % 3 ? 3100 : null], i % 3 ? [] : [{ sensor: 0, fault: 2 }]);
     state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5 });
     state.unsent = 15;
     const length = writeState(state, slots.next);
     slots.commit(length);
     const loaded = slots.load();
     assert.equal(loaded.status, "ok");
-    const back = readState(loaded.payload!, 2, capacity);
+    const back = readState(loaded.payload!, 2, capacity, 1);
+    assert.deepEqual(back.sensorErrors, [3]);
     assert.deepEqual(back.session, state.session);
     assert.equal(back.buffer.dropped, 5);
     assert.deepEqual(back.buffer.range(0, 1e9), state.buffer.range(0, 1e9));

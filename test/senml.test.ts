@@ -16,7 +16,7 @@ function batch(...rows: [number, number | null, number | null][]) {
 
 describe("SenML JSON batches (RFC 8428)", () => {
   it("carries base name and absolute base time in the first record only", () => {
-    const bytes = encodeSenmlJson("urn:dev:torpor:node-1:", channels, batch([1_764_000_000, 2176, 3113], [1_764_000_060, 2179, 3100]));
+    const bytes = encodeSenmlJson("urn:dev:torpor:node-1:", channels, ["sht3x"], batch([1_764_000_000, 2176, 3113], [1_764_000_060, 2179, 3100]));
     const pack = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>[];
     assert.deepEqual(pack[0], { bn: "urn:dev:torpor:node-1:", bt: 1_764_000_000, n: "sht3x/temperature", u: "Cel", v: 21.76 });
     assert.deepEqual(pack[1], { n: "sht3x/humidity", u: "%RH", v: 31.13 });
@@ -25,7 +25,7 @@ describe("SenML JSON batches (RFC 8428)", () => {
   });
 
   it("resolves every record to a full name, an absolute time, a unit and a value", () => {
-    const bytes = encodeSenmlJson("urn:dev:torpor:n:", channels, batch([1_764_000_000, 2176, 3113], [1_764_000_060, null, 3100]));
+    const bytes = encodeSenmlJson("urn:dev:torpor:n:", channels, ["sht3x"], batch([1_764_000_000, 2176, 3113], [1_764_000_060, null, 3100]));
     const records = resolveSenml(JSON.parse(new TextDecoder().decode(bytes)));
     assert.deepEqual(records, [
       { name: "urn:dev:torpor:n:sht3x/temperature", time: 1_764_000_000, unit: "Cel", value: 21.76 },
@@ -34,14 +34,18 @@ describe("SenML JSON batches (RFC 8428)", () => {
     ]);
   });
 
-  it("leaves a failed sensor's values out rather than inventing them", () => {
-    const bytes = encodeSenmlJson("urn:dev:torpor:n:", channels, batch([1_764_000_000, null, null]));
-    assert.equal(new TextDecoder().decode(bytes), "[]");
+  it("leaves a failed sensor's values out rather than inventing them, and says why", () => {
+    const buffer = new ReadingBuffer(2, 10);
+    buffer.append(1_764_000_000, [2176, 3113]);
+    buffer.append(1_764_000_060, [null, null], [{ sensor: 0, fault: 2 }]);
+    const bytes = encodeSenmlJson("urn:dev:torpor:n:", channels, ["sht3x"], buffer.range(0, 2));
+    const records = resolveSenml(JSON.parse(new TextDecoder().decode(bytes)));
+    assert.deepEqual(records.slice(2), [{ name: "urn:dev:torpor:n:sht3x/error", time: 1_764_000_060, stringValue: "crc" }]);
   });
 
   it("encodes the same readings to the same bytes (a re-sent batch is identical)", () => {
-    const a = encodeSenmlJson("urn:dev:torpor:n:", channels, batch([1_764_000_000, -512, 10000]));
-    const b = encodeSenmlJson("urn:dev:torpor:n:", channels, batch([1_764_000_000, -512, 10000]));
+    const a = encodeSenmlJson("urn:dev:torpor:n:", channels, ["sht3x"], batch([1_764_000_000, -512, 10000]));
+    const b = encodeSenmlJson("urn:dev:torpor:n:", channels, ["sht3x"], batch([1_764_000_000, -512, 10000]));
     assert.deepEqual(a, b);
   });
 

@@ -16,7 +16,6 @@ interface Anchor {
 
 export class ScaledClock implements Clock {
   readonly #path: string;
-  readonly #scale: number;
   readonly #startSim: number;
   readonly #start = performance.now();
 
@@ -26,7 +25,6 @@ export class ScaledClock implements Clock {
    */
   constructor(path: string, scale: number, wokeAt?: number) {
     this.#path = path;
-    this.#scale = scale;
     const realNow = Date.now();
     const anchor = readAnchor(path);
     this.#startSim = wokeAt ?? (anchor ? anchor.simMs + (realNow - anchor.realMs) * scale : realNow);

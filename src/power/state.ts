@@ -14,10 +14,8 @@ const MAX_INFLIGHT = 16;
 export interface Counters {
   /** Wakes since the node started clean. */
   wakes: number;
-  /** Clean starts because retained state was missing, corrupt, foreign or for other channels. */
+  /** Clean starts because retained state was corrupt, foreign or for other sensor channels. */
   cold: number;
-  /** Samples in which at least one sensor failed. */
-  sensorErrors: number;
   /** Readings acknowledged by the broker. */
   delivered: number;
   /** Wakes whose publish attempt failed (network, broker, timeout). */
@@ -34,15 +32,18 @@ export interface NodeState {
   failures: number;
   /** The MQTT version the broker accepted last (0: not known yet). */
   brokerVersion: number;
+  /** Per configured sensor, the samples it failed. */
+  sensorErrors: number[];
   /** Readings from this sequence number on have not been put in any message yet. */
   unsent: number;
   session: SessionState;
   buffer: ReadingBuffer;
 }
 
-export function freshState(channels: number, capacity: number, layout: number, cold: number): NodeState {
+export function freshState(channels: number, capacity: number, layout: number, cold: number, sensors: number): NodeState {
   return {
-    counters: { wakes: 0, cold, sensorErrors: 0, delivered: 0, publishFailures: 0 },
+    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0 },
+    sensorErrors: new Array<number>(sensors).fill(0),
     layout,
     lastAttempt: 0,
     failures: 0,
@@ -53,22 +54,23 @@ export function freshState(channels: number, capacity: number, layout: number, c
   };
 }
 
-const FIXED_BYTES = 5 * 4 + 4 + 4 + 2 + 1 + 4 + 2 + 1 + MAX_INFLIGHT * 11;
+const FIXED_BYTES = 4 * 4 + 4 + 4 + 2 + 1 + 4 + 2 + 1 + MAX_INFLIGHT * 11;
 
 /** How many readings of `channels` values fit in a slot next to the rest of the state. */
-export function bufferCapacity(slots: RetainedSlots, channels: number): number {
+export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
   const perReading = ReadingBuffer.bytesFor(channels, 1) - ReadingBuffer.bytesFor(channels, 0);
-  return Math.max(0, Math.floor((slots.capacity - FIXED_BYTES - ReadingBuffer.bytesFor(channels, 0)) / perReading));
+  return Math.max(0, Math.floor((slots.capacity - FIXED_BYTES - 4 * sensors - ReadingBuffer.bytesFor(channels, 0)) / perReading));
 }
 
 export function writeState(state: NodeState, bytes: Uint8Array): number {
   const w = new ByteWriter(bytes);
   const c = state.counters;
-  w.u32(c.wakes); w.u32(c.cold); w.u32(c.sensorErrors); w.u32(c.delivered); w.u32(c.publishFailures);
+  w.u32(c.wakes); w.u32(c.cold); w.u32(c.delivered); w.u32(c.publishFailures);
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
   w.u8(state.brokerVersion);
+  for (const n of state.sensorErrors) w.u32(n);
   w.u32(state.unsent);
   w.u16(state.session.nextPacketId);
   const inflight = state.session.inflight;
@@ -81,13 +83,15 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   return w.offset;
 }
 
-export function readState(bytes: Uint8Array, channels: number, capacity: number): NodeState {
+export function readState(bytes: Uint8Array, channels: number, capacity: number, sensors: number): NodeState {
   const r = new ByteReader(bytes);
-  const counters: Counters = { wakes: r.u32(), cold: r.u32(), sensorErrors: r.u32(), delivered: r.u32(), publishFailures: r.u32() };
+  const counters: Counters = { wakes: r.u32(), cold: r.u32(), delivered: r.u32(), publishFailures: r.u32() };
   const layout = r.u32();
   const lastAttempt = r.u32();
   const failures = r.u16();
   const brokerVersion = r.u8();
+  const sensorErrors: number[] = [];
+  for (let i = 0; i < sensors; i++) sensorErrors.push(r.u32());
   const unsent = r.u32();
   const nextPacketId = r.u16();
   const count = r.u8();
@@ -95,7 +99,7 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number)
   const inflight = [];
   for (let i = 0; i < count; i++) inflight.push({ packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() });
   const buffer = ReadingBuffer.read(r, channels, capacity);
-  return { counters, layout, lastAttempt, failures, brokerVersion, unsent, session: { nextPacketId, inflight }, buffer };
+  return { counters, layout, lastAttempt, failures, brokerVersion, sensorErrors, unsent, session: { nextPacketId, inflight }, buffer };
 }
 
 /** A 32-bit FNV-1a hash of the channel names and resolutions: readings are only valid for these. */

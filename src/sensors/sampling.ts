@@ -6,22 +6,29 @@ import type { Config } from "../config";
 import type { Host } from "../host";
 import { quantise } from "../telemetry/resolution";
 import { sensorType, valueOf, type Channel } from "./registry";
-import { SensorError, type Sample, type Sensor } from "./sensor";
+import { SensorError, type Sample, type Sensor, type SensorFault } from "./sensor";
 
 /** Longest a sensor may take to deliver a sample before it counts as timed out. */
 const SAMPLE_TIMEOUT_MS = 500;
 
+export interface SensorFailure {
+  /** Index of the sensor in config.sensors. */
+  sensor: number;
+  fault: SensorFault;
+  message: string;
+}
+
 export interface SampledValues {
   /** Per channel, the quantised value or null. */
   values: (number | null)[];
-  /** One line per failed sensor: "<id>: <fault>: <detail>". */
-  errors: string[];
+  /** One entry per sensor that failed this wake. */
+  errors: SensorFailure[];
 }
 
 export async function sampleSensors(host: Host, config: Config, channels: readonly Channel[]): Promise<SampledValues> {
   const samples = new Map<string, Sample>();
-  const errors: string[] = [];
-  for (const sensor of config.sensors) {
+  const errors: SensorFailure[] = [];
+  for (const [index, sensor] of config.sensors.entries()) {
     try {
       samples.set(sensor.id, await sampleOne(host, () => {
         const driver = sensorType(sensor).create(sensor, host);
@@ -29,8 +36,8 @@ export async function sampleSensors(host: Host, config: Config, channels: readon
         return driver;
       }));
     } catch (e) {
-      const fault = e instanceof SensorError ? `${e.fault}: ${e.message}` : `error: ${e instanceof Error ? e.message : String(e)}`;
-      errors.push(`${sensor.id}: ${fault}`);
+      const error = e instanceof SensorError ? e : new SensorError("io", e instanceof Error ? e.message : String(e));
+      errors.push({ sensor: index, fault: error.fault, message: error.message });
     }
   }
   const values = channels.map((channel) => {

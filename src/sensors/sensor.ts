@@ -16,8 +16,10 @@ export interface SensorOptions {
   timer: Timers;
 }
 
-/** Why a sample failed; the wake cycle counts these per sensor and publishes them. */
-export type SensorFault = "absent" | "io" | "crc" | "timeout" | "chip-id" | "range";
+/** Why a sample failed; the wake cycle counts these per sensor and publishes them. The order is
+ *  part of the retained layout (a fault is stored as its index): append, never reorder. */
+export const sensorFaults = ["absent", "io", "crc", "timeout", "chip-id", "range"] as const;
+export type SensorFault = (typeof sensorFaults)[number];
 
 export class SensorError extends Error {
   constructor(readonly fault: SensorFault, message: string) {

@@ -5,6 +5,12 @@
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
 
+/** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
+export interface ReadingFault {
+  sensor: number;
+  fault: number;
+}
+
 /** One wake's sample: a time and, per channel, an integer in units of the channel's resolution. */
 export interface Reading {
   seq: number;
@@ -12,6 +18,8 @@ export interface Reading {
   time: number;
   /** null where the sensor failed: a missing value is never invented. */
   values: (number | null)[];
+  /** Why values are missing: published with the reading, so a monitor can show it. */
+  faults: ReadingFault[];
 }
 
 export class ReadingBuffer {
@@ -29,13 +37,13 @@ export class ReadingBuffer {
   get next(): number { return this.#next; }
   get oldest(): Reading | undefined { return this.#readings[0]; }
 
-  append(time: number, values: (number | null)[]): Reading {
+  append(time: number, values: (number | null)[], faults: ReadingFault[] = []): Reading {
     if (values.length !== this.channels) throw new RangeError(`reading has ${values.length} values for ${this.channels} channels`);
     if (this.#readings.length >= this.capacity) {
       this.#readings.shift();
       this.dropped++;
     }
-    const reading = { seq: this.#next, time, values };
+    const reading = { seq: this.#next, time, values, faults };
     this.#next = (this.#next + 1) >>> 0;
     this.#readings.push(reading);
     return reading;
@@ -62,12 +70,18 @@ export class ReadingBuffer {
       r.values.forEach((v, i) => { if (v !== null) mask |= 1 << i; });
       w.u32(mask >>> 0);
       for (const v of r.values) if (v !== null) w.i32(v);
+      w.u8(r.faults.length);
+      for (const f of r.faults) {
+        w.u8(f.sensor);
+        w.u8(f.fault);
+      }
     }
   }
 
-  /** Bytes write() needs for n readings with every value present: to size the buffer to the slot. */
+  /** Bytes write() needs for n readings with every value present: to size the buffer to the slot.
+   *  A failed sensor's fault (2 bytes) always takes less room than the values it did not give. */
   static bytesFor(channels: number, readings: number): number {
-    return 10 + readings * (12 + 4 * channels);
+    return 10 + readings * (13 + 4 * channels);
   }
 
   static read(r: ByteReader, channels: number, capacity: number): ReadingBuffer {
@@ -82,7 +96,9 @@ export class ReadingBuffer {
       const mask = r.u32();
       const values: (number | null)[] = [];
       for (let c = 0; c < channels; c++) values.push(mask & (1 << c) ? r.i32() : null);
-      buffer.#readings.push({ seq, time, values });
+      const faults: ReadingFault[] = [];
+      for (let n = r.u8(); n > 0; n--) faults.push({ sensor: r.u8(), fault: r.u8() });
+      buffer.#readings.push({ seq, time, values, faults });
     }
     return buffer;
   }
