@@ -3,6 +3,9 @@
 // every key accepts both; anything wrong is a ConfigError naming the key, thrown at boot, before the
 // node touches a bus or the radio.
 
+import { ConfigError } from "./config-error";
+import { checkSensors } from "./sensors/registry";
+
 export type PayloadFormat = "senml-json";
 
 export interface SensorConfig {
@@ -47,12 +50,7 @@ export interface Config {
   password: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
-    super(`config ${key}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 export const defaults = {
   node: "",
@@ -103,7 +101,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     maxLatency: integer("maxLatency", get("maxLatency"), 0, 7 * 86400),
     awakeTimeout: integer("awakeTimeout", get("awakeTimeout"), 1, 600),
     sessionPeriods: integer("sessionPeriods", get("sessionPeriods"), 1, 1000),
-    sensors: sensors("sensors", get("sensors")),
+    sensors: checkSensors(sensors("sensors", get("sensors"))),
     i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
     ssid: text("ssid", get("ssid")),
     password: text("password", get("password")),

@@ -46,6 +46,7 @@ describe("config", () => {
     ["sensors bad JSON", { sensors: "[{" }, /^config sensors: expected JSON/],
     ["sensor without address", { sensors: [{ type: "sht3x" }] }, /^config sensors\[0\]: needs an "address"/],
     ["sensor address", { sensors: [{ type: "sht3x", address: 200 }] }, /^config sensors\[0\]\.address: 200 is out of range/],
+    ["unknown sensor type", { sensors: [{ type: "dht22", pin: 4 }] }, /^config sensors\[0\]\.type: unknown sensor type "dht22" \(known: sht3x\)$/],
     ["duplicate sensor id", { sensors: [{ type: "sht3x", address: 68 }, { type: "sht3x", address: 69 }] }, /^config sensors\[1\]: id "sht3x" is used twice/],
     ["i2c pins", { i2c: { data: "x", clock: 22 } }, /^config i2c\.data: expected an integer/],
   ];

@@ -20,6 +20,8 @@ export interface NodeHostOptions {
   /** Simulated seconds per real second. */
   timeScale: number;
   config: Config;
+  /** The config's `sim` value: simulation settings for the virtual board. */
+  sim?: unknown;
   environment: Environment;
   /** Where log lines go (default: stdout). */
   log?: (line: string) => void;
@@ -38,7 +40,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
   const clock = new ScaledClock(file("clock.json"), options.timeScale, until);
   const retained = new RetainedFile(file("retained.bin"));
 
-  const board = virtualBoard(options.config, options.environment, clock);
+  const board = virtualBoard(options.config, options.sim, options.environment, clock);
 
   let wakeUp: (ms: number) => void = () => {};
   const asleep = new Promise<number>((resolve) => (wakeUp = resolve));

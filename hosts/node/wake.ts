@@ -27,9 +27,9 @@ export interface WakeReport {
 }
 
 export async function wakeOnce(options: WakeOptions, log?: (line: string) => void): Promise<WakeReport> {
-  const { config } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
+  const { config, raw } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
   const environment: Environment = options.replay ? readRecording(options.replay) : new SyntheticEnvironment(1);
-  const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, environment, ...(log ? { log } : {}) });
+  const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, ...(log ? { log } : {}) });
   try {
     const summary = await run(host, config);
     const report: WakeReport = { sleepMs: await host.asleep, delivered: summary?.outcome?.delivered ?? 0 };

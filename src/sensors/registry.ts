@@ -1,7 +1,8 @@
 // Sensor types the config may name, the driver for each, and the channels (SenML records) a sample
 // of it yields. Adding a driver means adding one entry here.
 
-import { ConfigError, type SensorConfig } from "../config";
+import type { SensorConfig } from "../config";
+import { ConfigError } from "../config-error";
 import type { Host } from "../host";
 import SHT3x from "./sht3x";
 import type { Sample, Sensor } from "./sensor";
@@ -36,10 +37,17 @@ const types: Record<string, SensorType> = {
   },
 };
 
+/** Checks each entry against its type (known type, the connection it needs) and returns them. */
+export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
+  sensors.forEach((sensor, i) => {
+    if (!types[sensor.type]) throw new ConfigError(`sensors[${i}].type`, `unknown sensor type "${sensor.type}" (known: ${Object.keys(types).join(", ")})`);
+  });
+  return sensors;
+}
+
+/** The type of a sensor entry that checkSensors has accepted. */
 export function sensorType(config: SensorConfig): SensorType {
-  const type = types[config.type];
-  if (!type) throw new ConfigError(`sensors.${config.id}.type`, `unknown sensor type "${config.type}" (known: ${Object.keys(types).join(", ")})`);
-  return type;
+  return types[config.type]!;
 }
 
 /** The channels of every configured sensor, in a fixed order that the retained buffer relies on. */

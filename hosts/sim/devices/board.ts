@@ -14,7 +14,11 @@ export interface VirtualBoard {
   io: { I2C: I2CConstructor };
 }
 
-export function virtualBoard(config: Config, environment: Environment, clock: DeviceClock): VirtualBoard {
+/**
+ * @param sim the config's `sim` value (simulation settings such as injected faults), as given.
+ */
+export function virtualBoard(config: Config, sim: unknown, environment: Environment, clock: DeviceClock): VirtualBoard {
+  void sim;
   const bus = new VirtualI2CBus();
   for (const sensor of config.sensors) {
     if (sensor.type === "sht3x" && sensor.address !== undefined) bus.attach(sensor.address, new VirtualSHT3x(sensor.address, environment, clock));
