@@ -265,10 +265,11 @@ describe("MQTT codec: PacketReader", () => {
     assert.deepEqual(reader.next(), a);
   });
 
-  it("refuses a bad version or limit", () => {
+  it("refuses a bad version, limit or chunk", () => {
     assert.throws(() => new PacketReader(3 as Version), RangeError);
     assert.throws(() => new PacketReader(4, { maximumPacketSize: 1 }), RangeError);
     assert.throws(() => encode({ type: "pingreq" }, 3 as Version), RangeError);
+    assert.throws(() => new PacketReader(4).push(new ArrayBuffer(2) as unknown as Uint8Array), { name: "TypeError", message: /must be a Uint8Array/ });
   });
 });
 

@@ -45,6 +45,8 @@ export class PacketReader {
   }
 
   push(bytes: Uint8Array): void {
+    // ECMA-419 read() returns an ArrayBuffer; letting one in would silently corrupt the byte count.
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("PacketReader.push: bytes must be a Uint8Array (wrap an ArrayBuffer in one)");
     if (this.#failure || bytes.length === 0) return;
     this.#chunks.push(bytes);
     this.#available += bytes.length;
