@@ -4,6 +4,7 @@
 
 import type { Config } from "./config";
 import type { Host } from "./host";
+import { withOverrides } from "./link";
 import { publish, type PublishOutcome } from "./publisher";
 import { MAX_BACKOFF_PERIODS, nextWake, publishReason } from "./power/schedule";
 import { RetainedSlots } from "./power/retained";
@@ -24,6 +25,8 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
   const store = new RetainedStore(host, channels, config.sensors.length);
   const state = store.state;
   state.counters.wakes++;
+  // Commands ("set") change the schedule across sleeps; the compiled-in config stays the base.
+  config = withOverrides(config, state.link.overrides);
 
   const now = host.clock.now();
   const nowS = Math.floor(now / 1000);

@@ -32,7 +32,7 @@ export interface Config {
   brokerPassword: string;
   prefix: string;
   mqttVersion: 4 | 5;
-  qos: 0 | 1;
+  qos: 0 | 1 | 2;
   format: PayloadFormat;
   /** Seconds between samples; wakes are aligned to this grid. */
   sampleInterval: number;
@@ -46,6 +46,11 @@ export interface Config {
   sessionPeriods: number;
   sensors: SensorConfig[];
   i2c: { data: number; clock: number; hz: number } | undefined;
+  /** Broker CA, client certificate and key for mqtts://: what they name is the host's business
+   *  (a PEM file path or PEM text on the Node host, a resource name on a device). */
+  tlsCa: string;
+  tlsCert: string;
+  tlsKey: string;
   ssid: string;
   password: string;
 }
@@ -68,6 +73,9 @@ export const defaults = {
   sessionPeriods: 4,
   sensors: [{ type: "sht3x", address: 0x44 }],
   i2c: undefined,
+  tlsCa: "",
+  tlsCert: "",
+  tlsKey: "",
   ssid: "",
   password: "",
 } as const;
@@ -94,7 +102,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     brokerPassword: text("brokerPassword", get("brokerPassword")),
     prefix: topicLevel("prefix", get("prefix")),
     mqttVersion: oneOf("mqttVersion", integer("mqttVersion", get("mqttVersion"), 4, 5), [4, 5] as const),
-    qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1] as const),
+    qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1, 2] as const),
     format: oneOf("format", text("format", get("format")), ["senml-json"] as const),
     sampleInterval: integer("sampleInterval", get("sampleInterval"), 1, 86400),
     batchSize: integer("batchSize", get("batchSize"), 1, 1000),
@@ -103,6 +111,9 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     sessionPeriods: integer("sessionPeriods", get("sessionPeriods"), 1, 1000),
     sensors: checkSensors(sensors("sensors", get("sensors"))),
     i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
+    tlsCa: text("tlsCa", get("tlsCa")),
+    tlsCert: text("tlsCert", get("tlsCert")),
+    tlsKey: text("tlsKey", get("tlsKey")),
     ssid: text("ssid", get("ssid")),
     password: text("password", get("password")),
   };

@@ -1,33 +1,41 @@
-// One short, pipelined MQTT exchange: network up, TCP, then CONNECT, the re-sent unacknowledged
-// messages (DUP) and the new batches in a single write, before CONNACK (MQTT §3.1.4 allows it).
-// Each PUBACK releases its readings from retained memory; when nothing is left in flight the node
-// publishes its retained status and DISCONNECTs normally. Every wait is bounded by awakeTimeout.
+// One short, pipelined MQTT exchange per wake: network up, TCP (or TLS), then CONNECT, the command
+// subscription when the broker lacks it, the unacknowledged messages again (DUP, or PUBREL for QoS 2
+// messages the broker already holds), the new batches and a sync marker, all in a single write before
+// CONNACK (MQTT §3.1.4 allows it). Each acknowledgement releases its readings from retained memory.
+// The node's own marker coming back on its command topic means every command queued while it slept
+// has arrived before it, so the node knows when to stop listening without guessing a timeout. Then
+// it publishes its retained status and DISCONNECTs normally. Every wait is bounded by awakeTimeout.
 
 import type { Config } from "./config";
+import { utf8Encode } from "./encoding/utf8";
 import type { Host, TCP } from "./host";
-import { ProtocolError } from "./mqtt/codec";
-import type { PublishPacket } from "./mqtt/packets";
+import { applyCommand, type LinkMemory } from "./link";
+import { ProtocolError, type Version } from "./mqtt/codec";
 import { connackReason } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
-import { encodeSenmlJson, contentType } from "./telemetry/senml-json";
-import { utf8Encode } from "./encoding/utf8";
+import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
 
-/** Messages a wake may have in flight at once: bounded so the retained table and the broker's
- *  Receive Maximum (mosquitto's default is 20) are never exceeded. */
-const MAX_IN_FLIGHT = 8;
+/** Messages in flight at once before the broker says otherwise: below mosquitto's default Receive
+ *  Maximum (20), and within the retained in-flight table. */
+const DEFAULT_RECEIVE_MAXIMUM = 8;
+
+/** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers,
+ *  enforced by the reader on every version, so a broker can never make the node buffer more. */
+const MAXIMUM_PACKET_SIZE = 4096;
 
 export interface PublishOutcome {
-  /** Readings acknowledged by the broker in this wake. */
+  /** Readings the broker acknowledged in this wake. */
   delivered: number;
-  /** PUBLISH packets sent (re-sent ones included). */
+  /** PUBLISH packets of telemetry sent (re-sent ones included). */
   messages: number;
   sessionPresent?: boolean;
+  version?: Version;
   bytesUp: number;
   bytesDown: number;
-  /** Messages the broker delivered to the node (downlink commands). */
-  downlink: PublishPacket[];
+  /** Results of the commands taken, one line each. */
+  commands: string[];
   error?: string;
 }
 
@@ -40,7 +48,14 @@ export function nodeId(config: Config, host: Host): string {
   return config.node || host.id;
 }
 
-export function publish(
+/** MQTT 5 Session Expiry (and Will Delay), seconds: a few publish periods, so a sleeping node keeps
+ *  its session and "offline" is announced only for a node that misses its wakes. */
+export function sessionExpiry(config: Config): number {
+  const publishPeriod = Math.min(config.sampleInterval * config.batchSize, Math.max(config.maxLatency, config.sampleInterval));
+  return config.sessionPeriods * publishPeriod;
+}
+
+export async function publish(
   host: Host,
   config: Config,
   channels: readonly Channel[],
@@ -48,214 +63,403 @@ export function publish(
   commit: () => void,
   nextWakeMs: number,
 ): Promise<PublishOutcome> {
-  const node = nodeId(config, host);
-  const topic = topics(config, node);
-  const baseName = `urn:dev:torpor:${node}:`;
-  const version = config.mqttVersion;
-  const sensorIds = config.sensors.map((s) => s.id);
-  const outcome: PublishOutcome = { delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, downlink: [] };
-  const session = new PublisherSession(version, state.session);
-
-  const message = (first: number, count: number): OutgoingPublish | undefined => {
-    const readings = state.buffer.range(first, count);
-    if (!readings.length) return undefined;
-    const m: OutgoingPublish = { topic: topic.telemetry, payload: encodeSenmlJson(baseName, channels, sensorIds, readings), qos: config.qos, retain: false };
-    if (version === 5) m.properties = { contentType };
-    return m;
-  };
-
-  /** The oldest reading anything still needs: older ones have been delivered. */
-  const release = () => {
-    let keep = state.unsent;
-    for (const e of state.session.inflight) if (((e.first - keep) | 0) < 0) keep = e.first;
-    state.buffer.release(keep);
-  };
-
-  return new Promise((resolve) => {
-    let socket: TCP | undefined;
-    let connected = false;
-    let finished = false;
-    let closing = false;
-
-    const finish = (error?: string) => {
-      if (finished) return;
-      finished = true;
-      host.timer.clear(deadline);
-      if (socket) {
-        try {
-          socket.close();
-        } catch {
-          // Already closed by the peer.
-        }
-      }
-      host.network.down();
-      if (error !== undefined) outcome.error = error;
-      resolve(outcome);
-    };
-
-    const deadline = host.timer.set(() => finish(`no answer within ${config.awakeTimeout} s`), config.awakeTimeout * 1000);
-
-    const write = (bytes: Uint8Array | undefined) => {
-      if (!bytes || !socket) return;
-      outcome.bytesUp += bytes.length;
-      socket.write(bytes);
-    };
-
-    const start = () => {
-      const expiry = sessionExpiry(config);
-      const status = utf8Encode(JSON.stringify({ state: "offline" }));
-      session.connect({
-        clientId: `torpor-${node}`,
-        cleanStart: false,
-        // Deep sleep: the keepalive only has to cover the awake window.
-        keepAlive: config.awakeTimeout,
-        ...(config.brokerUser ? { username: config.brokerUser } : {}),
-        ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
-        will: {
-          topic: topic.status,
-          payload: status,
-          qos: 1,
-          retain: true,
-          ...(version === 5 ? { properties: { willDelayInterval: expiry } } : {}),
-        },
-        ...(version === 5 ? { properties: { sessionExpiryInterval: expiry } } : {}),
-      });
-      for (const entry of [...state.session.inflight]) {
-        const m = message(entry.first, entry.count);
-        if (m) {
-          session.resend(entry, m);
-          outcome.messages++;
-        } else {
-          // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
-          forget(entry);
-        }
-      }
-      if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
-      while (state.session.inflight.length < MAX_IN_FLIGHT || config.qos === 0) {
-        const count = Math.min(config.batchSize, (state.buffer.next - state.unsent) >>> 0);
-        const m = count > 0 ? message(state.unsent, count) : undefined;
-        if (!m) break;
-        session.publish(m, 0, state.unsent, count);
-        state.unsent = (state.unsent + count) >>> 0;
-        outcome.messages++;
-      }
-      // The in-flight table, with the packet ids just assigned, is retained before any byte leaves:
-      // if power fails after the write, the next wake re-sends under the same ids.
-      commit();
-      write(session.takeOutput());
-    };
-
-    const forget = (entry: InFlight) => {
-      const i = state.session.inflight.indexOf(entry);
-      if (i >= 0) state.session.inflight.splice(i, 1);
-    };
-
-    const done = () => {
-      if (closing || !connected || state.session.inflight.length) return;
-      closing = true;
-      if (config.qos === 0) {
-        outcome.delivered += ((state.unsent - state.buffer.first) >>> 0);
-        state.counters.delivered += ((state.unsent - state.buffer.first) >>> 0);
-      }
-      release();
-      commit();
-      const status = {
-        state: "asleep",
-        host: host.name,
-        nextWake: Math.round(nextWakeMs / 1000),
-        buffered: state.buffer.length,
-        dropped: state.buffer.dropped,
-        ...state.counters,
-        sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
-      };
-      session.publish({ topic: topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain: true }, 0, 0, 0);
-      session.disconnect();
-      write(session.takeOutput());
-      finish();
-    };
-
-    const received = (bytes: Uint8Array) => {
-      outcome.bytesDown += bytes.length;
-      let events;
-      try {
-        events = session.receive(bytes);
-      } catch (e) {
-        finish(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
-        return;
-      }
-      for (const event of events) {
-        switch (event.type) {
-          case "connack":
-            if (event.reasonCode !== 0) {
-              finish(`broker refused the connection: ${connackReason(version, event.reasonCode)}`);
-              return;
-            }
-            connected = true;
-            outcome.sessionPresent = event.sessionPresent;
-            state.brokerVersion = version;
-            break;
-          case "acked":
-            // A v5 negative PUBACK is still an answer: the broker will never take that message, so
-            // keeping it would only block the buffer. It is counted as a failure, not as delivered.
-            if (event.reasonCode < 0x80) {
-              outcome.delivered += event.entry.count;
-              state.counters.delivered += event.entry.count;
-            } else {
-              outcome.error = `broker rejected a batch: reason 0x${event.reasonCode.toString(16)}`;
-            }
-            release();
-            commit();
-            break;
-          case "message":
-            outcome.downlink.push(event.publish);
-            break;
-          case "disconnect":
-            finish(`broker disconnected: reason 0x${event.reasonCode.toString(16)}`);
-            return;
-        }
-      }
-      write(session.takeOutput());
-      done();
-    };
-
-    host.network.up(config.awakeTimeout * 1000, (error) => {
-      if (finished) return;
-      if (error) return finish(`network: ${error.message}`);
-      host.network.resolve(config.broker.host, (error, address) => {
-        if (finished) return;
-        if (error || !address) return finish(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`);
-        if (config.broker.secure) return finish("mqtts:// is not supported yet");
-        let started = false;
-        try {
-          socket = new host.network.TCP({
-            address,
-            port: config.broker.port,
-            nodelay: true,
-            format: "buffer",
-            onWritable() {
-              if (started) return;
-              started = true;
-              start();
-            },
-            onReadable() {
-              const data = this.read();
-              if (data) received(new Uint8Array(data));
-            },
-            onError(error?: Error) {
-              finish(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
-            },
-          });
-        } catch (e) {
-          finish(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      });
-    });
-  });
+  const link = state.link;
+  const version: Version = config.mqttVersion === 5 && link.version !== 4 ? 5 : 4;
+  const outcome = await new Exchange(host, config, channels, state, commit, nextWakeMs, version).run();
+  if (outcome.refusedVersion && version === 5) {
+    // A 3.1.1-only broker (aedes, older mosquitto): remember it, and try again at once over 3.1.1.
+    host.log("broker refused MQTT 5; using MQTT 3.1.1 from now on");
+    link.version = 4;
+    commit();
+    const again = await new Exchange(host, config, channels, state, commit, nextWakeMs, 4).run();
+    return { ...again, bytesUp: again.bytesUp + outcome.bytesUp, bytesDown: again.bytesDown + outcome.bytesDown };
+  }
+  return outcome;
 }
 
-/** MQTT 5 Session Expiry (and Will Delay), seconds: a few publish periods, so a sleeping node keeps
- *  its session and "offline" is announced only for a node that misses its wakes. */
-export function sessionExpiry(config: Config): number {
-  const publishPeriod = Math.min(config.sampleInterval * config.batchSize, Math.max(config.maxLatency, config.sampleInterval));
-  return config.sessionPeriods * publishPeriod;
+class Exchange {
+  readonly #outcome: PublishOutcome & { refusedVersion?: boolean } = { delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] };
+  readonly #session: PublisherSession;
+  readonly #topic: ReturnType<typeof topics>;
+  readonly #node: string;
+  readonly #sensorIds: string[];
+  #socket: TCP | undefined;
+  #connacked = false;
+  #closing = false;
+  #finished = false;
+  #resolve: (outcome: PublishOutcome & { refusedVersion?: boolean }) => void = () => {};
+  #deadline: unknown;
+  /** The marker this wake waits for on its command topic ("" while its subscription is being made);
+   *  undefined once it came back. */
+  #marker: string | undefined;
+  #awakeUntil = 0;
+  #awakeTimer: unknown;
+
+  constructor(
+    readonly host: Host,
+    readonly config: Config,
+    readonly channels: readonly Channel[],
+    readonly state: NodeState,
+    readonly commit: () => void,
+    readonly nextWakeMs: number,
+    readonly version: Version,
+  ) {
+    this.#node = nodeId(config, host);
+    this.#topic = topics(config, this.#node);
+    this.#sensorIds = config.sensors.map((s) => s.id);
+    this.#session = new PublisherSession(version, state.session, MAXIMUM_PACKET_SIZE);
+  }
+
+  get #link(): LinkMemory {
+    return this.state.link;
+  }
+
+  run(): Promise<PublishOutcome & { refusedVersion?: boolean }> {
+    const { host, config } = this;
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      this.#deadline = host.timer.set(() => this.#finish(`no answer within ${config.awakeTimeout} s`), config.awakeTimeout * 1000);
+      host.network.up(config.awakeTimeout * 1000, (error) => {
+        if (this.#finished) return;
+        if (error) return this.#finish(`network: ${error.message}`);
+        host.network.resolve(config.broker.host, (error, address) => {
+          if (this.#finished) return;
+          if (error || !address) return this.#finish(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`);
+          this.#open(address);
+        });
+      });
+    });
+  }
+
+  #open(address: string): void {
+    const { host, config } = this;
+    const exchange = this;
+    const options = {
+      address,
+      port: config.broker.port,
+      nodelay: true,
+      format: "buffer" as const,
+      onWritable(this: TCP) {
+        if (exchange.#socket === undefined) {
+          exchange.#socket = this;
+          exchange.#start();
+        }
+      },
+      onReadable(this: TCP) {
+        const data = this.read();
+        if (data) exchange.#received(new Uint8Array(data));
+      },
+      onError(this: TCP, error?: Error) {
+        // A broker that does not speak MQTT 5 may just close the connection on a v5 CONNECT.
+        if (!exchange.#connacked && exchange.version === 5) exchange.#outcome.refusedVersion = true;
+        exchange.#finish(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
+      },
+    };
+    try {
+      if (config.broker.secure) {
+        if (!host.network.TLS) return this.#finish("mqtts:// needs TLS, which this host does not provide");
+        const secure: { ca?: string; certificate?: string; key?: string } = {};
+        if (config.tlsCa) secure.ca = config.tlsCa;
+        if (config.tlsCert) secure.certificate = config.tlsCert;
+        if (config.tlsKey) secure.key = config.tlsKey;
+        new host.network.TLS({ ...options, host: config.broker.host, secure });
+      } else {
+        new host.network.TCP(options);
+      }
+    } catch (e) {
+      this.#finish(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The pipelined first write. */
+  #start(): void {
+    const { config, version, state } = this;
+    const expiry = sessionExpiry(config);
+    this.#session.connect({
+      clientId: `torpor-${this.#node}`,
+      cleanStart: false,
+      // Deep sleep: the keepalive only has to cover the awake window.
+      keepAlive: config.awakeTimeout,
+      ...(config.brokerUser ? { username: config.brokerUser } : {}),
+      ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
+      will: {
+        topic: this.#topic.status,
+        payload: utf8Encode(JSON.stringify({ state: "offline" })),
+        qos: 1,
+        retain: true,
+        ...(version === 5 ? { properties: { willDelayInterval: expiry } } : {}),
+      },
+      ...(version === 5 ? { properties: { sessionExpiryInterval: expiry, maximumPacketSize: MAXIMUM_PACKET_SIZE, requestProblemInformation: false } } : {}),
+    });
+    for (const entry of [...state.session.inflight]) {
+      const message = entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos);
+      if (!entry.released && !message) {
+        // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
+        state.session.inflight.splice(state.session.inflight.indexOf(entry), 1);
+        continue;
+      }
+      this.#session.resend(entry, message);
+      this.#outcome.messages++;
+    }
+    if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
+    this.#pump();
+    // A subscription is only sure to be in place once SUBACK arrives (MQTT orders messages, not a
+    // SUBSCRIBE against a PUBLISH in the same stream), so the marker waits for it when one is needed.
+    if (this.#link.subscribed) this.#sendMarker();
+    else this.#subscribe();
+    // The in-flight table, with the packet ids just assigned, is retained before any byte leaves: if
+    // power fails after the write, the next wake re-sends under the same ids.
+    this.commit();
+    this.#write();
+  }
+
+  #subscribe(): void {
+    // Until the SUBACK and the marker are back, the wake is not done.
+    this.#marker = "";
+    this.#session.subscribe([{ topic: this.#topic.command, qos: 1, ...(this.version === 5 ? { retainHandling: 2 as const } : {}) }]);
+  }
+
+  /** A QoS 0 marker on the node's own command topic; it comes back after every queued command. */
+  #sendMarker(): void {
+    this.#marker = `${this.state.counters.wakes}.${this.state.session.nextPacketId}`;
+    this.#session.publish({ topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ cmd: "sync", marker: this.#marker })), qos: 0, retain: false });
+  }
+
+  /** Queues new batches while the broker's Receive Maximum allows. */
+  #pump(): void {
+    const { config, state } = this;
+    const qos = this.#qos();
+    const limit = Math.min(this.#link.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM, 16);
+    while (qos === 0 || state.session.inflight.length < limit) {
+      const available = (state.buffer.next - state.unsent) >>> 0;
+      if (available === 0) break;
+      let count = Math.min(config.batchSize, available);
+      let message = this.#message(state.unsent, count, qos);
+      // Split a batch the broker's Maximum Packet Size would refuse.
+      const max = this.#link.maximumPacketSize;
+      while (message && max !== undefined && count > 1 && this.#session.publishLength(message) > max) {
+        count = Math.ceil(count / 2);
+        message = this.#message(state.unsent, count, qos);
+      }
+      if (!message) break;
+      this.#session.publish(message, 0, state.unsent, count);
+      state.unsent = (state.unsent + count) >>> 0;
+      this.#outcome.messages++;
+    }
+  }
+
+  /** The configured QoS, lowered to the broker's Maximum QoS. */
+  #qos(): 0 | 1 | 2 {
+    return Math.min(this.config.qos, this.#link.maximumQoS ?? 2) as 0 | 1 | 2;
+  }
+
+  #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
+    const readings = this.state.buffer.range(first, count);
+    if (!readings.length) return undefined;
+    const message: OutgoingPublish = {
+      topic: this.#topic.telemetry,
+      payload: encodeSenmlJson(`urn:dev:torpor:${this.#node}:`, this.channels, this.#sensorIds, readings),
+      qos,
+      retain: false,
+    };
+    if (this.version === 5) message.properties = { contentType };
+    return message;
+  }
+
+  #received(bytes: Uint8Array): void {
+    this.#outcome.bytesDown += bytes.length;
+    let events;
+    try {
+      events = this.#session.receive(bytes);
+    } catch (e) {
+      return this.#finish(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
+    }
+    for (const event of events) {
+      switch (event.type) {
+        case "connack":
+          if (!this.#connack(event.sessionPresent, event.reasonCode, event.packet.properties)) return;
+          break;
+        case "acked":
+          this.#acked(event.entry, event.reasonCode);
+          break;
+        case "released":
+          this.commit();
+          break;
+        case "subscribed":
+          this.#link.subscribed = event.reasonCodes.every((code) => code < 0x80);
+          if (this.#link.subscribed) this.#sendMarker();
+          else {
+            this.host.log("broker refused the command subscription; commands are off this wake");
+            this.#marker = undefined;
+          }
+          this.commit();
+          break;
+        case "message":
+          this.#command(event.publish.topic, event.publish.payload);
+          break;
+        case "disconnect":
+          return this.#finish(`broker disconnected: reason 0x${event.reasonCode.toString(16)}`);
+        case "pong":
+          break;
+      }
+    }
+    this.#pump();
+    this.#write();
+    this.#maybeDone();
+  }
+
+  #connack(sessionPresent: boolean, reasonCode: number, properties: { receiveMaximum?: number; maximumPacketSize?: number; maximumQoS?: number } | undefined): boolean {
+    if (reasonCode !== 0) {
+      // 3.1.1 return code 1 / MQTT 5 reason 0x84: this broker does not speak the version we used.
+      if (this.version === 5 && reasonCode === 0x84) this.#outcome.refusedVersion = true;
+      this.#finish(`broker refused the connection: ${connackReason(this.version, reasonCode)}`);
+      return false;
+    }
+    this.#connacked = true;
+    this.#outcome.sessionPresent = sessionPresent;
+    this.#outcome.version = this.version;
+    const link = this.#link;
+    link.version = this.version;
+    if (this.version === 5) {
+      // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
+      if (properties?.receiveMaximum !== undefined) link.receiveMaximum = properties.receiveMaximum;
+      else delete link.receiveMaximum;
+      if (properties?.maximumPacketSize !== undefined) link.maximumPacketSize = properties.maximumPacketSize;
+      else delete link.maximumPacketSize;
+      if (properties?.maximumQoS !== undefined) link.maximumQoS = properties.maximumQoS as 0 | 1;
+      else delete link.maximumQoS;
+    }
+    if (!sessionPresent && link.subscribed) {
+      // The broker lost the session and with it the subscription, and the marker went nowhere:
+      // subscribe again and send a new marker. Kept readings were in this connection's write, so
+      // the broker took them as new messages of the new session.
+      link.subscribed = false;
+      this.#subscribe();
+    }
+    link.results = [];
+    this.commit();
+    return true;
+  }
+
+  #acked(entry: InFlight, reasonCode: number): void {
+    const { state } = this;
+    if (entry.kind === 0) {
+      // A v5 negative acknowledgement is still an answer: the broker will never take that message,
+      // so keeping it would only block the buffer. It is counted as a failure, not as delivered.
+      if (reasonCode < 0x80) {
+        this.#outcome.delivered += entry.count;
+        state.counters.delivered += entry.count;
+      } else {
+        this.#outcome.error = `broker rejected a batch: reason 0x${reasonCode.toString(16)}`;
+      }
+    }
+    this.#release();
+    this.commit();
+  }
+
+  /** Forgets readings no message needs any more: everything before the oldest still in flight. */
+  #release(): void {
+    const { state } = this;
+    let keep = state.unsent;
+    for (const e of state.session.inflight) if (e.kind === 0 && ((e.first - keep) | 0) < 0) keep = e.first;
+    state.buffer.release(keep);
+  }
+
+  #command(topic: string, payload: Uint8Array): void {
+    if (topic !== this.#topic.command) return;
+    if (this.#marker !== undefined && isMarker(payload, this.#marker)) {
+      this.#marker = undefined;
+      return;
+    }
+    // Markers of earlier wakes (a session's queue can hold one) are not commands.
+    if (isMarker(payload)) return;
+    const effect = applyCommand(payload, this.#link);
+    this.#outcome.commands.push(effect.result);
+    (this.#link.results ??= []).push(effect.result);
+    if (this.#link.results.length > 8) this.#link.results.shift();
+    this.host.log(`command ${effect.result}`);
+    if (effect.awake) {
+      this.#awakeUntil = this.host.clock.ticks() + effect.awake * 1000;
+      // Staying awake on purpose: the wake's deadline moves with it.
+      this.host.timer.clear(this.#deadline);
+      this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), (effect.awake + this.config.awakeTimeout) * 1000);
+    }
+    this.commit();
+  }
+
+  #maybeDone(): void {
+    const { state } = this;
+    if (this.#closing || !this.#connacked || state.session.inflight.length || this.#marker !== undefined) return;
+    if (((state.buffer.next - state.unsent) >>> 0) > 0 && this.#qos() !== 0) return;
+    const awake = this.#awakeUntil - this.host.clock.ticks();
+    if (awake > 0) {
+      this.host.timer.clear(this.#awakeTimer);
+      this.#awakeTimer = this.host.timer.set(() => this.#maybeDone(), awake);
+      return;
+    }
+    this.#closing = true;
+    if (this.#qos() === 0) {
+      const sent = (state.unsent - state.buffer.first) >>> 0;
+      this.#outcome.delivered += sent;
+      state.counters.delivered += sent;
+    }
+    this.#release();
+    this.commit();
+    this.#session.publish({ topic: this.#topic.status, payload: utf8Encode(JSON.stringify(this.#status())), qos: 0, retain: true });
+    this.#session.disconnect();
+    this.#write();
+    this.#finish();
+  }
+
+  #status(): Record<string, unknown> {
+    const { state, config, host } = this;
+    const status: Record<string, unknown> = {
+      state: "asleep",
+      host: host.name,
+      nextWake: Math.round(this.nextWakeMs / 1000),
+      buffered: state.buffer.length,
+      dropped: state.buffer.dropped,
+      ...state.counters,
+      sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
+      mqtt: this.version === 5 ? "5" : "3.1.1",
+    };
+    if (this.#link.overrides) status.overrides = this.#link.overrides;
+    if (this.#link.results?.length) status.commands = this.#link.results;
+    return status;
+  }
+
+  #write(): void {
+    const bytes = this.#session.takeOutput();
+    if (!bytes || !this.#socket || this.#finished) return;
+    this.#outcome.bytesUp += bytes.length;
+    this.#socket.write(bytes);
+  }
+
+  #finish(error?: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.host.timer.clear(this.#deadline);
+    this.host.timer.clear(this.#awakeTimer);
+    if (this.#socket) {
+      try {
+        this.#socket.close();
+      } catch {
+        // Already closed by the peer.
+      }
+    }
+    this.host.network.down();
+    if (error !== undefined) this.#outcome.error = error;
+    this.#resolve(this.#outcome);
+  }
+}
+
+function isMarker(payload: Uint8Array, marker?: string): boolean {
+  // Cheap test first: markers are small and start with {"cmd":"sync".
+  if (payload.length > 64 || payload[8] !== 0x73 /* s */) return false;
+  try {
+    const value = JSON.parse(String.fromCharCode(...payload)) as { cmd?: unknown; marker?: unknown };
+    return value.cmd === "sync" && (marker === undefined || value.marker === marker);
+  } catch {
+    return false;
+  }
 }

@@ -65,7 +65,7 @@ describe("retained state slots", () => {
     const state = freshState(2, capacity, 0xdeadbeef, 1, 1);
     state.sensorErrors[0] = 3;
     for (let i = 0; i < capacity + 5; i++) state.buffer.append(1_700_000_000 + 60 * i, [2176 + i, i % 3 ? 3100 : null], i % 3 ? [] : [{ sensor: 0, fault: 2 }]);
-    state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5 });
+    state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5, qos: 1, released: false }, { packetId: 8, kind: 0, first: 15, count: 2, qos: 2, released: true });
     state.unsent = 15;
     const length = writeState(state, slots.next);
     slots.commit(length);

@@ -12,7 +12,7 @@ import type { Environment } from "../sim/devices/environment";
 import { virtualBoard } from "../sim/devices/board";
 import { ScaledClock } from "./clock";
 import { RetainedFile } from "./retained-file";
-import { NodeTCP } from "./tcp";
+import { NodeTCP, NodeTLS } from "./tcp";
 
 export interface NodeHostOptions {
   /** Directory holding this node's retained memory, clock and sleep marker. */
@@ -60,6 +60,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
       },
       down: () => {},
       TCP: NodeTCP,
+      TLS: NodeTLS,
     },
     clock,
     timer: {

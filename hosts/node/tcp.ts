@@ -2,8 +2,10 @@
 // onWritable(bytes) first when connected, onReadable(bytes) as data arrives, read() to take it,
 // write() to send, onError() on failure or when the peer closes, close() to end.
 
+import * as fs from "node:fs";
 import * as net from "node:net";
-import type { BufferSource, TCP, TCPOptions } from "../../src/host";
+import * as tls from "node:tls";
+import type { BufferSource, TCP, TCPOptions, TLSOptions } from "../../src/host";
 
 /** What onWritable reports as free space: Node buffers for us, so this is a nominal window. */
 const WINDOW = 64 * 1024;
@@ -59,5 +61,30 @@ export class NodeTCP implements TCP {
     // end() flushes what write() queued (the final DISCONNECT) before the FIN.
     this.#socket.end();
     this.#socket.unref();
+  }
+}
+
+/** ECMA-419 TLS socket (§11.3) over node:tls: the server's certificate is verified against `ca`
+ *  (or the system's CAs) and its name against `host`. CA, certificate and key are PEM text or paths
+ *  of PEM files. */
+export class NodeTLS extends NodeTCP {
+  constructor(options: TLSOptions) {
+    const pem = (value: ArrayBuffer | string | undefined) =>
+      value === undefined ? undefined : typeof value !== "string" ? Buffer.from(value) : value.includes("-----BEGIN") ? value : fs.readFileSync(value);
+    const secure = options.secure ?? {};
+    super(
+      options,
+      tls.connect({
+        host: options.address,
+        port: options.port,
+        servername: net.isIP(options.host) ? undefined : options.host,
+        ca: pem(secure.ca),
+        cert: pem(secure.certificate),
+        key: pem(secure.key),
+        rejectUnauthorized: true,
+        // The certificate names the broker by the name in the config, not by the resolved address.
+        checkServerIdentity: (_name, cert) => tls.checkServerIdentity(options.host, cert),
+      }),
+    );
   }
 }

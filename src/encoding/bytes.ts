@@ -21,6 +21,7 @@ export class ByteWriter {
   u32(v: number): void { this.#view.setUint32(this.#room(4), v, true); }
   i32(v: number): void { this.#view.setInt32(this.#room(4), v, true); }
   f64(v: number): void { this.#view.setFloat64(this.#room(8), v, true); }
+  raw(v: Uint8Array): void { this.bytes.set(v, this.#room(v.length)); }
 }
 
 export class ByteReader {
@@ -43,4 +44,5 @@ export class ByteReader {
   u32(): number { return this.#view.getUint32(this.#take(4), true); }
   i32(): number { return this.#view.getInt32(this.#take(4), true); }
   f64(): number { return this.#view.getFloat64(this.#take(8), true); }
+  raw(n: number): Uint8Array { const at = this.#take(n); return this.bytes.subarray(at, at + n); }
 }

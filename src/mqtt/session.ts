@@ -1,21 +1,26 @@
 // A publisher's MQTT session as a state machine: packets and bytes in, bytes and events out. It never
-// touches a socket or a clock; the wake cycle (src/app.ts) does the IO.
+// touches a socket or a clock; the wake cycle (src/publisher.ts) does the IO.
 //
 // What makes it a deep-sleep session: its state — the packet-id counter and the table of messages in
-// flight — is plain data the node keeps in retained memory. An in-flight entry does not hold the
-// message; it names the readings the message carried, so the wake cycle can re-encode the identical
-// payload and send it again with DUP set on the next wake, after any number of sleeps.
+// flight, QoS 2 progress included — is plain data the node keeps in retained memory. An in-flight
+// entry does not hold the message; it names the readings the message carried, so the wake cycle can
+// re-encode the identical payload and send it again with DUP set on the next wake, after any number
+// of sleeps. A QoS 2 message whose PUBREC arrived is the broker's already: across a sleep only its
+// PUBREL is sent again (MQTT 3.1.1 §4.3.3, 5.0 §4.3.3).
 
-import { encode, PacketReader, type Version } from "./codec";
-import type { ConnectPacket, Packet, PublishPacket } from "./packets";
+import { encode, encodedLength, PacketReader, type Version } from "./codec";
+import type { ConnackPacket, ConnectPacket, Packet, PublishPacket, Subscription } from "./packets";
 
 /** What an in-flight message carried: the readings [first, first + count) of a kind of message. */
 export interface InFlight {
   packetId: number;
-  /** 0: a telemetry batch. Other kinds are reserved for later message types. */
+  /** What the message was; the wake cycle re-encodes it from this (0: a telemetry batch). */
   kind: number;
   first: number;
   count: number;
+  qos: 1 | 2;
+  /** QoS 2 only: PUBREC arrived and PUBREL was sent; the broker owns the message. */
+  released: boolean;
 }
 
 export interface SessionState {
@@ -27,15 +32,20 @@ export interface SessionState {
 export const emptySession = (): SessionState => ({ nextPacketId: 1, inflight: [] });
 
 export type SessionEvent =
-  | { type: "connack"; sessionPresent: boolean; reasonCode: number; packet: Packet & { type: "connack" } }
+  | { type: "connack"; sessionPresent: boolean; reasonCode: number; packet: ConnackPacket }
+  /** The broker finished with a message: PUBACK (QoS 1) or PUBCOMP (QoS 2), or refused it (v5). */
   | { type: "acked"; entry: InFlight; reasonCode: number }
+  /** QoS 2: PUBREC arrived; the entry is now `released` and must be committed. */
+  | { type: "released"; entry: InFlight }
+  | { type: "subscribed"; packetId: number; reasonCodes: number[] }
   | { type: "message"; publish: PublishPacket }
+  | { type: "pong" }
   | { type: "disconnect"; reasonCode: number };
 
 export interface OutgoingPublish {
   topic: string;
   payload: Uint8Array;
-  qos: 0 | 1;
+  qos: 0 | 1 | 2;
   retain: boolean;
   properties?: PublishPacket["properties"];
 }
@@ -45,7 +55,7 @@ export class PublisherSession {
   readonly state: SessionState;
   #reader: PacketReader;
   #output: Uint8Array[] = [];
-  #connected = false;
+  #subscriptions = new Set<number>();
 
   constructor(version: Version, state: SessionState, maximumPacketSize?: number) {
     this.version = version;
@@ -53,33 +63,47 @@ export class PublisherSession {
     this.#reader = new PacketReader(version, maximumPacketSize === undefined ? undefined : { maximumPacketSize });
   }
 
-  get connected(): boolean { return this.#connected; }
-  get inflight(): readonly InFlight[] { return this.state.inflight; }
-
-  /** Queues CONNECT. Publishes queued after it go out in the same write: MQTT §3.1.4 allows it. */
+  /** Queues CONNECT. Packets queued after it go out in the same write: MQTT §3.1.4 allows it. */
   connect(packet: Omit<ConnectPacket, "type">): void {
     this.#queue({ type: "connect", ...packet });
   }
 
-  /** Queues a message again, DUP set, under the packet id its entry already has. */
-  resend(entry: InFlight, message: OutgoingPublish): void {
-    this.#queue({ type: "publish", ...message, dup: true, packetId: entry.packetId });
+  /** Queues an in-flight message again: PUBLISH with DUP under its packet id, or its PUBREL. */
+  resend(entry: InFlight, message: OutgoingPublish | undefined): void {
+    if (entry.released) this.#queue({ type: "pubrel", packetId: entry.packetId });
+    else if (message) this.#queue({ type: "publish", ...message, qos: entry.qos, dup: true, packetId: entry.packetId });
   }
 
-  /** Queues a new message; at QoS 1 it enters the in-flight table and is returned. */
-  publish(message: OutgoingPublish, kind: number, first: number, count: number): InFlight | undefined {
+  /** Queues a new message; at QoS 1 and 2 it enters the in-flight table and is returned. */
+  publish(message: OutgoingPublish, kind = 0, first = 0, count = 0): InFlight | undefined {
     if (message.qos === 0) {
       this.#queue({ type: "publish", ...message, dup: false });
       return undefined;
     }
-    const entry: InFlight = { packetId: this.#allocate(), kind, first, count };
+    const entry: InFlight = { packetId: this.#allocate(), kind, first, count, qos: message.qos, released: false };
     this.state.inflight.push(entry);
     this.#queue({ type: "publish", ...message, dup: false, packetId: entry.packetId });
     return entry;
   }
 
-  disconnect(reasonCode = 0): void {
-    this.#queue(this.version === 5 ? { type: "disconnect", reasonCode } : { type: "disconnect" });
+  /** Bytes a PUBLISH of this message would take on the wire: to respect Maximum Packet Size. */
+  publishLength(message: OutgoingPublish): number {
+    return encodedLength({ type: "publish", ...message, dup: false, ...(message.qos ? { packetId: 1 } : {}) }, this.version);
+  }
+
+  subscribe(subscriptions: Subscription[]): number {
+    const packetId = this.#allocate();
+    this.#subscriptions.add(packetId);
+    this.#queue({ type: "subscribe", packetId, subscriptions });
+    return packetId;
+  }
+
+  ping(): void {
+    this.#queue({ type: "pingreq" });
+  }
+
+  disconnect(): void {
+    this.#queue({ type: "disconnect" });
   }
 
   /** Everything queued since the last call, as one buffer for one socket write. */
@@ -103,32 +127,69 @@ export class PublisherSession {
     for (let packet = this.#reader.next(); packet; packet = this.#reader.next()) {
       switch (packet.type) {
         case "connack":
-          this.#connected = packet.reasonCode === 0;
           events.push({ type: "connack", sessionPresent: packet.sessionPresent, reasonCode: packet.reasonCode, packet });
           break;
-        case "puback": {
-          const index = this.state.inflight.findIndex((e) => e.packetId === packet.packetId);
-          // A PUBACK for an id we do not hold is a duplicate from an earlier connection: harmless.
-          if (index >= 0) {
-            const [entry] = this.state.inflight.splice(index, 1);
-            events.push({ type: "acked", entry: entry!, reasonCode: packet.reasonCode ?? 0 });
+        case "puback":
+        case "pubcomp": {
+          // An ack for an id not in flight is a duplicate from an earlier connection: harmless.
+          const entry = this.#entry(packet.packetId);
+          if (entry) {
+            this.#forget(entry);
+            events.push({ type: "acked", entry, reasonCode: packet.reasonCode ?? 0 });
           }
           break;
         }
+        case "pubrec": {
+          const entry = this.#entry(packet.packetId);
+          if (entry && (packet.reasonCode ?? 0) >= 0x80) {
+            // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange; no PUBREL follows.
+            this.#forget(entry);
+            events.push({ type: "acked", entry, reasonCode: packet.reasonCode! });
+            break;
+          }
+          if (entry && !entry.released) {
+            entry.released = true;
+            events.push({ type: "released", entry });
+          }
+          // PUBREL for any PUBREC, known or not: the broker may be holding an id from a lost session.
+          this.#queue({ type: "pubrel", packetId: packet.packetId });
+          break;
+        }
+        case "suback":
+          if (this.#subscriptions.delete(packet.packetId)) {
+            events.push({ type: "subscribed", packetId: packet.packetId, reasonCodes: packet.reasonCodes });
+          }
+          break;
         case "publish":
-          if (packet.qos === 1 && packet.packetId !== undefined) this.#queue({ type: "puback", packetId: packet.packetId });
+          if (packet.qos === 1) this.#queue({ type: "puback", packetId: packet.packetId! });
+          // QoS 2 downlink: answer PUBREC now and deliver now. The node subscribes at QoS 1, so a
+          // broker never sends QoS 2 to it; this keeps the exchange correct if one does.
+          else if (packet.qos === 2) this.#queue({ type: "pubrec", packetId: packet.packetId! });
           events.push({ type: "message", publish: packet });
           break;
+        case "pubrel":
+          this.#queue({ type: "pubcomp", packetId: packet.packetId });
+          break;
+        case "pingresp":
+          events.push({ type: "pong" });
+          break;
         case "disconnect":
-          this.#connected = false;
           events.push({ type: "disconnect", reasonCode: packet.reasonCode ?? 0 });
           break;
         default:
-          // SUBACK, PINGRESP and the rest need nothing from a publisher beyond being well-formed.
+          // UNSUBACK, AUTH and the like need nothing from a publisher beyond being well-formed.
           break;
       }
     }
     return events;
+  }
+
+  #entry(packetId: number): InFlight | undefined {
+    return this.state.inflight.find((e) => e.packetId === packetId);
+  }
+
+  #forget(entry: InFlight): void {
+    this.state.inflight.splice(this.state.inflight.indexOf(entry), 1);
   }
 
   #queue(packet: Packet): void {
@@ -137,6 +198,7 @@ export class PublisherSession {
 
   #allocate(): number {
     const inUse = new Set(this.state.inflight.map((e) => e.packetId));
+    for (const id of this.#subscriptions) inUse.add(id);
     if (inUse.size >= 65535) throw new RangeError("MQTT: no free packet id");
     let id = this.state.nextPacketId;
     while (inUse.has(id)) id = id === 65535 ? 1 : id + 1;

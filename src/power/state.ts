@@ -3,7 +3,9 @@
 // can hold, so a commit never fails for lack of room.
 
 import { ByteReader, ByteWriter } from "../encoding/bytes";
-import { emptySession, type SessionState } from "../mqtt/session";
+import { utf8Decode, utf8Encode } from "../encoding/utf8";
+import type { LinkMemory } from "../link";
+import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { RetainedSlots } from "./retained";
 
@@ -30,8 +32,8 @@ export interface NodeState {
   lastAttempt: number;
   /** Consecutive failed publish attempts: the backoff exponent. */
   failures: number;
-  /** The MQTT version the broker accepted last (0: not known yet). */
-  brokerVersion: number;
+  /** What the node learnt about its broker and its downlink (src/link.ts); kept as JSON. */
+  link: LinkMemory;
   /** Per configured sensor, the samples it failed. */
   sensorErrors: number[];
   /** Readings from this sequence number on have not been put in any message yet. */
@@ -47,14 +49,16 @@ export function freshState(channels: number, capacity: number, layout: number, c
     layout,
     lastAttempt: 0,
     failures: 0,
-    brokerVersion: 0,
+    link: {},
     unsent: 0,
     session: emptySession(),
     buffer: new ReadingBuffer(channels, capacity),
   };
 }
 
-const FIXED_BYTES = 4 * 4 + 4 + 4 + 2 + 1 + 4 + 2 + 1 + MAX_INFLIGHT * 11;
+/** Room kept for the link memory's JSON; writeState refuses more. */
+const MAX_LINK_BYTES = 384;
+const FIXED_BYTES = 4 * 4 + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12;
 
 /** How many readings of `channels` values fit in a slot next to the rest of the state. */
 export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
@@ -69,7 +73,10 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
-  w.u8(state.brokerVersion);
+  const link = utf8Encode(JSON.stringify(state.link));
+  if (link.length > MAX_LINK_BYTES) throw new RangeError(`link memory of ${link.length} bytes exceeds ${MAX_LINK_BYTES}`);
+  w.u16(link.length);
+  w.raw(link);
   for (const n of state.sensorErrors) w.u32(n);
   w.u32(state.unsent);
   w.u16(state.session.nextPacketId);
@@ -78,6 +85,8 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u8(inflight.length);
   for (const e of inflight) {
     w.u16(e.packetId); w.u8(e.kind); w.u32(e.first); w.u32(e.count);
+    // Flags: bit 0 QoS 2 (else QoS 1), bit 1 released (PUBREC received).
+    w.u8((e.qos === 2 ? 1 : 0) | (e.released ? 2 : 0));
   }
   state.buffer.write(w);
   return w.offset;
@@ -89,17 +98,21 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number,
   const layout = r.u32();
   const lastAttempt = r.u32();
   const failures = r.u16();
-  const brokerVersion = r.u8();
+  const link = JSON.parse(utf8Decode(r.raw(r.u16()))) as LinkMemory;
   const sensorErrors: number[] = [];
   for (let i = 0; i < sensors; i++) sensorErrors.push(r.u32());
   const unsent = r.u32();
   const nextPacketId = r.u16();
   const count = r.u8();
   if (count > MAX_INFLIGHT) throw new RangeError(`retained state lists ${count} messages in flight`);
-  const inflight = [];
-  for (let i = 0; i < count; i++) inflight.push({ packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() });
+  const inflight: InFlight[] = [];
+  for (let i = 0; i < count; i++) {
+    const entry = { packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() };
+    const flags = r.u8();
+    inflight.push({ ...entry, qos: flags & 1 ? 2 : 1, released: (flags & 2) !== 0 });
+  }
   const buffer = ReadingBuffer.read(r, channels, capacity);
-  return { counters, layout, lastAttempt, failures, brokerVersion, sensorErrors, unsent, session: { nextPacketId, inflight }, buffer };
+  return { counters, layout, lastAttempt, failures, link, sensorErrors, unsent, session: { nextPacketId, inflight }, buffer };
 }
 
 /** A 32-bit FNV-1a hash of the channel names and resolutions: readings are only valid for these. */
