@@ -1,0 +1,43 @@
+// A quiet node:test reporter for `npm test`: a dot per passing test, the full report of each failure
+// or skip reason, and the runner's own summary at the end (the same "ℹ tests N … ℹ fail N" lines the
+// spec reporter ends with).
+
+import type { TestEvent } from "node:test/reporters";
+
+async function* quietReporter(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
+  let column = 0;
+  const newline = () => {
+    const s = column ? "\n" : "";
+    column = 0;
+    return s;
+  };
+  for await (const event of source) {
+    switch (event.type) {
+      case "test:pass":
+        if (event.data.skip !== undefined) {
+          yield `${newline()}- skipped: ${event.data.name}${typeof event.data.skip === "string" ? ` (${event.data.skip})` : ""}\n`;
+        } else if (event.data.details.type !== "suite") {
+          column++;
+          yield column % 80 === 0 ? ".\n" : ".";
+        }
+        break;
+      case "test:fail": {
+        if (event.data.details.type === "suite") break;
+        const error = event.data.details.error as Error & { cause?: unknown };
+        const cause = error.cause instanceof Error ? error.cause : error;
+        yield `${newline()}✖ ${event.data.name} (${event.data.file ?? "?"})\n${String(cause.stack ?? cause.message).replace(/^/gm, "    ")}\n`;
+        break;
+      }
+      case "test:diagnostic":
+        if (event.data.nesting === 0) yield `${newline()}ℹ ${event.data.message}\n`;
+        break;
+      case "test:stderr":
+      case "test:stdout":
+        break;
+    }
+  }
+  yield newline();
+}
+
+// node:test loads a reporter as the module itself (CommonJS here), not its default export.
+export = quietReporter;
