@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { Host } from "./host";
 import { withOverrides } from "./link";
-import { publish, type PublishOutcome } from "./publisher";
+import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
 import { MAX_BACKOFF_PERIODS, nextWake, publishReason } from "./power/schedule";
 import { RetainedSlots } from "./power/retained";
 import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./power/state";
@@ -21,27 +21,101 @@ export interface WakeSummary {
 }
 
 export async function wake(host: Host, config: Config): Promise<WakeSummary> {
-  const channels = channelsOf(config.sensors);
-  const store = new RetainedStore(host, channels, config.sensors.length);
-  const state = store.state;
-  state.counters.wakes++;
-  // Commands ("set") change the schedule across sleeps; the compiled-in config stays the base.
-  config = withOverrides(config, state.link.overrides);
-
-  const now = host.clock.now();
-  const nowS = Math.floor(now / 1000);
-  const sampled = await sampleSensors(host, config, channels);
-  for (const e of sampled.errors) state.sensorErrors[e.sensor] = (state.sensorErrors[e.sensor] ?? 0) + 1;
-  state.buffer.append(nowS, sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
-  store.commit();
-  const failures = sampled.errors.map((e) => `; ${config.sensors[e.sensor]!.id} failed (${e.fault}): ${e.message}`);
-  host.log(`woke (${host.wakeCause}); ${describeSample(channels, sampled.values)}${failures.join("")}`);
-
+  const node = new NodeRuntime(host, config);
+  const { now, values } = await node.sample(host.wakeCause);
   let outcome: PublishOutcome | undefined;
-  const reason = publishReason(state, config, nowS);
-  if (reason) {
-    outcome = await publish(host, config, channels, state, () => store.commit(), nextWake(now, config.sampleInterval));
-    state.lastAttempt = nowS;
+  if (node.publishDue(now)) {
+    outcome = node.record(now, await publish(host, node.config, node.channels, node.state, node.commit, nextWake(now, node.config.sampleInterval)));
+  } else {
+    host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
+  }
+  const next = nextWake(host.clock.now(), node.config.sampleInterval);
+  node.commit();
+  return { sampled: values, outcome, nextWake: next };
+}
+
+/**
+ * Always-connected mode: the node stays up, samples on the grid, keeps one MQTT connection open and
+ * publishes over it when a batch is due; between samples it naps (light sleep). A PINGREQ goes out
+ * only at a sampling wake after which the keepalive would otherwise lapse before the next one, so
+ * pings and samples share wakes; any publish counts as traffic. A lost connection is opened again at
+ * the next due publish, with the same backoff as in deep sleep. `onCycle` reports each cycle and may
+ * return false to end the run: the node then disconnects normally and returns.
+ */
+export async function runConnected(host: Host, config: Config, onCycle?: (summary: WakeSummary) => boolean | void): Promise<void> {
+  const node = new NodeRuntime(host, config);
+  let connection: Connection | undefined;
+  for (let cause: string = host.wakeCause; ; cause = "nap") {
+    const { now, values } = await node.sample(cause);
+    const interval = node.config.sampleInterval;
+    const next = nextWake(now, interval);
+    let outcome: PublishOutcome | undefined;
+    if (node.publishDue(now)) {
+      if (connection?.isOpen) {
+        outcome = node.record(now, await connection.flush(next));
+      } else {
+        const opened = await connect(host, node.config, node.channels, node.state, node.commit, next, true);
+        connection = opened.connection;
+        outcome = node.record(now, opened.outcome);
+      }
+    } else {
+      // The keepalive is the one promised at CONNECT, even if a command has changed the schedule since.
+      if (connection?.isOpen && connection.idleMs + interval * 1000 > connection.keepAlive * 1000) connection.ping();
+      host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
+    }
+    node.commit();
+    if (onCycle?.({ sampled: values, outcome, nextWake: next }) === false) {
+      connection?.close();
+      return;
+    }
+    const ms = Math.max(0, next - host.clock.now());
+    await new Promise<void>((resolve) => host.nap(ms, resolve));
+    node.state.counters.wakes++;
+  }
+}
+
+/** The node between restore and sleep: its state in retained memory, its sensors, its schedule. */
+class NodeRuntime {
+  readonly channels: Channel[];
+  readonly state: NodeState;
+  readonly commit: () => void;
+  #store: RetainedStore;
+
+  constructor(readonly host: Host, private baseConfig: Config) {
+    this.channels = channelsOf(baseConfig.sensors);
+    this.#store = new RetainedStore(host, this.channels, baseConfig.sensors.length);
+    this.state = this.#store.state;
+    this.state.counters.wakes++;
+    this.commit = () => this.#store.commit();
+  }
+
+  /** Commands ("set") change the schedule across sleeps; the compiled-in config stays the base. */
+  get config(): Config {
+    return withOverrides(this.baseConfig, this.state.link.overrides);
+  }
+
+  /** Samples every sensor and commits the reading before anything else happens to it. */
+  async sample(cause: string): Promise<{ now: number; values: (number | null)[] }> {
+    const { host, state, channels } = this;
+    const config = this.config;
+    const now = host.clock.now();
+    const sampled = await sampleSensors(host, config, channels);
+    for (const e of sampled.errors) state.sensorErrors[e.sensor] = (state.sensorErrors[e.sensor] ?? 0) + 1;
+    state.buffer.append(Math.floor(now / 1000), sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
+    this.commit();
+    const failures = sampled.errors.map((e) => `; ${config.sensors[e.sensor]!.id} failed (${e.fault}): ${e.message}`);
+    host.log(`woke (${cause}); ${describeSample(channels, sampled.values)}${failures.join("")}`);
+    return { now, values: sampled.values };
+  }
+
+  publishDue(now: number): boolean {
+    return publishReason(this.state, this.config, Math.floor(now / 1000)) !== undefined;
+  }
+
+  /** Books a publish attempt: backoff on failure, a log line either way. */
+  record(now: number, outcome: PublishOutcome): PublishOutcome {
+    const { state, host } = this;
+    state.lastAttempt = Math.floor(now / 1000);
     if (outcome.error) {
       state.failures = Math.min(state.failures + 1, 16);
       state.counters.publishFailures++;
@@ -51,13 +125,8 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
       state.failures = 0;
       host.log(`published ${plural(outcome.delivered, "reading")} in ${plural(outcome.messages, "message")}`);
     }
-  } else {
-    host.log(`buffered ${plural(state.buffer.length, "reading")}`);
+    return outcome;
   }
-
-  const next = nextWake(host.clock.now(), config.sampleInterval);
-  store.commit();
-  return { sampled: sampled.values, outcome, nextWake: next };
 }
 
 /** Runs one wake and puts the node to sleep until the next grid point, whatever happened. */

@@ -8,6 +8,10 @@ import { checkSensors } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json";
 
+/** deep-sleep: one short connection per publish, deep sleep between wakes. always-connected: the
+ *  connection stays open and the node naps (light sleep) between samples. */
+export type PowerMode = "deep-sleep" | "always-connected";
+
 export interface SensorConfig {
   type: string;
   /** I2C address for bus sensors. */
@@ -34,6 +38,7 @@ export interface Config {
   mqttVersion: 4 | 5;
   qos: 0 | 1 | 2;
   format: PayloadFormat;
+  mode: PowerMode;
   /** Seconds between samples; wakes are aligned to this grid. */
   sampleInterval: number;
   /** Samples per publish (one sample is every channel read at one wake). */
@@ -66,6 +71,7 @@ export const defaults = {
   mqttVersion: 4,
   qos: 1,
   format: "senml-json",
+  mode: "deep-sleep",
   sampleInterval: 60,
   batchSize: 5,
   maxLatency: 900,
@@ -104,6 +110,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     mqttVersion: oneOf("mqttVersion", integer("mqttVersion", get("mqttVersion"), 4, 5), [4, 5] as const),
     qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1, 2] as const),
     format: oneOf("format", text("format", get("format")), ["senml-json"] as const),
+    mode: oneOf("mode", text("mode", get("mode")), ["deep-sleep", "always-connected"] as const),
     sampleInterval: integer("sampleInterval", get("sampleInterval"), 1, 86400),
     batchSize: integer("batchSize", get("batchSize"), 1, 1000),
     maxLatency: integer("maxLatency", get("maxLatency"), 0, 7 * 86400),

@@ -140,4 +140,6 @@ export interface Host {
   log(message: string): void;
   /** Ends the wake and sleeps for ms; the next wake starts the firmware from the top. */
   sleep(ms: number): void;
+  /** Light sleep for always-connected mode: RAM, state and connections stay; calls back after ms. */
+  nap(ms: number, callback: () => void): void;
 }

@@ -48,6 +48,15 @@ export function nodeId(config: Config, host: Host): string {
   return config.node || host.id;
 }
 
+/**
+ * Keepalive, seconds. Deep sleep: it only has to cover the awake window. Always connected: a publish
+ * period plus a sampling interval, so the batches themselves keep the connection alive and a PINGREQ
+ * is needed only when publishing stalls (and then goes out at a sampling wake: see app.ts).
+ */
+export function keepAlive(config: Config, persistent: boolean): number {
+  return persistent ? Math.min(65535, config.sampleInterval * (config.batchSize + 1)) : config.awakeTimeout;
+}
+
 /** MQTT 5 Session Expiry (and Will Delay), seconds: a few publish periods, so a sleeping node keeps
  *  its session and "offline" is announced only for a node that misses its wakes. */
 export function sessionExpiry(config: Config): number {
@@ -63,22 +72,46 @@ export async function publish(
   commit: () => void,
   nextWakeMs: number,
 ): Promise<PublishOutcome> {
+  const { connection, outcome } = await connect(host, config, channels, state, commit, nextWakeMs, false);
+  connection.close();
+  return outcome;
+}
+
+/**
+ * Opens a connection and settles its first exchange. `persistent` (always-connected mode) keeps the
+ * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it.
+ */
+export async function connect(
+  host: Host,
+  config: Config,
+  channels: readonly Channel[],
+  state: NodeState,
+  commit: () => void,
+  nextWakeMs: number,
+  persistent: boolean,
+): Promise<{ connection: Connection; outcome: PublishOutcome }> {
   const link = state.link;
   const version: Version = config.mqttVersion === 5 && link.version !== 4 ? 5 : 4;
-  const outcome = await new Exchange(host, config, channels, state, commit, nextWakeMs, version).run();
+  const connection = new Connection(host, config, channels, state, commit, nextWakeMs, version, persistent);
+  const outcome = await connection.open();
   if (outcome.refusedVersion && version === 5) {
     // A 3.1.1-only broker (aedes, older mosquitto): remember it, and try again at once over 3.1.1.
     host.log("broker refused MQTT 5; using MQTT 3.1.1 from now on");
     link.version = 4;
     commit();
-    const again = await new Exchange(host, config, channels, state, commit, nextWakeMs, 4).run();
-    return { ...again, bytesUp: again.bytesUp + outcome.bytesUp, bytesDown: again.bytesDown + outcome.bytesDown };
+    const again = new Connection(host, config, channels, state, commit, nextWakeMs, 4, persistent);
+    const second = await again.open();
+    return { connection: again, outcome: { ...second, bytesUp: second.bytesUp + outcome.bytesUp, bytesDown: second.bytesDown + outcome.bytesDown } };
   }
-  return outcome;
+  return { connection, outcome };
 }
 
-class Exchange {
-  readonly #outcome: PublishOutcome & { refusedVersion?: boolean } = { delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] };
+type Outcome = PublishOutcome & { refusedVersion?: boolean };
+
+const newOutcome = (): Outcome => ({ delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] });
+
+export class Connection {
+  #outcome: Outcome = newOutcome();
   readonly #session: PublisherSession;
   readonly #topic: ReturnType<typeof topics>;
   readonly #node: string;
@@ -87,7 +120,8 @@ class Exchange {
   #connacked = false;
   #closing = false;
   #finished = false;
-  #resolve: (outcome: PublishOutcome & { refusedVersion?: boolean }) => void = () => {};
+  #resolve: ((outcome: Outcome) => void) | undefined;
+  #lastWrite = 0;
   #deadline: unknown;
   /** The marker this wake waits for on its command topic ("" while its subscription is being made);
    *  undefined once it came back. */
@@ -101,8 +135,9 @@ class Exchange {
     readonly channels: readonly Channel[],
     readonly state: NodeState,
     readonly commit: () => void,
-    readonly nextWakeMs: number,
+    public nextWakeMs: number,
     readonly version: Version,
+    readonly persistent: boolean,
   ) {
     this.#node = nodeId(config, host);
     this.#topic = topics(config, this.#node);
@@ -114,11 +149,25 @@ class Exchange {
     return this.state.link;
   }
 
-  run(): Promise<PublishOutcome & { refusedVersion?: boolean }> {
+  /** True while the connection is up and can take flush() and ping(). */
+  get isOpen(): boolean {
+    return this.#connacked && !this.#finished && !this.#closing;
+  }
+
+  /** The keepalive this connection promised in its CONNECT, seconds. */
+  get keepAlive(): number {
+    return keepAlive(this.config, this.persistent);
+  }
+
+  /** Milliseconds since the node last sent anything: a keepalive is owed when this nears it. */
+  get idleMs(): number {
+    return this.host.clock.ticks() - this.#lastWrite;
+  }
+
+  open(): Promise<Outcome> {
     const { host, config } = this;
     return new Promise((resolve) => {
-      this.#resolve = resolve;
-      this.#deadline = host.timer.set(() => this.#finish(`no answer within ${config.awakeTimeout} s`), config.awakeTimeout * 1000);
+      this.#wait(resolve);
       host.network.up(config.awakeTimeout * 1000, (error) => {
         if (this.#finished) return;
         if (error) return this.#finish(`network: ${error.message}`);
@@ -129,6 +178,43 @@ class Exchange {
         });
       });
     });
+  }
+
+  /** Always-connected mode: sends the batches buffered since the last flush; resolves when acknowledged. */
+  flush(nextWakeMs: number): Promise<Outcome> {
+    return new Promise((resolve) => {
+      if (!this.isOpen) return resolve({ ...newOutcome(), error: "not connected" });
+      this.nextWakeMs = nextWakeMs;
+      this.#outcome = newOutcome();
+      this.#wait(resolve);
+      this.#pump();
+      this.#write();
+      this.#maybeDone();
+    });
+  }
+
+  ping(): void {
+    if (!this.isOpen) return;
+    this.#session.ping();
+    this.#write();
+  }
+
+  /** Publishes the status and DISCONNECTs normally (the Will is discarded), then closes. */
+  close(): void {
+    if (this.#finished) return;
+    if (this.isOpen) {
+      this.#closing = true;
+      this.#publishStatus();
+      this.#session.disconnect();
+      this.#write();
+    }
+    this.#finish();
+  }
+
+  #wait(resolve: (outcome: Outcome) => void): void {
+    this.#resolve = resolve;
+    this.host.timer.clear(this.#deadline);
+    this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), this.config.awakeTimeout * 1000);
   }
 
   #open(address: string): void {
@@ -178,8 +264,7 @@ class Exchange {
     this.#session.connect({
       clientId: `torpor-${this.#node}`,
       cleanStart: false,
-      // Deep sleep: the keepalive only has to cover the awake window.
-      keepAlive: config.awakeTimeout,
+      keepAlive: keepAlive(config, this.persistent),
       ...(config.brokerUser ? { username: config.brokerUser } : {}),
       ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
       will: {
@@ -187,7 +272,9 @@ class Exchange {
         payload: utf8Encode(JSON.stringify({ state: "offline" })),
         qos: 1,
         retain: true,
-        ...(version === 5 ? { properties: { willDelayInterval: expiry } } : {}),
+        // Deep sleep: announce "offline" only once the session would have expired, i.e. for a node
+        // that missed its wakes. Always connected: a lost connection is news at once.
+        ...(version === 5 && !this.persistent ? { properties: { willDelayInterval: expiry } } : {}),
       },
       ...(version === 5 ? { properties: { sessionExpiryInterval: expiry, maximumPacketSize: MAXIMUM_PACKET_SIZE, requestProblemInformation: false } } : {}),
     });
@@ -389,7 +476,7 @@ class Exchange {
 
   #maybeDone(): void {
     const { state } = this;
-    if (this.#closing || !this.#connacked || state.session.inflight.length || this.#marker !== undefined) return;
+    if (!this.#resolve || this.#closing || !this.#connacked || state.session.inflight.length || this.#marker !== undefined) return;
     if (((state.buffer.next - state.unsent) >>> 0) > 0 && this.#qos() !== 0) return;
     const awake = this.#awakeUntil - this.host.clock.ticks();
     if (awake > 0) {
@@ -397,7 +484,6 @@ class Exchange {
       this.#awakeTimer = this.host.timer.set(() => this.#maybeDone(), awake);
       return;
     }
-    this.#closing = true;
     if (this.#qos() === 0) {
       const sent = (state.unsent - state.buffer.first) >>> 0;
       this.#outcome.delivered += sent;
@@ -405,16 +491,22 @@ class Exchange {
     }
     this.#release();
     this.commit();
-    this.#session.publish({ topic: this.#topic.status, payload: utf8Encode(JSON.stringify(this.#status())), qos: 0, retain: true });
-    this.#session.disconnect();
+    if (this.persistent) this.#publishStatus();
     this.#write();
-    this.#finish();
+    this.host.timer.clear(this.#deadline);
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve(this.#outcome);
+  }
+
+  #publishStatus(): void {
+    this.#session.publish({ topic: this.#topic.status, payload: utf8Encode(JSON.stringify(this.#status())), qos: 0, retain: true });
   }
 
   #status(): Record<string, unknown> {
     const { state, config, host } = this;
     const status: Record<string, unknown> = {
-      state: "asleep",
+      state: this.persistent && !this.#closing ? "online" : "asleep",
       host: host.name,
       nextWake: Math.round(this.nextWakeMs / 1000),
       buffered: state.buffer.length,
@@ -432,6 +524,7 @@ class Exchange {
     const bytes = this.#session.takeOutput();
     if (!bytes || !this.#socket || this.#finished) return;
     this.#outcome.bytesUp += bytes.length;
+    this.#lastWrite = this.host.clock.ticks();
     this.#socket.write(bytes);
   }
 
@@ -449,7 +542,10 @@ class Exchange {
     }
     this.host.network.down();
     if (error !== undefined) this.#outcome.error = error;
-    this.#resolve(this.#outcome);
+    if (error !== undefined && this.persistent && !this.#resolve) this.host.log(`connection lost: ${error}`);
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.(this.#outcome);
   }
 }
 

@@ -150,23 +150,29 @@ async function runNode(node: string, dir: string, configFile: string, options: S
   while (!signal.aborted) {
     const args = ["--state", dir, "--config", configFile, "--time-scale", String(options.timeScale)];
     if (options.replay) args.push("--replay", options.replay);
-    const report = await runWake(node, args, out, signal);
+    let acknowledgedHere = 0;
+    const report = await runWake(node, args, out, signal, (cycle) => {
+      // Always-connected mode: the process stays up and reports each cycle; stop it when done.
+      if (cycle.delivered > 0 && cycle.error === undefined) acknowledgedHere++;
+      return options.cycles !== undefined && acknowledged + acknowledgedHere >= options.cycles;
+    });
     if (signal.aborted) return;
-    if (!report) {
-      out(`[${node}] wake process died without sleeping; restarting it (a reset)`);
-      await delay(1000, signal);
-      continue;
-    }
-    if (report.delivered > 0 && report.error === undefined) acknowledged++;
+    acknowledged += acknowledgedHere;
     if (options.cycles !== undefined && acknowledged >= options.cycles) {
       out(`[${node}] ${acknowledged} acknowledged publish(es): done`);
       return;
+    }
+    if (!report || report.sleepMs === undefined) {
+      out(`[${node}] wake process died without sleeping; restarting it (a reset)`);
+      await delay(1000, signal);
+      continue;
     }
     await delay(report.sleepMs / options.timeScale, signal);
   }
 }
 
-function runWake(node: string, args: string[], out: (line: string) => void, signal: AbortSignal): Promise<WakeReport | undefined> {
+/** Runs one wake process; `onReport` sees every report and returns true to end the process. */
+function runWake(node: string, args: string[], out: (line: string) => void, signal: AbortSignal, onReport: (report: WakeReport) => boolean): Promise<WakeReport | undefined> {
   return new Promise((resolve) => {
     let report: WakeReport | undefined;
     const child: ChildProcess = fork(wakeScript, args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
@@ -175,7 +181,10 @@ function runWake(node: string, args: string[], out: (line: string) => void, sign
     for (const stream of [child.stdout!, child.stderr!]) {
       readline.createInterface({ input: stream }).on("line", (line) => out(`[${node}] ${line}`));
     }
-    child.on("message", (message: WakeReport) => (report = message));
+    child.on("message", (message: WakeReport) => {
+      report = message;
+      if (onReport(message)) child.kill("SIGTERM");
+    });
     child.on("exit", () => {
       signal.removeEventListener("abort", kill);
       resolve(report);

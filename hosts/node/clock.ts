@@ -17,7 +17,10 @@ interface Anchor {
 export class ScaledClock implements Clock {
   readonly #path: string;
   readonly #startSim: number;
+  readonly #scale: number;
   readonly #start = performance.now();
+  /** Simulated ms added by naps beyond the real time they took. */
+  #napped = 0;
 
   /**
    * @param wokeAt the simulated time a timer wake was due, when this process is one; the clock reads
@@ -25,6 +28,7 @@ export class ScaledClock implements Clock {
    */
   constructor(path: string, scale: number, wokeAt?: number) {
     this.#path = path;
+    this.#scale = scale;
     const realNow = Date.now();
     const anchor = readAnchor(path);
     this.#startSim = wokeAt ?? (anchor ? anchor.simMs + (realNow - anchor.realMs) * scale : realNow);
@@ -32,11 +36,21 @@ export class ScaledClock implements Clock {
   }
 
   now(): number {
-    return Math.round(this.#startSim + (performance.now() - this.#start));
+    return Math.round(this.#startSim + this.#napped + (performance.now() - this.#start));
   }
 
   ticks(): number {
-    return Math.round(performance.now() - this.#start);
+    return Math.round(performance.now() - this.#start + this.#napped);
+  }
+
+  /** A light sleep of ms simulated time: it takes ms / scale real time, and the clock says ms. */
+  nap(ms: number, callback: () => void): void {
+    const realMs = ms / this.#scale;
+    setTimeout(() => {
+      this.#napped += ms - realMs;
+      this.#save();
+      callback();
+    }, realMs);
   }
 
   /** Records "now" as the point from which sleeping time runs at the scaled rate. */

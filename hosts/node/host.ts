@@ -75,6 +75,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
       clock.sleep();
       wakeUp(ms);
     },
+    nap: (ms, callback) => clock.nap(ms, callback),
     asleep,
     close: () => retained.close(),
   };

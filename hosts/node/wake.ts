@@ -1,11 +1,12 @@
 // One wake of a Node-hosted node, as one process: build the host from the state directory, run the
 // firmware's wake cycle, exit when it sleeps. A process killed mid-wake is a power cut; the runner
-// (tools/start) starts the next wake after the sleep, in scaled time.
+// (tools/start) starts the next wake after the sleep, in scaled time. With `mode: "always-connected"`
+// the process stays up instead, napping between samples, and reports each cycle to the runner.
 //
 //   node dist/hosts/node/wake.js --state DIR [--config FILE] [--time-scale X] [--replay CSV]
 
 import { parseArgs } from "node:util";
-import { run } from "../../src/app";
+import { run, runConnected } from "../../src/app";
 import type { Environment } from "../sim/devices/environment";
 import { SyntheticEnvironment } from "../sim/devices/environment";
 import { layeredConfig, manifestConfig, readConfigFile } from "./config-file";
@@ -19,17 +20,34 @@ export interface WakeOptions {
   replay?: string;
 }
 
-/** What a wake process reports to its runner. */
+/** What a wake process reports to its runner: after a deep-sleep wake, or each always-connected cycle
+ *  (then without sleepMs). */
 export interface WakeReport {
-  sleepMs: number;
+  sleepMs?: number;
   delivered: number;
   error?: string;
 }
 
-export async function wakeOnce(options: WakeOptions, log?: (line: string) => void): Promise<WakeReport> {
+function nodeHost(options: WakeOptions, log?: (line: string) => void) {
   const { config, raw } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
   const environment: Environment = options.replay ? readRecording(options.replay) : new SyntheticEnvironment(1);
   const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, ...(log ? { log } : {}) });
+  return { config, host };
+}
+
+/** Always-connected mode: runs until the process ends, reporting every cycle. */
+export function runAlwaysConnected(options: WakeOptions, report: (report: WakeReport) => void, log?: (line: string) => void): Promise<void> {
+  const { config, host } = nodeHost(options, log);
+  return runConnected(host, config, ({ outcome }) => {
+    const r: WakeReport = { delivered: outcome?.delivered ?? 0 };
+    if (outcome?.error !== undefined) r.error = outcome.error;
+    report(r);
+  });
+}
+
+export async function wakeOnce(options: WakeOptions, log?: (line: string) => void): Promise<WakeReport> {
+  const { config, host } = nodeHost(options, log);
+  if (config.mode === "always-connected") throw new Error(`mode "always-connected" runs with runAlwaysConnected, not one wake at a time`);
   try {
     const summary = await run(host, config);
     const report: WakeReport = { sleepMs: await host.asleep, delivered: summary?.outcome?.delivered ?? 0 };
@@ -42,7 +60,10 @@ export async function wakeOnce(options: WakeOptions, log?: (line: string) => voi
 }
 
 if (require.main === module) {
-  let options: WakeOptions;
+  const fail = (e: unknown) => {
+    process.stderr.write(`wake: ${(e as Error).message}\n`);
+    process.exit(2);
+  };
   try {
     const { values } = parseArgs({
       options: {
@@ -56,20 +77,17 @@ if (require.main === module) {
     if (!values.state) throw new Error("--state DIR is required");
     const timeScale = Number(values["time-scale"]);
     if (!(timeScale > 0)) throw new Error(`--time-scale must be a positive number, got "${values["time-scale"]}"`);
-    options = { state: values.state, timeScale, ...(values.config ? { config: values.config } : {}), ...(values.replay ? { replay: values.replay } : {}) };
+    const options: WakeOptions = { state: values.state, timeScale, ...(values.config ? { config: values.config } : {}), ...(values.replay ? { replay: values.replay } : {}) };
+    const { config } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
+    if (config.mode === "always-connected") {
+      runAlwaysConnected(options, (report) => process.send?.(report)).catch(fail);
+    } else {
+      wakeOnce(options).then((report) => {
+        process.send?.(report);
+        process.disconnect?.();
+      }, fail);
+    }
   } catch (e) {
-    process.stderr.write(`wake: ${(e as Error).message}\n`);
-    process.exit(2);
+    fail(e);
   }
-  wakeOnce(options).then(
-    (report) => {
-      process.send?.(report);
-      process.exitCode = 0;
-      process.disconnect?.();
-    },
-    (e: unknown) => {
-      process.stderr.write(`wake: ${(e as Error).message}\n`);
-      process.exit(2);
-    },
-  );
 }
