@@ -236,8 +236,10 @@ export class Connection {
         if (data) exchange.#received(new Uint8Array(data));
       },
       onError(this: TCP, error?: Error) {
-        // A broker that does not speak MQTT 5 may just close the connection on a v5 CONNECT.
-        if (!exchange.#connacked && exchange.version === 5) exchange.#outcome.refusedVersion = true;
+        // A connection lost before CONNACK is not a refusal of MQTT 5: a Wi-Fi drop or a broker
+        // restart looks the same, and taking it for one would pin a v5 broker to 3.1.1 for good.
+        // Only the answer MQTT 3.1.1 §3.1.2.2 requires of a 3.1.1 broker (CONNACK return code 1,
+        // MQTT 5's 0x84) makes the node fall back; see #connack.
         exchange.#finish(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
       },
     };
