@@ -1,0 +1,342 @@
+// A loopback TCP proxy between an MQTT client and a broker, for fault tests and benchmarks. It
+// forwards bytes both ways and can delay them (each way), cut the connection after a number of
+// bytes upstream, cut it once the broker took a PUBLISH but before the client hears its
+// acknowledgement, cut it right after a given packet reached the client, and corrupt one byte. It
+// frames the MQTT stream each way (fixed header and remaining length: the same in 3.1.1 and 5.0) and
+// records every packet with the time it was forwarded, so tests can look at what went over the wire
+// (DUP flags, packet ids, Session Present, the protocol level) and benchmarks can count round trips.
+//
+// Faults apply per connection: `proxy.faults` for every new connection, `proxy.next(faults)` for the
+// next one only (queued in order), so a test can say "the next wake gets cut".
+
+import * as net from "node:net";
+import { performance } from "node:perf_hooks";
+
+/** MQTT control packet types (the high nibble of the first byte). */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+} as const;
+
+export type Direction = "up" | "down";
+
+/** One MQTT packet as it went through the proxy. */
+export interface Frame {
+  /** When the proxy forwarded it (its last byte), ms on the proxy's clock (`proxy.now()`). */
+  at: number;
+  type: number;
+  /** The low nibble of the first byte (DUP, QoS and RETAIN for a PUBLISH). */
+  flags: number;
+  /** The whole packet, fixed header included (after any corruption). */
+  bytes: Uint8Array;
+}
+
+export interface DirectionTrace {
+  /** Bytes forwarded this way. */
+  bytes: number;
+  frames: Frame[];
+}
+
+export interface ConnectionTrace {
+  /** When the client's TCP connection was accepted (TCP connected, from the client's side). */
+  openedAt: number;
+  closedAt?: number;
+  /** Why the proxy cut the connection, if it did. */
+  cut?: string;
+  /** client → broker */
+  up: DirectionTrace;
+  /** broker → client */
+  down: DirectionTrace;
+  /** Resolves when both sides are closed. */
+  closed: Promise<void>;
+}
+
+export interface Faults {
+  /** Milliseconds added to every chunk, each way (order is kept). */
+  delayMs?: number;
+  /** Forward this many bytes upstream, then cut. */
+  cutUpAfterBytes?: number;
+  /**
+   * Forward the first client PUBLISH at QoS 1 or 2 (on `topic`, when given) and nothing more
+   * upstream; hold everything from the broker; once the broker acknowledged that PUBLISH (PUBACK or
+   * PUBREC: proof that it took it), cut. The client never hears the acknowledgement.
+   */
+  cutBeforeAck?: { topic?: string };
+  /** Forward the first packet of this type from the broker to the client, then cut. */
+  cutAfterDown?: number;
+  /** XOR the byte at this offset of the stream going this way with `xor` (default 0xff). */
+  corrupt?: { direction: Direction; offset: number; xor?: number };
+}
+
+export interface Proxy {
+  readonly port: number;
+  /** mqtt://127.0.0.1:PORT */
+  readonly url: string;
+  /** Where new connections go; change it to follow a restarted broker. */
+  target: { host: string; port: number };
+  /** Faults for every new connection (default: none). */
+  faults: Faults;
+  /** Faults for the next connection only; queued in order, replacing `faults` for it. */
+  next(faults: Faults): void;
+  readonly connections: ConnectionTrace[];
+  /** ms on the clock the traces use. */
+  now(): number;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: { host?: string; port: number }, faults: Faults = {}): Promise<Proxy> {
+  const queued: Faults[] = [];
+  const connections: ConnectionTrace[] = [];
+  const sockets = new Set<net.Socket>();
+  const state = { target: { host: target.host ?? "127.0.0.1", port: target.port }, faults };
+  const server = net.createServer((client) => {
+    const f = queued.shift() ?? state.faults;
+    connections.push(relay(client, state.target, f, sockets));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    get target() {
+      return state.target;
+    },
+    set target(t) {
+      state.target = t;
+    },
+    get faults() {
+      return state.faults;
+    },
+    set faults(f) {
+      state.faults = f;
+    },
+    next: (f) => void queued.push(f),
+    connections,
+    now: () => performance.now(),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(connections.map((c) => c.closed));
+    },
+  };
+}
+
+/** Splits a byte stream into MQTT packets, whatever the chunking. */
+class Framer {
+  #pending = new Uint8Array(0);
+
+  /** Takes a chunk; returns each packet completed in it, with the chunk offset just past its end. */
+  push(chunk: Uint8Array): { bytes: Uint8Array; end: number }[] {
+    const before = this.#pending.length;
+    const all = new Uint8Array(before + chunk.length);
+    all.set(this.#pending);
+    all.set(chunk, before);
+    const frames: { bytes: Uint8Array; end: number }[] = [];
+    let at = 0;
+    for (;;) {
+      let remaining = 0;
+      let multiplier = 1;
+      let i = at + 1;
+      let complete = false;
+      for (; i < all.length && i < at + 5; i++) {
+        remaining += (all[i]! & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((all[i]! & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete) break;
+      const total = i + 1 - at + remaining;
+      if (all.length - at < total) break;
+      frames.push({ bytes: all.slice(at, at + total), end: at + total - before });
+      at += total;
+    }
+    this.#pending = all.slice(at);
+    return frames;
+  }
+}
+
+/** The topic and packet id of a PUBLISH (same layout in 3.1.1 and 5.0). */
+export function publishInfo(frame: Frame | Uint8Array): { topic: string; qos: number; dup: boolean; packetId?: number; body: number } {
+  const bytes = frame instanceof Uint8Array ? frame : frame.bytes;
+  let i = 1;
+  while (bytes[i]! & 0x80) i++;
+  i++;
+  const length = (bytes[i]! << 8) | bytes[i + 1]!;
+  const topic = Buffer.from(bytes.subarray(i + 2, i + 2 + length)).toString("utf8");
+  const qos = (bytes[0]! >> 1) & 3;
+  const after = i + 2 + length;
+  const info: { topic: string; qos: number; dup: boolean; packetId?: number; body: number } = { topic, qos, dup: (bytes[0]! & 8) !== 0, body: after };
+  if (qos > 0) {
+    info.packetId = (bytes[after]! << 8) | bytes[after + 1]!;
+    info.body = after + 2;
+  }
+  return info;
+}
+
+/** The packet id of a PUBACK, PUBREC, PUBREL, PUBCOMP or SUBACK. */
+export function ackPacketId(frame: Frame): number {
+  const b = frame.bytes;
+  let i = 1;
+  while (b[i]! & 0x80) i++;
+  return (b[i + 1]! << 8) | b[i + 2]!;
+}
+
+/** The protocol level a CONNECT asks for: 4 (3.1.1) or 5. */
+export function connectLevel(frame: Frame): number {
+  const b = frame.bytes;
+  let i = 1;
+  while (b[i]! & 0x80) i++;
+  const nameLength = (b[i + 1]! << 8) | b[i + 2]!;
+  return b[i + 3 + nameLength]!;
+}
+
+/** CONNACK: Session Present and the return/reason code. */
+export function connackInfo(frame: Frame): { sessionPresent: boolean; code: number } {
+  return { sessionPresent: (frame.bytes[2]! & 1) === 1, code: frame.bytes[3]! };
+}
+
+function relay(client: net.Socket, target: { host: string; port: number }, faults: Faults, sockets: Set<net.Socket>): ConnectionTrace {
+  const broker = net.connect({ host: target.host, port: target.port });
+  client.setNoDelay(true);
+  broker.setNoDelay(true);
+  sockets.add(client);
+  sockets.add(broker);
+  let open = 2;
+  let resolveClosed: () => void = () => {};
+  const trace: ConnectionTrace = {
+    openedAt: performance.now(),
+    up: { bytes: 0, frames: [] },
+    down: { bytes: 0, frames: [] },
+    closed: new Promise<void>((resolve) => (resolveClosed = resolve)),
+  };
+  for (const socket of [client, broker]) {
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      sockets.delete(socket);
+      if (--open === 0) {
+        trace.closedAt = performance.now();
+        resolveClosed();
+      }
+    });
+  }
+
+  const delay = faults.delayMs ?? 0;
+  let stopped = false;
+  /** Stops all forwarding: the broker side is dropped at once (no DISCONNECT: the client vanished);
+   *  the client gets what was already forwarded to it, then FIN. */
+  const cut = (why: string) => {
+    if (stopped) return;
+    stopped = true;
+    trace.cut = why;
+    broker.destroy();
+    client.end();
+    setTimeout(() => client.destroy(), 1000).unref();
+  };
+
+  // cutBeforeAck: the id of the PUBLISH let through; from then on nothing more goes up, and what
+  // comes down is held until its acknowledgement shows the broker took it.
+  let watched: number | undefined;
+  let holding = false;
+
+  const pipe = (direction: Direction, to: net.Socket) => {
+    const framer = new Framer();
+    const d = direction === "up" ? trace.up : trace.down;
+    let received = 0;
+    let last = 0;
+    /** Runs `action` `delay` ms after now, never before an action scheduled earlier. */
+    const schedule = (action: () => void) => {
+      if (delay === 0) return action();
+      last = Math.max(performance.now() + delay, last);
+      setTimeout(action, last - performance.now());
+    };
+
+    const forward = (bytes: Uint8Array) => {
+      if (stopped || (direction === "up" && holding)) return;
+      let limit = bytes.length;
+      let then: (() => void) | undefined;
+      if (direction === "up" && faults.cutUpAfterBytes !== undefined && d.bytes + limit >= faults.cutUpAfterBytes) {
+        limit = Math.max(0, faults.cutUpAfterBytes - d.bytes);
+        then = () => cut(`after ${faults.cutUpAfterBytes} bytes upstream`);
+      }
+      const now = performance.now();
+      for (const { bytes: packet, end } of framer.push(bytes.subarray(0, limit))) {
+        if (end > limit) break;
+        const frame: Frame = { at: now, type: packet[0]! >> 4, flags: packet[0]! & 0x0f, bytes: packet };
+        d.frames.push(frame);
+        if (direction === "down" && holding) {
+          if ((frame.type === PacketType.PUBACK || frame.type === PacketType.PUBREC) && ackPacketId(frame) === watched) {
+            return cut(`after the broker acknowledged PUBLISH ${watched}, before the client heard it`);
+          }
+          continue;
+        }
+        if (direction === "up" && faults.cutBeforeAck && watched === undefined && frame.type === PacketType.PUBLISH) {
+          const info = publishInfo(frame);
+          if (info.packetId !== undefined && (faults.cutBeforeAck.topic === undefined || faults.cutBeforeAck.topic === info.topic)) {
+            watched = info.packetId;
+            limit = end;
+            then = () => {
+              holding = true;
+              setTimeout(() => cut("no acknowledgement from the broker within 2 s"), 2000).unref();
+            };
+            break;
+          }
+        }
+        if (direction === "down" && faults.cutAfterDown === frame.type) {
+          limit = end;
+          then = () => cut(`after packet type ${frame.type} reached the client`);
+          break;
+        }
+      }
+      if (direction === "down" && holding) return;
+      d.bytes += limit;
+      if (limit > 0) to.write(bytes.subarray(0, limit));
+      then?.();
+    };
+
+    return {
+      data(chunk: Buffer) {
+        let bytes = new Uint8Array(chunk);
+        const c = faults.corrupt;
+        if (c && c.direction === direction && c.offset >= received && c.offset < received + bytes.length) {
+          bytes = bytes.slice();
+          bytes[c.offset - received] = bytes[c.offset - received]! ^ (c.xor ?? 0xff);
+        }
+        received += bytes.length;
+        schedule(() => forward(bytes));
+      },
+      /** The other side ended (FIN) or vanished (reset): pass it on, after what is still queued. */
+      close(clean: boolean) {
+        schedule(() => {
+          if (stopped) return;
+          if (clean) to.end();
+          else to.destroy();
+        });
+      },
+    };
+  };
+
+  const up = pipe("up", broker);
+  const down = pipe("down", client);
+  client.on("data", up.data);
+  broker.on("data", down.data);
+  let clientEnded = false;
+  let brokerEnded = false;
+  client.on("end", () => ((clientEnded = true), up.close(true)));
+  broker.on("end", () => ((brokerEnded = true), down.close(true)));
+  client.on("close", () => clientEnded || up.close(false));
+  // A broker that is down or resets: the client sees its connection close, as with a real broker.
+  broker.on("close", () => brokerEnded || down.close(false));
+  return trace;
+}
