@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { connectAsync } from "mqtt";
-import { asRoot, dedupe, Subscriber, tempDir, TestNode } from "./support/e2e-node";
+import { asRoot, dedupe, retainedJson, Subscriber, tempDir, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
 import { connackInfo, PacketType, startProxy, type Proxy } from "./support/proxy";
 
@@ -62,7 +62,7 @@ for (const version of [5, 4] as const) {
         assert.ok(second.sleepMs! <= 20_000, `sleeps at most the commanded 20 s, not 60 s: ${second.sleepMs}`);
 
         // What an operator sees afterwards: the retained status names the change and the result.
-        const status = await retainedStatus(proxy.url, node.statusTopic);
+        const status = await retainedJson(proxy.url, node.statusTopic);
         assert.equal(status.state, "asleep");
         assert.deepEqual(status.overrides, { sampleInterval: 20 });
         assert.deepEqual(status.commands, ["c1: ok"]);
@@ -83,13 +83,3 @@ for (const version of [5, 4] as const) {
   });
 }
 
-/** The retained message on a topic, as a client connecting now gets it. */
-async function retainedStatus(url: string, topic: string): Promise<Record<string, unknown>> {
-  const reader = await Subscriber.connect(url, [topic]);
-  try {
-    assert.ok(await reader.until(() => reader.messages.some((m) => m.retain)), `no retained message on ${topic}`);
-    return JSON.parse(reader.messages.find((m) => m.retain)!.payload.toString("utf8")) as Record<string, unknown>;
-  } finally {
-    await reader.end();
-  }
-}

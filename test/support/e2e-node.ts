@@ -132,6 +132,17 @@ export class Subscriber {
   }
 }
 
+/** The retained message on a topic, parsed as JSON, as a client connecting now gets it. */
+export async function retainedJson(url: string, topic: string, options: IClientOptions = {}): Promise<Record<string, unknown>> {
+  const reader = await Subscriber.connect(url, [topic], options);
+  try {
+    if (!(await reader.until(() => reader.messages.some((m) => m.retain)))) throw new Error(`no retained message on ${topic}`);
+    return JSON.parse(reader.messages.find((m) => m.retain)!.payload.toString("utf8")) as Record<string, unknown>;
+  } finally {
+    await reader.end();
+  }
+}
+
 /** Readings as the node sampled them, from SenML records: one per distinct (name, time), in time order. */
 export function dedupe(records: ResolvedRecord[], node: string): { samples: Sample[]; copies: Map<string, number> } {
   const copies = new Map<string, number>();
