@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Timers } from "../src/host";
 import { sensirionCrc } from "../src/sensors/sensirion-crc";
-import SHT3x, { decode } from "../src/sensors/sht3x";
+import SHT3x, { sht3x } from "../src/sensors/sht3x";
 import { SensorError, type Sample } from "../src/sensors/sensor";
 import { SyntheticEnvironment, type Environment } from "../hosts/sim/devices/environment";
 import { VirtualI2CBus, type I2CTarget } from "../hosts/sim/devices/i2c-bus";
@@ -67,17 +67,24 @@ describe("SHT3x driver against the virtual SHT3x", () => {
     assert.equal(error.fault, "crc");
   });
 
-  it("reports a missing device as a bus fault, not a crash", async () => {
+  it("reports a missing device as absent, not a crash", async () => {
     const { sample: s, error } = await sample(new VirtualI2CBus());
     assert.equal(s, undefined);
-    assert.equal(error?.fault, "io");
+    assert.equal(error?.fault, "absent");
     assert.match(error!.message, /NACK from 0x44/);
   });
 
-  it("decodes the datasheet's extremes", () => {
-    const bytes = Uint8Array.of(0xff, 0xff, 0, 0x00, 0x00, 0);
-    bytes[2] = sensirionCrc(bytes, 0, 2);
-    bytes[5] = sensirionCrc(bytes, 3, 5);
-    assert.deepEqual(decode(bytes), { thermometer: { temperature: 130 }, hygrometer: { humidity: 0 } });
+  it("converts the datasheet's extremes", () => {
+    assert.deepEqual(sht3x.convert(0xffff, 0), { temperature: 130, humidity: 0 });
+    assert.deepEqual(sht3x.convert(0, 0xffff), { temperature: -45, humidity: 100 });
+  });
+
+  it("reports a temperature beyond -40..125 °C as a range fault, not a reading", async () => {
+    const bus = new VirtualI2CBus();
+    bus.attach(0x44, new VirtualSHT3x(0x44, { at: () => ({ temperature: 128, humidity: 41.2, pressure: 101325 }) }, clock));
+    const { sample: s, error } = await sample(bus);
+    assert.equal(s, undefined);
+    assert.equal(error?.fault, "range");
+    assert.match(error!.message, /128 °C is outside the sensor's range -40\.\.125 °C/);
   });
 });

@@ -1,11 +1,11 @@
 // Samples every configured sensor once: open, configure, sample, close (ECMA-419 §13), one at a
 // time so that the bus and the heap hold one driver at once. A sensor that fails or does not answer
-// in time yields no values — never invented ones — and an error line; the others go on.
+// in time yields no values — never invented ones — and an error line; the others go on. The time
+// it all takes is measured: awake time is battery.
 
 import type { Config } from "../config";
-import type { Host } from "../host";
 import { quantise } from "../telemetry/resolution";
-import { sensorType, valueOf, type Channel } from "./registry";
+import { sensorType, valueOf, type Channel, type SensorHost } from "./registry";
 import { SensorError, type Sample, type Sensor, type SensorFault } from "./sensor";
 
 /** Longest a sensor may take to deliver a sample before it counts as timed out. */
@@ -23,16 +23,24 @@ export interface SampledValues {
   values: (number | null)[];
   /** One entry per sensor that failed this wake. */
   errors: SensorFailure[];
+  /** Milliseconds from opening the first sensor to closing the last (host.clock.ticks()). */
+  durationMs: number;
 }
 
-export async function sampleSensors(host: Host, config: Config, channels: readonly Channel[]): Promise<SampledValues> {
+export async function sampleSensors(host: SensorHost, config: Config, channels: readonly Channel[]): Promise<SampledValues> {
+  const started = host.clock.ticks();
   const samples = new Map<string, Sample>();
   const errors: SensorFailure[] = [];
   for (const [index, sensor] of config.sensors.entries()) {
     try {
       samples.set(sensor.id, await sampleOne(host, () => {
         const driver = sensorType(sensor).create(sensor, host);
-        driver.configure(sensor.options);
+        try {
+          driver.configure(sensor.options);
+        } catch (e) {
+          driver.close();
+          throw e;
+        }
         return driver;
       }));
     } catch (e) {
@@ -45,10 +53,10 @@ export async function sampleSensors(host: Host, config: Config, channels: readon
     const value = sample && valueOf(sample, channel);
     return value === undefined ? null : quantise(value, channel.resolution);
   });
-  return { values, errors };
+  return { values, errors, durationMs: host.clock.ticks() - started };
 }
 
-function sampleOne(host: Host, open: () => Sensor): Promise<Sample> {
+function sampleOne(host: SensorHost, open: () => Sensor): Promise<Sample> {
   return new Promise((resolve, reject) => {
     let driver: Sensor;
     try {
