@@ -14,6 +14,14 @@ export interface Environment {
   at(timeMs: number): Conditions;
 }
 
+/** The clock a virtual device reads (the host's). */
+export interface DeviceClock {
+  /** Wall-clock ms: which moment of the environment to measure. */
+  now(): number;
+  /** Monotonic ms: how long a conversion has been running. */
+  ticks(): number;
+}
+
 const DAY_MS = 86_400_000;
 
 /**

@@ -2,7 +2,10 @@
 // address nobody answers at NACKs, as on a real bus. Portable: the Node host and the Moddable
 // simulator host put the same bus behind their ECMA-419 I2C class.
 
-/** A device on the bus. Throwing I2CNack from write or read is the device not acknowledging. */
+/**
+ * A device on the bus. Throwing I2CNack from write or read is the device not acknowledging;
+ * throwing BusStuck is a device holding the bus (the I2C class then waits out its timeout).
+ */
 export interface I2CTarget {
   write(bytes: Uint8Array, stop: boolean): void;
   read(byteLength: number, stop: boolean): Uint8Array;
@@ -12,6 +15,13 @@ export class I2CNack extends Error {
   constructor(address: number, what: string) {
     super(`I2C NACK from 0x${address.toString(16).padStart(2, "0")} (${what})`);
     this.name = "I2CNack";
+  }
+}
+
+export class BusStuck extends Error {
+  constructor(address: number) {
+    super(`SDA held low by the device at 0x${address.toString(16).padStart(2, "0")}`);
+    this.name = "BusStuck";
   }
 }
 
