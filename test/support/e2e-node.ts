@@ -3,9 +3,11 @@
 // directory and config file), and a subscriber outside torpor (MQTT.js) that collects what a user
 // would see on the broker.
 
+import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as readline from "node:readline";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import { wakeOnce, type WakeReport } from "../../hosts/node/wake";
 import { resolveSenml, type ResolvedRecord } from "../../tools/senml";
@@ -61,6 +63,16 @@ export class TestNode {
     });
     this.reports.push(report);
     return { ...report, lines };
+  }
+
+  /** One wake as its own process (`node dist/hosts/node/wake.js`), as the runner starts it: for
+   *  tests that kill a wake mid-exchange (a power cut). Its log lines join `lines`. */
+  spawnWake(): ChildProcess {
+    const child = fork(path.join(__dirname, "..", "..", "hosts", "node", "wake.js"), ["--state", path.join(this.dir, "state"), "--config", this.configFile, "--time-scale", "1000"], {
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    });
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => this.lines.push(line.replace(/^\d\d:\d\d:\d\d /, "")));
+    return child;
   }
 
   /** The readings the node logged it sampled, wake by wake. */

@@ -72,6 +72,8 @@ export interface Faults {
    * PUBREC: proof that it took it), cut. The client never hears the acknowledgement.
    */
   cutBeforeAck?: { topic?: string };
+  /** Forward nothing from the broker to the client (the client waits; the test decides what next). */
+  holdDown?: boolean;
   /** Forward the first packet of this type from the broker to the client, then cut. */
   cutAfterDown?: number;
   /** XOR the byte at this offset of the stream going this way with `xor` (default 0xff). */
@@ -299,7 +301,7 @@ function relay(client: net.Socket, target: { host: string; port: number }, fault
           break;
         }
       }
-      if (direction === "down" && holding) return;
+      if (direction === "down" && (holding || faults.holdDown)) return;
       d.bytes += limit;
       if (limit > 0) to.write(bytes.subarray(0, limit));
       then?.();
