@@ -33,7 +33,7 @@ export class NodeTCP implements TCP {
       failed = true;
       options.onError?.call(this, error);
     };
-    this.#socket.on("error", fail);
+    this.#socket.on("error", (error: Error) => fail(socket ? tlsError(error) : error));
     this.#socket.on("close", () => fail(new Error("connection closed by peer")));
   }
 
@@ -62,6 +62,20 @@ export class NodeTCP implements TCP {
     this.#socket.end();
     this.#socket.unref();
   }
+}
+
+/**
+ * Names a TLS failure as one: "TLS: self-signed certificate in certificate chain", "TLS: tlsv13 alert
+ * certificate required". OpenSSL's own message is a multi-line dump with a source path
+ * ("80EC…:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert …:rec_layer_s3.c:1601:…\n") that
+ * would break the node's one-line log; Node keeps the readable part in `reason`. Socket errors
+ * (ECONNRESET and the like, which carry a `syscall`) pass unchanged.
+ */
+function tlsError(error: Error): Error {
+  if ("syscall" in error) return error;
+  const reason = (error as Error & { reason?: unknown }).reason;
+  const text = error.message.includes(":error:") && typeof reason === "string" ? reason : error.message.trim();
+  return new Error(`TLS: ${text}`);
 }
 
 /** ECMA-419 TLS socket (§11.3) over node:tls: the server's certificate is verified against `ca`
