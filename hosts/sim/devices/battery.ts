@@ -12,13 +12,14 @@ const curve: readonly (readonly [soc: number, volts: number])[] = [
   [0.6, 3.88], [0.7, 3.94], [0.8, 4.0], [0.9, 4.08], [1, 4.2],
 ];
 
-const DAY_MS = 86_400_000;
+/** A month between recharges. */
+export const DISCHARGE_PERIOD_MS = 30 * 86_400_000;
 
 /**
  * The cell's voltage at a time: full at each multiple of `periodMs` since the epoch, then
  * discharging linearly in charge to empty just before the next.
  */
-export function dischargeVoltage(timeMs: number, periodMs = 30 * DAY_MS): number {
+export function dischargeVoltage(timeMs: number, periodMs = DISCHARGE_PERIOD_MS): number {
   const soc = 1 - (((timeMs % periodMs) + periodMs) % periodMs) / periodMs;
   let i = 1;
   while (curve[i]![0] < soc) i++;
