@@ -256,12 +256,19 @@ function relay(client: net.Socket, target: { host: string; port: number }, fault
     const framer = new Framer();
     const d = direction === "up" ? trace.up : trace.down;
     let received = 0;
-    let last = 0;
-    /** Runs `action` `delay` ms after now, never before an action scheduled earlier. */
+    /** Runs `action` `delay` ms after now, in order. One timer for the head of the queue, re-armed
+     *  if it fires early (Node's timers count from the event loop's cached time, which lags). */
+    const queue: { due: number; action: () => void }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      while (queue.length && queue[0]!.due <= performance.now()) queue.shift()!.action();
+      if (queue.length) timer = setTimeout(pump, Math.max(1, Math.ceil(queue[0]!.due - performance.now())));
+    };
     const schedule = (action: () => void) => {
       if (delay === 0) return action();
-      last = Math.max(performance.now() + delay, last);
-      setTimeout(action, last - performance.now());
+      queue.push({ due: performance.now() + delay, action });
+      timer ??= setTimeout(pump, delay);
     };
 
     const forward = (bytes: Uint8Array) => {

@@ -1,0 +1,267 @@
+// MQTT round trips and bytes of one wake, torpor against MQTT.js, through a loopback proxy that adds
+// 50 ms each way (a 100 ms round trip: a slow Wi-Fi link to a remote broker).
+//
+// torpor: a node publishes its 12-reading batch (QoS 1) in one pipelined exchange: CONNECT, the
+// PUBLISH and the sync marker in one write, then its retained status and DISCONNECT once the PUBACK
+// and the marker are back. Measured at steady-state wakes (the command subscription already in the
+// broker's session), each a process of its own as on the runner; the node's first-ever wake, which
+// also subscribes, is reported apart. Baseline "mqtt.js": connect → publish (QoS 1, the same payload
+// bytes) → end. "mqtt.js, same job": MQTT.js doing everything torpor's wake does (Will, persistent
+// session, marker and its echo, retained status), for a fair byte count.
+//
+// Round trips = time from TCP connected (the proxy accepting) to the last PUBACK delivered to the
+// client, divided by the proxy's round trip: how long the radio has to stay up for the data to be
+// safe. Times are the median of 5 runs. Bytes are everything each way over the connection (TCP
+// overhead excluded), with a per-packet breakdown.
+//
+//   npm run bench:mqtt      (aedes with MQTT 3.1.1; mosquitto with MQTT 5 where it is installed)
+
+import { connectAsync } from "mqtt";
+import { startEmbeddedBroker } from "../tools/broker";
+import type { WakeReport } from "../hosts/node/wake";
+import { TestNode } from "../test/support/e2e-node";
+import { mosquittoMissing, startMosquitto } from "../test/support/mosquitto";
+import { PacketType, publishInfo, startProxy, type ConnectionTrace, type Proxy } from "../test/support/proxy";
+
+const DELAY_MS = 50;
+const RTT_MS = 2 * DELAY_MS;
+const READINGS = 12;
+const REPEAT = 5;
+
+const names: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([name, type]) => [type, name]));
+
+interface Figures {
+  /** From TCP connected to the last PUBACK delivered to the client, in proxy round trips. */
+  roundTrips: number;
+  toLastAckMs: number;
+  /** From TCP connected to the client's DISCONNECT leaving it, in round trips: when the radio can go off. */
+  roundTripsToDisconnect: number;
+  /** Runs measured; times are their median. */
+  runs: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Bytes per packet type, each way. */
+  up: Record<string, { packets: number; bytes: number }>;
+  down: Record<string, { packets: number; bytes: number }>;
+}
+
+/** Round trips of one connection, and the time to the DISCONNECT leaving the client. */
+function timing(trace: ConnectionTrace): { toLastAck: number; toDisconnect: number } {
+  const acks = trace.down.frames.filter((f) => f.type === PacketType.PUBACK);
+  if (!acks.length) throw new Error("no PUBACK reached the client");
+  // An upstream frame's time is when the proxy forwarded it: the client sent it DELAY_MS earlier.
+  const disconnect = trace.up.frames.find((f) => f.type === PacketType.DISCONNECT);
+  return { toLastAck: Math.max(...acks.map((f) => f.at)) - trace.openedAt, toDisconnect: disconnect ? disconnect.at - DELAY_MS - trace.openedAt : NaN };
+}
+
+/** The median run's times (runs differ by a millisecond or two of scheduling), and the bytes of the
+ *  last run (they are the same in every run). */
+function figures(traces: ConnectionTrace[]): Figures {
+  const times = traces.map(timing);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const toLastAck = median(times.map((t) => t.toLastAck));
+  const trace = traces.at(-1)!;
+  const breakdown = (frames: ConnectionTrace["up"]["frames"]) => {
+    const out: Record<string, { packets: number; bytes: number }> = {};
+    for (const f of frames) {
+      const entry = (out[names[f.type] ?? String(f.type)] ??= { packets: 0, bytes: 0 });
+      entry.packets++;
+      entry.bytes += f.bytes.length;
+    }
+    return out;
+  };
+  return {
+    roundTrips: round(toLastAck / RTT_MS),
+    toLastAckMs: Math.round(toLastAck),
+    roundTripsToDisconnect: round(median(times.map((t) => t.toDisconnect)) / RTT_MS),
+    runs: traces.length,
+    bytesUp: trace.up.bytes,
+    bytesDown: trace.down.bytes,
+    up: breakdown(trace.up.frames),
+    down: breakdown(trace.down.frames),
+  };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function settle(trace: ConnectionTrace): Promise<void> {
+  await Promise.race([trace.closed, new Promise((r) => setTimeout(r, 2000))]);
+}
+
+interface TorporRun {
+  first: Figures;
+  steady: Figures;
+  /** What the steady-state wake sent, for the MQTT.js runs to send the same. */
+  telemetry: { topic: string; payload: Uint8Array };
+  marker: { topic: string; payload: Uint8Array };
+  status: { topic: string; payload: Uint8Array };
+}
+
+/** The payload of a PUBLISH frame (after the MQTT 5 property block, when there is one). */
+function payloadOf(bytes: Uint8Array, version: 4 | 5): Uint8Array {
+  const info = publishInfo(bytes);
+  if (version === 4) return bytes.subarray(info.body);
+  let at = info.body;
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = bytes[at++]!;
+    length += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) break;
+  }
+  return bytes.subarray(at + length);
+}
+
+/** One wake as its own process, as on the runner: the node does not share an event loop with the
+ *  broker, the proxy and MQTT.js. */
+async function wakeProcess(node: TestNode): Promise<WakeReport> {
+  const child = node.spawnWake();
+  let report: WakeReport | undefined;
+  child.on("message", (m: WakeReport) => (report = m));
+  await new Promise((resolve) => child.once("exit", resolve));
+  if (!report) throw new Error(`wake process ended without a report:\n${node.log()}`);
+  return report;
+}
+
+async function torpor(proxy: Proxy, version: 4 | 5): Promise<TorporRun> {
+  const node = new TestNode(`bench-${version}`, { broker: proxy.url, mqttVersion: version, batchSize: READINGS, sampleInterval: 60, maxLatency: 86400, qos: 1 });
+  try {
+    // The first-ever wake publishes at once (its one reading) and makes the command subscription.
+    const first = await wakeProcess(node);
+    if (first.error) throw new Error(`first wake: ${first.error}`);
+    const firstTrace = proxy.connections.at(-1)!;
+    await settle(firstTrace);
+    // Then batches fill: 11 wakes sample and sleep, the 12th publishes the 12 readings.
+    const steady: ConnectionTrace[] = [];
+    for (let batch = 0; batch < REPEAT; batch++) {
+      for (let i = 1; i < READINGS; i++) {
+        const report = await node.wake();
+        if (report.error || report.delivered) throw new Error(`a sampling wake published: ${node.log()}`);
+      }
+      const before = proxy.connections.length;
+      const report = await wakeProcess(node);
+      if (report.error || report.delivered !== READINGS || proxy.connections.length !== before + 1) throw new Error(`steady-state wake: ${node.log()}`);
+      steady.push(proxy.connections[before]!);
+      await settle(steady.at(-1)!);
+    }
+    const last = steady.at(-1)!;
+    const sent = (topic: string) => {
+      const frame = last.up.frames.find((f) => f.type === PacketType.PUBLISH && publishInfo(f).topic === topic);
+      if (!frame) throw new Error(`nothing published on ${topic}`);
+      return { topic, payload: payloadOf(frame.bytes, version) };
+    };
+    return {
+      first: figures([firstTrace]),
+      steady: figures(steady),
+      telemetry: sent(node.telemetryTopic),
+      marker: sent(node.commandTopic),
+      status: sent(node.statusTopic),
+    };
+  } finally {
+    node.remove();
+  }
+}
+
+/** The named baseline: connect → publish (QoS 1) → end. */
+async function mqttjs(proxy: Proxy, version: 4 | 5, t: TorporRun): Promise<Figures> {
+  const traces: ConnectionTrace[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const before = proxy.connections.length;
+    const client = await connectAsync(proxy.url, { protocolVersion: version, clientId: `mqttjs-bench-${version}`, clean: true, reconnectPeriod: 0 });
+    await client.publishAsync(t.telemetry.topic, Buffer.from(t.telemetry.payload), { qos: 1 });
+    await client.endAsync();
+    traces.push(proxy.connections[before]!);
+    await settle(traces.at(-1)!);
+  }
+  return figures(traces);
+}
+
+/**
+ * MQTT.js doing torpor's whole job, as well as its API allows: a persistent session that already
+ * holds the command subscription, a Will, the batch and the sync marker (waiting for its echo), then
+ * the retained status and DISCONNECT — the same bytes of payload. MQTT.js sends nothing before
+ * CONNACK, so this is the fair comparison for bytes, and still two round trips.
+ */
+async function mqttjsSameJob(proxy: Proxy, version: 4 | 5, t: TorporRun): Promise<Figures> {
+  const options = {
+    protocolVersion: version,
+    // As long as torpor's "torpor-bench-N".
+    clientId: `mqttjs-whole-${version}`,
+    clean: false,
+    reconnectPeriod: 0,
+    will: { topic: t.status.topic, payload: Buffer.from('{"state":"offline"}'), qos: 1 as const, retain: true, ...(version === 5 ? { properties: { willDelayInterval: 3600 } } : {}) },
+    ...(version === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+  };
+  // Not measured: the first connection makes the session and its subscription.
+  const setup = await connectAsync(proxy.url, options);
+  await setup.subscribeAsync(t.marker.topic, { qos: 1 });
+  await setup.endAsync();
+  const traces: ConnectionTrace[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const before = proxy.connections.length;
+    const client = await connectAsync(proxy.url, options);
+    const echoed = new Promise<void>((resolve) => client.on("message", (topic) => topic === t.marker.topic && resolve()));
+    await Promise.all([client.publishAsync(t.telemetry.topic, Buffer.from(t.telemetry.payload), { qos: 1 }), client.publishAsync(t.marker.topic, Buffer.from(t.marker.payload), { qos: 0 }), echoed]);
+    await client.publishAsync(t.status.topic, Buffer.from(t.status.payload), { qos: 0, retain: true });
+    await client.endAsync();
+    traces.push(proxy.connections[before]!);
+    await settle(traces.at(-1)!);
+  }
+  return figures(traces);
+}
+
+async function run(broker: string, port: number, version: 4 | 5) {
+  const proxy = await startProxy({ port }, { delayMs: DELAY_MS });
+  try {
+    const t = await torpor(proxy, version);
+    const baseline = await mqttjs(proxy, version, t);
+    const sameJob = await mqttjsSameJob(proxy, version, t);
+    const total = (f: Figures) => f.bytesUp + f.bytesDown;
+    return {
+      broker,
+      mqtt: version === 5 ? "5" : "3.1.1",
+      payloadBytes: t.telemetry.payload.length,
+      torpor: t.steady,
+      "mqtt.js": baseline,
+      "mqtt.js, same job": sameJob,
+      torporFirstWake: t.first,
+      target: {
+        roundTrips: `${t.steady.roundTrips} ≤ 1.1: ${t.steady.roundTrips <= 1.1 ? "met" : "missed"}`,
+        bytes: `${total(t.steady)} < ${total(baseline)} (mqtt.js): ${total(t.steady) < total(baseline) ? "met" : "missed"}; vs ${total(sameJob)} for the same job`,
+      },
+    };
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const runs = [];
+  const aedes = await startEmbeddedBroker();
+  try {
+    runs.push(await run("aedes", Number(new URL(aedes.url).port), 4));
+  } finally {
+    await aedes.close();
+  }
+  const missing = mosquittoMissing();
+  if (!missing) {
+    const mosquitto = await startMosquitto();
+    try {
+      runs.push(await run("mosquitto", mosquitto.port, 5));
+    } finally {
+      await mosquitto.stop();
+    }
+  }
+  const result = {
+    bench: "mqtt-roundtrips",
+    baseline: "mqtt.js",
+    setup: { delayMsEachWay: DELAY_MS, roundTripMs: RTT_MS, readings: READINGS, qos: 1, format: "senml-json" },
+    runs,
+    ...(missing ? { skipped: `mosquitto, MQTT 5: ${missing}` } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
