@@ -47,20 +47,20 @@ export function parseSensirionOptions(chip: SensirionChip, options: Record<strin
 }
 
 export class SensirionSensor implements Sensor {
-  protected readonly link: I2CLink;
-  protected readonly conversion: Conversion;
-  protected readonly chip: SensirionChip;
+  #link: I2CLink;
+  #conversion: Conversion;
+  #chip: SensirionChip;
   #options: Required<SensirionOptions> = { repeatability: "high", serialNumber: false };
   #serialNumber: number | undefined;
 
   constructor(chip: SensirionChip, options: SensorOptions) {
-    this.chip = chip;
-    this.link = new I2CLink(chip.name, { ...options.sensor, address: options.sensor.address ?? chip.defaultAddress });
-    this.conversion = new Conversion(options.timer);
+    this.#chip = chip;
+    this.#link = new I2CLink(chip.name, { ...options.sensor, address: options.sensor.address ?? chip.defaultAddress });
+    this.#conversion = new Conversion(options.timer);
   }
 
   configure(options: Record<string, unknown>): void {
-    this.#options = { ...this.#options, ...parseSensirionOptions(this.chip, options) };
+    this.#options = { ...this.#options, ...parseSensirionOptions(this.#chip, options) };
   }
 
   /** The chip's serial number, once a sample with `serialNumber: true` has read it. */
@@ -69,38 +69,38 @@ export class SensirionSensor implements Sensor {
   }
 
   sample(callback: SampleCallback): void {
-    const serial = this.chip.serialNumber;
+    const serial = this.#chip.serialNumber;
     if (!serial || !this.#options.serialNumber || this.#serialNumber !== undefined) {
       this.#measure(callback);
       return;
     }
     this.#run("read serial number", serial, (bytes) => {
-      const [high, low] = sensirionWords(`${this.chip.name}: serial number`, bytes, 2);
+      const [high, low] = sensirionWords(`${this.#chip.name}: serial number`, bytes, 2);
       this.#serialNumber = ((high! << 16) | low!) >>> 0;
       return {};
     }, (error) => (error ? callback(error) : this.#measure(callback)));
   }
 
   #measure(callback: SampleCallback): void {
-    this.#run("measurement", this.chip.measurements[this.#options.repeatability], (bytes) => this.decode(bytes), callback);
+    this.#run("measurement", this.#chip.measurements[this.#options.repeatability], (bytes) => this.#decode(bytes), callback);
   }
 
   #run(what: string, { command, ms }: Measurement, decode: (bytes: Uint8Array) => Sample, callback: SampleCallback): void {
-    this.conversion.run(() => this.link.write(`start ${what}`, command), ms, () => decode(this.link.read(`read ${what}`, 6)), callback);
+    this.#conversion.run(() => this.#link.write(`start ${what}`, command), ms, () => decode(this.#link.read(`read ${what}`, 6)), callback);
   }
 
   /** Decodes a measurement answer; a temperature beyond the chip's range is a `range` fault. */
-  decode(bytes: Uint8Array): Sample {
-    const [t, rh] = sensirionWords(`${this.chip.name}: measurement`, bytes, 2);
-    const { temperature, humidity } = this.chip.convert(t!, rh!);
+  #decode(bytes: Uint8Array): Sample {
+    const [t, rh] = sensirionWords(`${this.#chip.name}: measurement`, bytes, 2);
+    const { temperature, humidity } = this.#chip.convert(t!, rh!);
     return {
-      thermometer: { temperature: inRange(`${this.chip.name}: temperature`, temperature, MIN_C, MAX_C, "°C") },
+      thermometer: { temperature: inRange(`${this.#chip.name}: temperature`, temperature, MIN_C, MAX_C, "°C") },
       hygrometer: { humidity },
     };
   }
 
   close(): void {
-    this.conversion.cancel();
-    this.link.close();
+    this.#conversion.cancel();
+    this.#link.close();
   }
 }
