@@ -46,7 +46,7 @@ describe("config", () => {
     ["sensors bad JSON", { sensors: "[{" }, /^config sensors: expected JSON/],
     ["sensor without address", { sensors: [{ type: "sht3x" }] }, /^config sensors\[0\]: needs an "address"/],
     ["sensor address", { sensors: [{ type: "sht3x", address: 200 }] }, /^config sensors\[0\]\.address: 200 is out of range/],
-    ["unknown sensor type", { sensors: [{ type: "dht22", pin: 4 }] }, /^config sensors\[0\]\.type: unknown sensor type "dht22" \(known: sht3x\)$/],
+    ["unknown sensor type", { sensors: [{ type: "dht22", pin: 4 }] }, /^config sensors\[0\]\.type: unknown sensor type "dht22" \(known: sht3x, sht4x, bme280, battery, contact\)$/],
     ["duplicate sensor id", { sensors: [{ type: "sht3x", address: 68 }, { type: "sht3x", address: 69 }] }, /^config sensors\[1\]: id "sht3x" is used twice/],
     ["i2c pins", { i2c: { data: "x", clock: 22 } }, /^config i2c\.data: expected an integer/],
   ];
@@ -58,6 +58,22 @@ describe("config", () => {
 
   it("lets a host name keys it consumes itself", () => {
     assert.doesNotThrow(() => parseConfig({ wifiChannel: "6" }, ["wifiChannel"]));
+  });
+
+  it("takes thresholds by channel name, and the flash tier's settings", () => {
+    const config = parseConfig({ thresholds: '{"sht3x/temperature": "0.5"}', flashEvery: "30", flashFill: 80 });
+    assert.deepEqual(config.thresholds, { "sht3x/temperature": 0.5 });
+    assert.equal(config.flashEvery, 30);
+    assert.equal(config.flashFill, 80);
+    assert.deepEqual(parseConfig({}).thresholds, {});
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ thresholds: { "sht3x/pressure": 1 } }, /^config thresholds\.sht3x\/pressure: no such channel \(channels: sht3x\/temperature, sht3x\/humidity\)$/],
+      [{ thresholds: { "sht3x/humidity": 0 } }, /^config thresholds\.sht3x\/humidity: expected a positive number, got 0$/],
+      [{ thresholds: "[1]" }, /^config thresholds: expected \{/],
+      [{ flashEvery: -1 }, /^config flashEvery: -1 is out of range 0\.\.65535$/],
+      [{ flashFill: 101 }, /^config flashFill: 101 is out of range 0\.\.100$/],
+    ];
+    for (const [raw, message] of bad) assert.throws(() => parseConfig(raw), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(raw));
   });
 
   it("parses the manifest's own config", () => {

@@ -30,9 +30,17 @@ describe("telemetry monitor", () => {
 
   it("flags missed wakes from a gap in the sampling grid", () => {
     const monitor = new TelemetryMonitor();
-    monitor.handle("torpor/n1/telemetry", batch(1_764_000_000, 21.5, 21.6));
-    const events = monitor.handle("torpor/n1/telemetry", batch(1_764_000_240, 21.9));
-    assert.deepEqual(events[0], { kind: "gap", node: "n1", from: 1_764_000_060, to: 1_764_000_240, missed: 2 });
+    monitor.handle("torpor/n1/telemetry", batch(1_764_000_000, 21.5, 21.6, 21.7));
+    const events = monitor.handle("torpor/n1/telemetry", batch(1_764_000_300, 21.9));
+    assert.deepEqual(events[0], { kind: "gap", node: "n1", from: 1_764_000_120, to: 1_764_000_300, missed: 2 });
+  });
+
+  it("does not take a power-on wake off the grid for the interval", () => {
+    const monitor = new TelemetryMonitor();
+    // Power-on at :47, then the 60 s grid.
+    monitor.handle("torpor/n1/telemetry", encode([{ bn: "urn:dev:torpor:n1:", bt: 1_764_000_047, n: "t", v: 1 }]));
+    const events = monitor.handle("torpor/n1/telemetry", batch(1_764_000_060, 1, 2, 3, 4));
+    assert.ok(events.every((e) => e.kind === "reading"), JSON.stringify(events));
   });
 
   it("reports a payload it cannot read instead of failing, and keeps going", () => {

@@ -59,6 +59,12 @@ describe("npm start", () => {
     assert.equal(r.stderr.trim(), `torpor: config batchSize: expected an integer, got "many"`);
   });
 
+  it("rejects bad simulation settings before starting any node", () => {
+    const r = start("--config", tempFile("c.json", JSON.stringify({ sim: { faults: { "sht3x@68": "melted" } } })));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^torpor: config sim\.faults\["sht3x@68"\]: /);
+  });
+
   it("rejects a config file that is not JSON", () => {
     const file = tempFile("c.json", "{ batchSize: 3 ");
     const r = start("--config", file);

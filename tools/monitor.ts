@@ -21,7 +21,7 @@ export type MonitorEvent =
 export class TelemetryMonitor {
   #seen = new Map<string, Set<string>>();
   #lastTime = new Map<string, number>();
-  #interval = new Map<string, number>();
+  #steps = new Map<string, Map<number, number>>();
 
   constructor(readonly prefix = "torpor") {}
 
@@ -71,7 +71,11 @@ export class TelemetryMonitor {
     return events;
   }
 
-  /** The sampling interval is learnt as the smallest step seen; a step of 2 or more intervals is a gap. */
+  /**
+   * The sampling interval is learnt as the smallest step between readings seen at least twice (a
+   * power-on wake is off the grid, so its single odd step teaches nothing); a step of two or more
+   * intervals is a gap.
+   */
   #gap(node: string, time: number): MonitorEvent[] {
     const last = this.#lastTime.get(node);
     if (last === undefined || time <= last) {
@@ -80,9 +84,12 @@ export class TelemetryMonitor {
     }
     this.#lastTime.set(node, time);
     const step = time - last;
-    const interval = Math.min(this.#interval.get(node) ?? step, step);
-    this.#interval.set(node, interval);
-    const missed = Math.round(step / interval) - 1;
+    const steps = this.#steps.get(node) ?? new Map<number, number>();
+    this.#steps.set(node, steps);
+    steps.set(step, (steps.get(step) ?? 0) + 1);
+    let interval = Infinity;
+    for (const [s, n] of steps) if (n >= 2 && s < interval) interval = s;
+    const missed = Number.isFinite(interval) ? Math.round(step / interval) - 1 : 0;
     return missed >= 1 ? [{ kind: "gap", node, from: last, to: time, missed }] : [];
   }
 }

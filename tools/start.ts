@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../src/config";
 import { layeredConfig, manifestConfig, readConfigFile, type RawConfig } from "../hosts/node/config-file";
 import type { WakeReport } from "../hosts/node/wake";
+import { parseSim } from "../hosts/sim/devices/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
 import { formatEvent, TelemetryMonitor } from "./monitor";
 
@@ -98,6 +99,8 @@ export async function start(options: StartOptions, out: (line: string) => void =
   // Validate the config before starting anything, so a bad key is one clear line and exit code 2.
   const userConfig: RawConfig = options.config ? readConfigFile(options.config) : {};
   const base = layeredConfig(manifestConfig(), userConfig, options.broker ? { broker: options.broker } : {});
+  // The simulation settings too: a bad one would otherwise fail every wake, forever.
+  parseSim(base.raw.sim, base.config.sensors);
 
   let broker: EmbeddedBroker | undefined;
   const url = options.broker ?? (broker = await startEmbeddedBroker()).url;
