@@ -3,15 +3,11 @@
 // (MQTT.js) receives exactly the readings the node says it sampled, in order, as valid SenML.
 
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connectAsync } from "mqtt";
-import { resolveSenml, type ResolvedRecord } from "../tools/senml";
+import type { ResolvedRecord } from "../tools/senml";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
-import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { runSimulatedNode } from "./support/simulated-node";
 
 interface Sampled {
   temperature: number;
@@ -19,24 +15,7 @@ interface Sampled {
 }
 
 async function runNodeAgainst(url: string): Promise<{ sampled: Sampled[]; received: ResolvedRecord[]; lines: string[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-e2e-"));
-  const configFile = path.join(dir, "config.json");
-  fs.writeFileSync(configFile, JSON.stringify({ batchSize: 2, sampleInterval: 60 }));
-  const received: ResolvedRecord[] = [];
-  const subscriber = await connectAsync(url, { clean: true });
-  subscriber.on("message", (topic, payload) => {
-    assert.equal(topic, "torpor/node-1/telemetry");
-    received.push(...resolveSenml(JSON.parse(payload.toString("utf8"))));
-  });
-  await subscriber.subscribeAsync("torpor/+/telemetry", { qos: 1 });
-  const lines: string[] = [];
-  try {
-    await start({ broker: url, nodes: 1, cycles: 3, timeScale: 600, state: dir, config: configFile }, (line) => lines.push(line));
-    await new Promise((r) => setTimeout(r, 200));
-  } finally {
-    await subscriber.endAsync();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const { received, lines } = await runSimulatedNode(url, { batchSize: 2, sampleInterval: 60 });
   const sampled = lines
     .map((l) => /woke \(\w[\w-]*\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)

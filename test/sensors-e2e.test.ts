@@ -4,38 +4,17 @@
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connectAsync } from "mqtt";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
-import { resolveSenml, type ResolvedRecord } from "../tools/senml";
-import { start } from "../tools/start";
+import type { ResolvedRecord } from "../tools/senml";
 import { repoRoot } from "./support/bundle";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { runSimulatedNode } from "./support/simulated-node";
 
 const example = JSON.parse(fs.readFileSync(path.join(repoRoot, "examples", "three-sensors.json"), "utf8")) as Record<string, unknown>;
 const base = "urn:dev:torpor:node-1:";
-
-/** Runs one simulated node with `config` until three batches are acknowledged; returns what a subscriber saw. */
-async function run(url: string, config: Record<string, unknown>): Promise<{ received: ResolvedRecord[]; lines: string[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-sensors-e2e-"));
-  const configFile = path.join(dir, "config.json");
-  fs.writeFileSync(configFile, JSON.stringify({ ...config, batchSize: 2 }));
-  const received: ResolvedRecord[] = [];
-  const subscriber = await connectAsync(url, { clean: true });
-  subscriber.on("message", (_topic, payload) => received.push(...resolveSenml(JSON.parse(payload.toString("utf8")))));
-  await subscriber.subscribeAsync("torpor/node-1/telemetry", { qos: 1 });
-  const lines: string[] = [];
-  try {
-    await start({ broker: url, nodes: 1, cycles: 3, timeScale: 600, state: dir, config: configFile }, (line) => lines.push(line));
-    await new Promise((r) => setTimeout(r, 200));
-  } finally {
-    await subscriber.endAsync();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  return { received, lines };
-}
+const run = (url: string, config: Record<string, unknown>) => runSimulatedNode(url, { ...config, batchSize: 2 });
 
 function named(received: ResolvedRecord[], name: string): ResolvedRecord[] {
   return received.filter((r) => r.name === base + name);
