@@ -61,12 +61,22 @@ describe("retained state slots", () => {
   it("round-trips the node state and sizes the buffer to the slot", () => {
     const slots = new RetainedSlots(memory(), STATE_VERSION);
     const capacity = bufferCapacity(slots, 2, 1);
-    assert.ok(capacity > 100, `capacity ${capacity}`);
+    assert.ok(capacity > 3000, `capacity ${capacity} bytes`);
     const state = freshState(2, capacity, 0xdeadbeef, 1, 1);
     state.sensorErrors[0] = 3;
-    for (let i = 0; i < capacity + 5; i++) state.buffer.append(1_700_000_000 + 60 * i, [2176 + i, i % 3 ? 3100 : null], i % 3 ? [] : [{ sensor: 0, fault: 2 }]);
+    // Noisy values, so the buffer fills and drops.
+    let x = 1;
+    for (let i = 0; state.buffer.dropped === 0; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      state.buffer.append(1_700_000_000 + 60 * i, [2176 + (x % 4000), i % 3 ? 3100 + (x % 513) : null], i % 3 ? [] : [{ sensor: 0, fault: 2 }]);
+    }
     state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5, qos: 1, released: false }, { packetId: 8, kind: 0, first: 15, count: 2, qos: 2, released: true });
     state.unsent = 15;
+    state.energy = { awakeMs: 123_456, sampleMs: 7_890, radioMs: 45_678, radioWakes: 12, bytesUp: 99_999, bytesDown: 4_321 };
+    state.lastSent = [2190, null];
+    state.sinceSpill = 17;
+    state.unsyncedFrom = 42;
+    state.counters.restored = 2;
     const length = writeState(state, slots.next);
     slots.commit(length);
     const loaded = slots.load();
@@ -74,8 +84,43 @@ describe("retained state slots", () => {
     const back = readState(loaded.payload!, 2, capacity, 1);
     assert.deepEqual(back.sensorErrors, [3]);
     assert.deepEqual(back.session, state.session);
-    assert.equal(back.buffer.dropped, 5);
+    assert.equal(back.buffer.dropped, state.buffer.dropped);
     assert.deepEqual(back.buffer.range(0, 1e9), state.buffer.range(0, 1e9));
     assert.equal(back.layout, 0xdeadbeef);
+    for (const key of ["counters", "energy", "lastSent", "sinceSpill", "unsyncedFrom"] as const) assert.deepEqual(back[key], state[key], key);
+  });
+
+  it("checks an image of the current slot as it checks the slot, for the flash copy", () => {
+    const m = memory(1024);
+    const slots = new RetainedSlots(m, 1);
+    assert.equal(slots.image().length, 0);
+    commit(slots, "first");
+    commit(slots, "second state");
+    const image = slots.image();
+    assert.equal(image.length, 16 + 12);
+    const ok = RetainedSlots.verify(image, 1);
+    assert.equal(ok.status, "ok");
+    assert.equal(new TextDecoder().decode(ok.payload), "second state");
+    assert.equal(RetainedSlots.verify(image, 2).status, "foreign");
+    assert.equal(RetainedSlots.verify(image.subarray(0, 20), 1).status, "corrupt");
+    const flipped = image.slice();
+    flipped[18]! ^= 4;
+    assert.equal(RetainedSlots.verify(flipped, 1).status, "corrupt");
+    assert.equal(RetainedSlots.verify(new Uint8Array(0), 1).status, "empty");
+  });
+
+  it("holds a day of one-minute readings of three channels in the 8 KB region", () => {
+    const slots = new RetainedSlots(memory(8192), STATE_VERSION);
+    const state = freshState(3, bufferCapacity(slots, 3, 2), 1, 0, 2);
+    // Slowly varying values on the grid, as indoor temperature, humidity and a battery give.
+    for (let i = 0; i < 1440; i++) {
+      const t = Math.round(2150 + 300 * Math.sin(i / 229) + ((i * 7919) % 13) - 6);
+      const h = Math.round(4000 - 500 * Math.sin(i / 229) + ((i * 104729) % 41) - 20);
+      state.buffer.append(1_700_000_000 + 60 * i, [t, h, 4100 - (i >> 6)]);
+    }
+    assert.equal(state.buffer.dropped, 0);
+    const length = writeState(state, slots.next);
+    slots.commit(length);
+    assert.ok(16 + length <= 4096, `${length} bytes`);
   });
 });

@@ -1,6 +1,7 @@
 // Retained memory as two slots, A and B, each a header and a payload. A commit writes the slot that
 // does not hold the current state, header last, so a power cut mid-write leaves the other slot — the
-// last good state — intact. Loading picks the valid slot with the higher sequence number.
+// last good state — intact. Loading picks the valid slot with the higher sequence number. The image
+// of the current slot (header and payload) is also what the flash tier stores: it checks the same way.
 //
 // Slot header, 16 bytes, little-endian:
 //   0  u32 magic "TRP1"     4  u16 layout version   6  u16 payload length
@@ -39,16 +40,10 @@ export class RetainedSlots {
     let sawForeign = false;
     let sawCorrupt = false;
     for (let slot = 0; slot < 2; slot++) {
-      const header = this.#header(slot);
-      if (header.magic === 0 && header.sequence === 0 && header.crc === 0) continue;
-      if (header.magic !== MAGIC || header.version !== this.#version) {
-        sawForeign = true;
-        continue;
-      }
-      if (header.length > this.capacity || header.crc !== this.#crc(slot, header.length)) {
-        sawCorrupt = true;
-        continue;
-      }
+      const header = checkSlot(this.#memory.bytes, slot * this.#slotSize, this.capacity, this.#version);
+      if (header.status === "foreign") sawForeign = true;
+      if (header.status === "corrupt") sawCorrupt = true;
+      if (header.status !== "ok") continue;
       // Sequence numbers wrap; compare them as serial numbers.
       if (!best || ((header.sequence - best.sequence) | 0) > 0) best = { slot, sequence: header.sequence, length: header.length };
     }
@@ -57,6 +52,21 @@ export class RetainedSlots {
     this.#sequence = best.sequence;
     const start = best.slot * this.#slotSize + HEADER_SIZE;
     return { status: "ok", payload: this.#memory.bytes.slice(start, start + best.length) };
+  }
+
+  /** Header and payload of the slot committed last (empty before any): a copy for the flash tier. */
+  image(): Uint8Array<ArrayBuffer> {
+    if (this.#current < 0) return new Uint8Array(0);
+    const base = this.#current * this.#slotSize;
+    const length = new DataView(this.#memory.bytes.buffer, this.#memory.bytes.byteOffset + base, HEADER_SIZE).getUint16(6, true);
+    return this.#memory.bytes.slice(base, base + HEADER_SIZE + length);
+  }
+
+  /** Checks an image() as load() checks a slot. */
+  static verify(image: Uint8Array, version: number): LoadResult {
+    const header = checkSlot(image, 0, Math.max(0, image.length - HEADER_SIZE), version);
+    if (header.status !== "ok") return { status: header.status };
+    return { status: "ok", payload: image.slice(HEADER_SIZE, HEADER_SIZE + header.length) };
   }
 
   /** Where the next commit's payload goes: fill it, then call commit(length). */
@@ -80,7 +90,7 @@ export class RetainedSlots {
     view.setUint16(4, this.#version, true);
     view.setUint16(6, length, true);
     view.setUint32(8, sequence, true);
-    view.setUint32(12, this.#crc(slot, length), true);
+    view.setUint32(12, slotCrc(bytes, base, length), true);
     this.#memory.commit(base, HEADER_SIZE);
     this.#sequence = sequence;
     this.#current = slot;
@@ -89,23 +99,25 @@ export class RetainedSlots {
   #nextSlot(): number {
     return this.#current === 0 ? 1 : 0;
   }
+}
 
-  #header(slot: number) {
-    const bytes = this.#memory.bytes;
-    const view = new DataView(bytes.buffer, bytes.byteOffset + slot * this.#slotSize, HEADER_SIZE);
-    return {
-      magic: view.getUint32(0, true),
-      version: view.getUint16(4, true),
-      length: view.getUint16(6, true),
-      sequence: view.getUint32(8, true),
-      crc: view.getUint32(12, true),
-    };
-  }
+/** A slot's header, and whether it holds a valid payload of at most `capacity` bytes. */
+function checkSlot(bytes: Uint8Array, base: number, capacity: number, version: number) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + base, Math.min(HEADER_SIZE, bytes.length - base));
+  if (view.byteLength < HEADER_SIZE) return { status: bytes.length === base ? ("empty" as const) : ("corrupt" as const), length: 0, sequence: 0 };
+  const magic = view.getUint32(0, true);
+  const length = view.getUint16(6, true);
+  const sequence = view.getUint32(8, true);
+  const crc = view.getUint32(12, true);
+  let status: "ok" | "empty" | "corrupt" | "foreign";
+  if (magic === 0 && sequence === 0 && crc === 0) status = "empty";
+  else if (magic !== MAGIC || view.getUint16(4, true) !== version) status = "foreign";
+  else if (length > capacity || crc !== slotCrc(bytes, base, length)) status = "corrupt";
+  else status = "ok";
+  return { status, length, sequence };
+}
 
-  #crc(slot: number, length: number): number {
-    const bytes = this.#memory.bytes;
-    const base = slot * this.#slotSize;
-    // Header bytes 0..11, then the payload, as one CRC without copying them together.
-    return crc32(bytes, base + HEADER_SIZE, base + HEADER_SIZE + length, crc32(bytes, base, base + 12));
-  }
+/** Header bytes 0..11, then the payload, as one CRC without copying them together. */
+function slotCrc(bytes: Uint8Array, base: number, length: number): number {
+  return crc32(bytes, base + HEADER_SIZE, base + HEADER_SIZE + length, crc32(bytes, base, base + 12));
 }

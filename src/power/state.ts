@@ -1,16 +1,17 @@
 // Everything a node remembers across deep sleep, and its byte layout inside a retained slot
-// (docs/retained-state.md documents it byte by byte). The readings buffer is sized to what the slot
-// can hold, so a commit never fails for lack of room.
+// (docs/retained-state.md documents it byte by byte). The readings buffer is sized, in bytes, to
+// what the slot holds besides the rest, so a commit never fails for lack of room.
 
 import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
 import type { LinkMemory } from "../link";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
-import { RetainedSlots } from "./retained";
+import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
+import type { RetainedSlots } from "./retained";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 const MAX_INFLIGHT = 16;
 
 export interface Counters {
@@ -22,6 +23,8 @@ export interface Counters {
   delivered: number;
   /** Wakes whose publish attempt failed (network, broker, timeout). */
   publishFailures: number;
+  /** Starts from the flash copy because retained memory was lost (a real power loss). */
+  restored: number;
 }
 
 export interface NodeState {
@@ -40,11 +43,18 @@ export interface NodeState {
   unsent: number;
   session: SessionState;
   buffer: ReadingBuffer;
+  energy: EnergyTotals;
+  /** Per channel, the newest value put in a message (null: none yet): thresholds measure from it. */
+  lastSent: (number | null)[];
+  /** Wakes since the state was last copied to flash. */
+  sinceSpill: number;
+  /** Readings from this sequence number on were stamped by a clock not yet set (undefined: none). */
+  unsyncedFrom: number | undefined;
 }
 
 export function freshState(channels: number, capacity: number, layout: number, cold: number, sensors: number): NodeState {
   return {
-    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0 },
+    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0, restored: 0 },
     sensorErrors: new Array<number>(sensors).fill(0),
     layout,
     lastAttempt: 0,
@@ -53,23 +63,26 @@ export function freshState(channels: number, capacity: number, layout: number, c
     unsent: 0,
     session: emptySession(),
     buffer: new ReadingBuffer(channels, capacity),
+    energy: emptyEnergy(),
+    lastSent: new Array<number | null>(channels).fill(null),
+    sinceSpill: 0,
+    unsyncedFrom: undefined,
   };
 }
 
 /** Room kept for the link memory's JSON; writeState refuses more. */
 const MAX_LINK_BYTES = 384;
-const FIXED_BYTES = 4 * 4 + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12;
+const FIXED_BYTES = 5 * 4 + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12 + 4 * energyFields.length + 2 + 5;
 
-/** How many readings of `channels` values fit in a slot next to the rest of the state. */
+/** Bytes left for the encoded readings in a slot, next to the rest of the state at its largest. */
 export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
-  const perReading = ReadingBuffer.bytesFor(channels, 1) - ReadingBuffer.bytesFor(channels, 0);
-  return Math.max(0, Math.floor((slots.capacity - FIXED_BYTES - 4 * sensors - ReadingBuffer.bytesFor(channels, 0)) / perReading));
+  return Math.max(0, slots.capacity - FIXED_BYTES - 4 * sensors - (4 + 4 * channels) - ReadingBuffer.overhead(channels));
 }
 
 export function writeState(state: NodeState, bytes: Uint8Array): number {
   const w = new ByteWriter(bytes);
   const c = state.counters;
-  w.u32(c.wakes); w.u32(c.cold); w.u32(c.delivered); w.u32(c.publishFailures);
+  w.u32(c.wakes); w.u32(c.cold); w.u32(c.delivered); w.u32(c.publishFailures); w.u32(c.restored);
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
@@ -88,13 +101,21 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
     // Flags: bit 0 QoS 2 (else QoS 1), bit 1 released (PUBREC received).
     w.u8((e.qos === 2 ? 1 : 0) | (e.released ? 2 : 0));
   }
+  for (const key of energyFields) w.u32(state.energy[key]);
+  let known = 0;
+  state.lastSent.forEach((v, i) => { if (v !== null) known |= 1 << i; });
+  w.u32(known >>> 0);
+  for (const v of state.lastSent) w.i32(v ?? 0);
+  w.u16(Math.min(state.sinceSpill, 0xffff));
+  w.u8(state.unsyncedFrom === undefined ? 0 : 1);
+  w.u32(state.unsyncedFrom ?? 0);
   state.buffer.write(w);
   return w.offset;
 }
 
 export function readState(bytes: Uint8Array, channels: number, capacity: number, sensors: number): NodeState {
   const r = new ByteReader(bytes);
-  const counters: Counters = { wakes: r.u32(), cold: r.u32(), delivered: r.u32(), publishFailures: r.u32() };
+  const counters: Counters = { wakes: r.u32(), cold: r.u32(), delivered: r.u32(), publishFailures: r.u32(), restored: r.u32() };
   const layout = r.u32();
   const lastAttempt = r.u32();
   const failures = r.u16();
@@ -111,8 +132,20 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number,
     const flags = r.u8();
     inflight.push({ ...entry, qos: flags & 1 ? 2 : 1, released: (flags & 2) !== 0 });
   }
+  const energy = emptyEnergy();
+  for (const key of energyFields) energy[key] = r.u32();
+  const known = r.u32();
+  const lastSent: (number | null)[] = [];
+  for (let i = 0; i < channels; i++) {
+    const v = r.i32();
+    lastSent.push(known & (1 << i) ? v : null);
+  }
+  const sinceSpill = r.u16();
+  const unsynced = r.u8();
+  const unsyncedSeq = r.u32();
+  const unsyncedFrom = unsynced ? unsyncedSeq : undefined;
   const buffer = ReadingBuffer.read(r, channels, capacity);
-  return { counters, layout, lastAttempt, failures, link, sensorErrors, unsent, session: { nextPacketId, inflight }, buffer };
+  return { counters, layout, lastAttempt, failures, link, sensorErrors, unsent, session: { nextPacketId, inflight }, buffer, energy, lastSent, sinceSpill, unsyncedFrom };
 }
 
 /** A 32-bit FNV-1a hash of the channel names and resolutions: readings are only valid for these. */

@@ -1,9 +1,17 @@
-// The readings a node has taken and not yet had acknowledged, oldest first. Each reading has a
-// sequence number that never repeats, so an in-flight MQTT message can name the readings it carries
-// as a range [first, first + count) and re-encode them byte for byte if it must be sent again.
-// When full, the oldest readings are dropped and counted: nothing is ever lost silently.
+// The readings a node has taken and not yet had acknowledged, oldest first, compressed (sprintz.ts)
+// so that a day and more of one-minute readings fit in RTC memory. Each reading has a sequence
+// number that never repeats, so an in-flight MQTT message can name the readings it carries as a
+// range [first, first + count) and re-encode them byte for byte if it must be sent again.
+//
+// Storage is a stream of sealed blocks of 8 readings and one open block (the tail, re-encoded at
+// every append). The stream starts from an anchor — the decoder's state before its first block — so
+// the oldest block can be cut off by decoding it once. A reading leaves when it is released
+// (acknowledged); its bytes go when the whole block it sits in is released. Sizing is in bytes: when
+// the next encoding does not fit, the oldest block goes, and every unacknowledged reading in it is
+// counted in `dropped`. Nothing is ever lost silently.
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
+import { BLOCK, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
 
 /** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
 export interface ReadingFault {
@@ -22,83 +30,346 @@ export interface Reading {
   faults: ReadingFault[];
 }
 
+/** Channels one reading can have: the missing-value mask is 32 bits. */
+export const MAX_CHANNELS = 32;
+
 export class ReadingBuffer {
-  #readings: Reading[] = [];
-  #next = 0;
+  /** Bytes the encoded readings may take (never less than one worst-case block). */
+  readonly capacity: number;
   /** Readings dropped because the buffer was full, since the node started clean. */
   dropped = 0;
+  #next = 0;
+  #first = 0;
+  /** Sealed blocks, zero runs counted block by block. */
+  #blocks = 0;
+  /** Bytes of the sealed blocks; the tail's encoding follows them. */
+  #sealed = 0;
+  #tailBytes = 0;
+  /** Where the last sealed entry starts: a run of zero blocks grows in place. */
+  #lastEntry = -1;
+  readonly #bytes: Uint8Array;
+  readonly #tail: BlockReadings;
+  /** Decoder state before the first sealed block, and after the last one. */
+  readonly #anchor: Predictor;
+  readonly #head: Predictor;
+  readonly #encoder: BlockEncoder;
+  readonly #decoder: BlockDecoder;
+  readonly #scratch: Uint8Array;
+  readonly #block: BlockReadings;
+  readonly #walkState: Predictor;
+  /** Where the last range() left off (a block boundary, its byte offset and the decoder state
+   *  there), so the publisher's batches, asked for in order, decode each block once per wake rather
+   *  than once per batch. */
+  #cursorValid = false;
+  #cursorBlock = 0;
+  #cursorOffset = 0;
+  readonly #cursorState: Predictor;
 
-  constructor(readonly channels: number, readonly capacity: number) {}
+  constructor(readonly channels: number, capacity: number) {
+    if (!Number.isInteger(channels) || channels < 0 || channels > MAX_CHANNELS) throw new RangeError(`a reading has 0..${MAX_CHANNELS} channels, not ${channels}`);
+    this.capacity = Math.max(Math.floor(capacity), maxBlockBytes(channels) + 1);
+    this.#bytes = new Uint8Array(this.capacity);
+    this.#tail = new BlockReadings(channels);
+    this.#anchor = new Predictor(channels);
+    this.#head = new Predictor(channels);
+    this.#walkState = new Predictor(channels);
+    this.#cursorState = new Predictor(channels);
+    this.#encoder = new BlockEncoder(channels);
+    this.#decoder = new BlockDecoder(channels);
+    this.#scratch = new Uint8Array(maxBlockBytes(channels) + 1);
+    this.#block = new BlockReadings(channels);
+  }
 
-  get length(): number { return this.#readings.length; }
+  /** Readings kept (not yet acknowledged). */
+  get length(): number { return (this.#next - this.#first) >>> 0; }
   /** Sequence number of the oldest reading kept (== next when empty). */
-  get first(): number { return this.#readings.length ? this.#readings[0]!.seq : this.#next; }
+  get first(): number { return this.#first; }
   /** Sequence number the next reading will get. */
   get next(): number { return this.#next; }
-  get oldest(): Reading | undefined { return this.#readings[0]; }
+  get oldest(): Reading | undefined { return this.range(this.#first, 1)[0]; }
+  /** Bytes the stored readings take (released ones still sharing a block with kept ones included). */
+  get bytesUsed(): number { return this.#sealed + this.#tailBytes; }
 
-  append(time: number, values: (number | null)[], faults: ReadingFault[] = []): Reading {
-    if (values.length !== this.channels) throw new RangeError(`reading has ${values.length} values for ${this.channels} channels`);
-    if (this.#readings.length >= this.capacity) {
-      this.#readings.shift();
-      this.dropped++;
+  /** Sequence number of the first reading stored, released or not. */
+  get #start(): number {
+    return (this.#next - this.#tail.count - BLOCK * this.#blocks) >>> 0;
+  }
+
+  /** Adds a reading; returns its sequence number. Drops (and counts) the oldest block if full. */
+  append(time: number, values: readonly (number | null)[], faults: readonly ReadingFault[] = []): number {
+    const { channels } = this;
+    if (values.length !== channels) throw new RangeError(`reading has ${values.length} values for ${channels} channels`);
+    if (!Number.isInteger(time) || time < 0 || time > 0xffffffff) throw new RangeError(`reading time ${time} is not a Unix time in seconds`);
+    if (faults.length > channels) throw new RangeError(`reading has ${faults.length} faults for ${channels} channels`);
+    for (const v of values) if (v !== null && (v | 0) !== v) throw new RangeError(`reading value ${v} is not a 32-bit integer`);
+    for (const f of faults) if ((f.sensor & 0xff) !== f.sensor || (f.fault & 0xff) !== f.fault) throw new RangeError("fault indices are bytes");
+
+    const tail = this.#tail;
+    if (this.#blocks === 0 && tail.count === 0) {
+      // Nothing stored depends on the predictor: start it at this reading, so it costs no bits.
+      this.#head.time = (time - this.#head.delta) >>> 0;
+      values.forEach((v, c) => { if (v !== null) this.#head.values[c] = v; });
+      this.#anchor.copyFrom(this.#head);
+      this.#cursorValid = false;
     }
-    const reading = { seq: this.#next, time, values, faults };
+    const i = tail.count++;
+    tail.times[i] = time;
+    let missing = 0;
+    values.forEach((v, c) => {
+      if (v === null) missing |= 1 << c;
+      else tail.values[i * channels + c] = v;
+    });
+    tail.missing[i] = missing >>> 0;
+    tail.faults[i] = faults.length ? faults.map((f) => ({ sensor: f.sensor, fault: f.fault })) : undefined;
+    const seq = this.#next;
     this.#next = (this.#next + 1) >>> 0;
-    this.#readings.push(reading);
-    return reading;
+
+    const scratch = this.#scratch;
+    let length = this.#encoder.encode(tail, this.#head, scratch, 0);
+    const sealing = tail.count === BLOCK;
+    const zero = sealing && isZeroBlock(scratch, 0, channels);
+    const header = headerBytes(channels);
+    if (zero && this.#lastEntry >= 0 && isZeroBlock(this.#bytes, this.#lastEntry, channels) && this.#bytes[this.#lastEntry + header]! < 255) {
+      this.#bytes[this.#lastEntry + header]!++;
+      length = 0;
+    } else {
+      if (zero) scratch[length++] = 0; // a run of one: no more zero blocks follow it yet
+      while (this.#sealed + length > this.capacity) this.#dropOldest();
+      this.#bytes.set(scratch.subarray(0, length), this.#sealed);
+    }
+    if (sealing) {
+      if (length) this.#lastEntry = this.#sealed;
+      this.#sealed += length;
+      this.#blocks++;
+      for (let k = 0; k < BLOCK; k++) this.#head.advance(tail.times[k]!, tail.values, k * channels, tail.missing[k]!);
+      tail.count = 0;
+      tail.faults.fill(undefined);
+      this.#tailBytes = 0;
+    } else {
+      this.#tailBytes = length;
+    }
+    return seq;
   }
 
   /** Readings with first <= seq < first + count that are still kept. */
   range(first: number, count: number): Reading[] {
-    return this.#readings.filter((r) => ((r.seq - first) >>> 0) < count);
+    const start = this.#start;
+    const from = Math.max((first - start) | 0, (this.#first - start) | 0);
+    const to = Math.min(((first - start) | 0) + count, (this.#next - start) >>> 0);
+    const out: Reading[] = [];
+    if (from < to) this.#walk(from, to, (seq, time, values, at, missing, faults) => {
+      const reading: (number | null)[] = [];
+      for (let c = 0; c < this.channels; c++) reading.push(missing & (1 << c) ? null : values[at + c]!);
+      out.push({ seq, time, values: reading, faults: faults ? faults.map((f) => ({ ...f })) : [] });
+    });
+    return out;
   }
 
   /** Forgets every reading older than seq: they have been acknowledged. */
   release(seq: number): void {
-    while (this.#readings.length && ((this.#readings[0]!.seq - seq) | 0) < 0) this.#readings.shift();
+    if (((seq - this.#first) | 0) <= 0) return;
+    this.#first = ((seq - this.#next) | 0) > 0 ? this.#next : seq;
+    while (this.#blocks > 0 && ((this.#first - this.#start) | 0) >= BLOCK) this.#dropOldest();
+    const tail = this.#tail;
+    if (this.#blocks === 0 && tail.count > 0 && this.#first === this.#next) {
+      for (let k = 0; k < tail.count; k++) this.#head.advance(tail.times[k]!, tail.values, k * this.channels, tail.missing[k]!);
+      this.#anchor.copyFrom(this.#head);
+      tail.count = 0;
+      tail.faults.fill(undefined);
+      this.#tailBytes = 0;
+      this.#cursorValid = false;
+    }
+  }
+
+  /**
+   * Adds `seconds` to the time of every reading from seq `from` on: readings stamped before the
+   * clock was set are put right once it is. Re-encodes what is stored (a rare event); should the
+   * new encoding need more room, the oldest block is dropped and counted as at any append.
+   */
+  retime(from: number, seconds: number): void {
+    const start = this.#start;
+    const total = (this.#next - start) >>> 0;
+    const readings: { time: number; values: (number | null)[]; faults: ReadingFault[] }[] = [];
+    this.#walk(0, total, (seq, time, values, at, missing, faults) => {
+      const reading: (number | null)[] = [];
+      for (let c = 0; c < this.channels; c++) reading.push(missing & (1 << c) ? null : values[at + c]!);
+      const shifted = ((seq - from) | 0) >= 0 ? (time + seconds) >>> 0 : time;
+      readings.push({ time: shifted, values: reading, faults: faults ?? [] });
+    });
+    this.#head.copyFrom(this.#anchor);
+    this.#blocks = 0;
+    this.#sealed = 0;
+    this.#tailBytes = 0;
+    this.#tail.count = 0;
+    this.#tail.faults.fill(undefined);
+    this.#lastEntry = -1;
+    this.#cursorValid = false;
+    // #first stays: appending back up to it, the released readings are not counted if dropped.
+    this.#next = start;
+    for (const r of readings) this.append(r.time, r.values, r.faults);
+  }
+
+  /** Cuts off the oldest sealed block, counting its unacknowledged readings as dropped. */
+  #dropOldest(): void {
+    const start = this.#start;
+    const released = Math.max(0, Math.min(BLOCK, (this.#first - start) | 0));
+    this.dropped += BLOCK - released;
+    const bytes = this.#bytes;
+    const header = headerBytes(this.channels);
+    let size: number;
+    if (isZeroBlock(bytes, 0, this.channels)) {
+      this.#anchor.skipZeroBlocks(1);
+      if (bytes[header]! > 0) {
+        bytes[header]!--;
+        size = 0;
+      } else {
+        size = header + 1;
+      }
+    } else {
+      size = this.#decoder.decode(bytes, 0, this.#sealed, BLOCK, this.#anchor);
+    }
+    if (size) {
+      bytes.copyWithin(0, size, this.#sealed + this.#tailBytes);
+      this.#sealed -= size;
+      this.#lastEntry -= size;
+    }
+    this.#blocks--;
+    if (this.#blocks === 0) this.#lastEntry = -1;
+    if (this.#cursorValid && this.#cursorOffset > 0) {
+      this.#cursorBlock--;
+      this.#cursorOffset -= size;
+    } else {
+      this.#cursorValid = false;
+    }
+    const newStart = this.#start;
+    if (((this.#first - newStart) | 0) < 0) this.#first = newStart;
+  }
+
+  /**
+   * Decodes the stored readings at positions [from, to) (0: the first stored) in order, calling
+   * `emit` with each one's sequence number, time, values (at `at` in `values`), missing-channel
+   * mask and faults. The arrays are reused: copy what must outlive the call.
+   */
+  #walk(from: number, to: number, emit: (seq: number, time: number, values: Int32Array, at: number, missing: number, faults: ReadingFault[] | undefined) => void): void {
+    const { channels } = this;
+    const start = this.#start;
+    const bytes = this.#bytes;
+    const header = headerBytes(channels);
+    const state = this.#walkState;
+    let block = 0;
+    let offset = 0;
+    if (this.#cursorValid && this.#cursorBlock * BLOCK <= from) {
+      block = this.#cursorBlock;
+      offset = this.#cursorOffset;
+      state.copyFrom(this.#cursorState);
+    } else {
+      state.copyFrom(this.#anchor);
+    }
+    const decoded = this.#block;
+    while (block < this.#blocks && block * BLOCK < to) {
+      if (isZeroBlock(bytes, offset, channels)) {
+        const run = bytes[offset + header]! + 1;
+        for (let b = 0; b < run; b++, block++) {
+          const first = block * BLOCK;
+          if (first + BLOCK <= from || first >= to) {
+            state.skipZeroBlocks(1);
+            continue;
+          }
+          for (let i = 0; i < BLOCK; i++) {
+            state.time = (state.time + state.delta) >>> 0;
+            if (first + i >= from && first + i < to) emit((start + first + i) >>> 0, state.time, state.values, 0, 0, undefined);
+          }
+        }
+        offset += header + 1;
+      } else {
+        const first = block * BLOCK;
+        const wanted = first + BLOCK > from;
+        offset = this.#decoder.decode(bytes, offset, this.#sealed, BLOCK, state, wanted ? decoded : undefined);
+        if (wanted) {
+          for (let i = Math.max(0, from - first); i < BLOCK && first + i < to; i++) {
+            emit((start + first + i) >>> 0, decoded.times[i]!, decoded.values, i * channels, decoded.missing[i]!, decoded.faults[i]);
+          }
+        }
+        block++;
+      }
+      if (block * BLOCK <= to) {
+        this.#cursorValid = true;
+        this.#cursorBlock = block;
+        this.#cursorOffset = offset;
+        this.#cursorState.copyFrom(state);
+      }
+    }
+    const tail = this.#tail;
+    const base = this.#blocks * BLOCK;
+    for (let i = Math.max(0, from - base); i < tail.count && base + i < to; i++) {
+      emit((start + base + i) >>> 0, tail.times[i]!, tail.values, i * channels, tail.missing[i]!, tail.faults[i]);
+    }
+  }
+
+  /** Bytes write() adds besides the encoded readings: for sizing the buffer to the slot. */
+  static overhead(channels: number): number {
+    return 4 + 4 + 4 + 2 + 1 + 2 * (8 + 4 * channels) + 2;
   }
 
   write(w: ByteWriter): void {
     w.u32(this.#next);
     w.u32(this.dropped);
-    w.u16(this.#readings.length);
-    for (const r of this.#readings) {
-      w.u32(r.seq);
-      w.u32(r.time);
-      let mask = 0;
-      r.values.forEach((v, i) => { if (v !== null) mask |= 1 << i; });
-      w.u32(mask >>> 0);
-      for (const v of r.values) if (v !== null) w.i32(v);
-      w.u8(r.faults.length);
-      for (const f of r.faults) {
-        w.u8(f.sensor);
-        w.u8(f.fault);
-      }
+    w.u32(this.#first);
+    w.u16(this.#blocks);
+    w.u8(this.#tail.count);
+    for (const p of [this.#anchor, this.#head]) {
+      w.u32(p.time);
+      w.i32(p.delta);
+      for (const v of p.values) w.i32(v);
     }
+    w.u16(this.#sealed);
+    w.raw(this.#bytes.subarray(0, this.#sealed + this.#tailBytes));
   }
 
-  /** Bytes write() needs for n readings with every value present: to size the buffer to the slot.
-   *  A failed sensor's fault (2 bytes) always takes less room than the values it did not give. */
-  static bytesFor(channels: number, readings: number): number {
-    return 10 + readings * (13 + 4 * channels);
-  }
-
+  /** Reads what write() wrote; a stream whose shape does not add up is a RangeError (corrupt). */
   static read(r: ByteReader, channels: number, capacity: number): ReadingBuffer {
     const buffer = new ReadingBuffer(channels, capacity);
     buffer.#next = r.u32();
     buffer.dropped = r.u32();
-    const count = r.u16();
-    if (count > capacity) throw new RangeError(`retained buffer holds ${count} readings, more than ${capacity}`);
-    for (let i = 0; i < count; i++) {
-      const seq = r.u32();
-      const time = r.u32();
-      const mask = r.u32();
-      const values: (number | null)[] = [];
-      for (let c = 0; c < channels; c++) values.push(mask & (1 << c) ? r.i32() : null);
-      const faults: ReadingFault[] = [];
-      for (let n = r.u8(); n > 0; n--) faults.push({ sensor: r.u8(), fault: r.u8() });
-      buffer.#readings.push({ seq, time, values, faults });
+    buffer.#first = r.u32();
+    buffer.#blocks = r.u16();
+    const tailCount = r.u8();
+    for (const p of [buffer.#anchor, buffer.#head]) {
+      p.time = r.u32();
+      p.delta = r.i32();
+      for (let c = 0; c < channels; c++) p.values[c] = r.i32();
+    }
+    const sealed = r.u16();
+    if (tailCount >= BLOCK || sealed > buffer.capacity) throw new RangeError("retained reading buffer is malformed");
+    buffer.#bytes.set(r.raw(sealed));
+    buffer.#sealed = sealed;
+    buffer.#tail.count = tailCount;
+    const start = buffer.#start;
+    if (((buffer.#first - start) | 0) < 0 || ((buffer.#next - buffer.#first) | 0) < 0) throw new RangeError("retained reading buffer is malformed");
+    const header = headerBytes(channels);
+    let blocks = 0;
+    let offset = 0;
+    while (offset < sealed) {
+      buffer.#lastEntry = offset;
+      if (isZeroBlock(buffer.#bytes, offset, channels)) {
+        if (offset + header >= sealed) throw new RangeError("retained reading buffer is malformed");
+        blocks += buffer.#bytes[offset + header]! + 1;
+        offset += header + 1;
+      } else {
+        offset = buffer.#decoder.end(buffer.#bytes, offset, sealed, BLOCK);
+        blocks++;
+      }
+    }
+    if (blocks !== buffer.#blocks) throw new RangeError("retained reading buffer is malformed");
+    if (tailCount) {
+      const at = r.offset;
+      const state = buffer.#walkState;
+      state.copyFrom(buffer.#head);
+      const end = buffer.#decoder.decode(r.bytes, at, r.bytes.length, tailCount, state, buffer.#tail);
+      const tail = r.raw(end - at);
+      if (sealed + tail.length > buffer.capacity) throw new RangeError("retained reading buffer is malformed");
+      buffer.#bytes.set(tail, sealed);
+      buffer.#tailBytes = tail.length;
     }
     return buffer;
   }
