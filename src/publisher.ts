@@ -128,6 +128,10 @@ export class Connection {
   #marker: string | undefined;
   #awakeUntil = 0;
   #awakeTimer: unknown;
+  /** QoS 2 messages the broker took (PUBREC) in an earlier connection: this one sends only PUBREL. */
+  readonly #releasedBefore = new Set<InFlight>();
+  /** CONNACK's Session Present, once it came. */
+  #sessionPresent: boolean | undefined;
 
   constructor(
     readonly host: Host,
@@ -287,6 +291,7 @@ export class Connection {
         state.session.inflight.splice(state.session.inflight.indexOf(entry), 1);
         continue;
       }
+      if (entry.released) this.#releasedBefore.add(entry);
       this.#session.resend(entry, message);
       this.#outcome.messages++;
     }
@@ -405,6 +410,7 @@ export class Connection {
       return false;
     }
     this.#connacked = true;
+    this.#sessionPresent = sessionPresent;
     this.#outcome.sessionPresent = sessionPresent;
     this.#outcome.version = this.version;
     const link = this.#link;
@@ -432,6 +438,22 @@ export class Connection {
 
   #acked(entry: InFlight, reasonCode: number): void {
     const { state } = this;
+    if (this.#releasedBefore.delete(entry) && this.#sessionPresent === false) {
+      // A QoS 2 message the broker had taken (PUBREC) before it lost the session (a restart without
+      // persistence, the session expired while the node slept): a broker that delivers QoS 2 on
+      // PUBREL, as mosquitto does, lost the message with the session, and it answers this wake's
+      // PUBREL with a PUBCOMP all the same. The readings are still here: publish them again as a new
+      // message, as with every kept message when the session is gone (MQTT 5 §3.2.2-5). A broker
+      // that had delivered it already sends it twice: at least once, never lost.
+      const message = entry.kind === 0 ? this.#message(entry.first, entry.count, entry.qos) : undefined;
+      if (message) {
+        this.#session.publish(message, entry.kind, entry.first, entry.count);
+        this.#outcome.messages++;
+      }
+      this.#release();
+      this.commit();
+      return;
+    }
     if (entry.kind === 0) {
       // A v5 negative acknowledgement is still an answer: the broker will never take that message,
       // so keeping it would only block the buffer. It is counted as a failure, not as delivered.
