@@ -6,9 +6,11 @@ import type { Config } from "./config";
 import type { Host } from "./host";
 import { withOverrides } from "./link";
 import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
-import { MAX_BACKOFF_PERIODS, nextWake, publishReason } from "./power/schedule";
-import { RetainedSlots } from "./power/retained";
-import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./power/state";
+import { WakeMeter } from "./power/energy";
+import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
+import type { NodeState } from "./power/state";
+import { RetainedStore } from "./power/store";
+import { noteClock, setClock } from "./power/time-sync";
 import { sampleSensors } from "./sensors/sampling";
 import { channelsOf, type Channel } from "./sensors/registry";
 import { sensorFaults } from "./sensors/sensor";
@@ -25,12 +27,13 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
   const { now, values } = await node.sample(host.wakeCause);
   let outcome: PublishOutcome | undefined;
   if (node.publishDue(now)) {
+    await node.setClock();
     outcome = node.record(now, await publish(host, node.config, node.channels, node.state, node.commit, nextWake(now, node.config.sampleInterval)));
   } else {
     host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
   }
   const next = nextWake(host.clock.now(), node.config.sampleInterval);
-  node.commit();
+  node.endWake();
   return { sampled: values, outcome, nextWake: next };
 }
 
@@ -51,6 +54,7 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
     const next = nextWake(now, interval);
     let outcome: PublishOutcome | undefined;
     if (node.publishDue(now)) {
+      await node.setClock();
       if (connection?.isOpen) {
         outcome = node.record(now, await connection.flush(next));
       } else {
@@ -63,7 +67,7 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
       if (connection?.isOpen && connection.idleMs + interval * 1000 > connection.keepAlive * 1000) connection.ping();
       host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
     }
-    node.commit();
+    node.endWake();
     if (onCycle?.({ sampled: values, outcome, nextWake: next }) === false) {
       connection?.close();
       return;
@@ -80,8 +84,12 @@ class NodeRuntime {
   readonly state: NodeState;
   readonly commit: () => void;
   #store: RetainedStore;
+  /** Awake time, split up, for the energy totals; measured from before the state loads. */
+  #meter: WakeMeter;
+  #latest: (number | null)[] = [];
 
   constructor(readonly host: Host, private baseConfig: Config) {
+    this.#meter = new WakeMeter(host.clock);
     this.channels = channelsOf(baseConfig.sensors);
     this.#store = new RetainedStore(host, this.channels, baseConfig.sensors.length);
     this.state = this.#store.state;
@@ -100,8 +108,11 @@ class NodeRuntime {
     const config = this.config;
     const now = host.clock.now();
     const sampled = await sampleSensors(host, config, channels);
+    this.#meter.sampled(sampled.durationMs);
+    this.#latest = sampled.values;
     for (const e of sampled.errors) state.sensorErrors[e.sensor] = (state.sensorErrors[e.sensor] ?? 0) + 1;
-    state.buffer.append(Math.floor(now / 1000), sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
+    const seq = state.buffer.append(sampleTime(now, config.sampleInterval), sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
+    noteClock(host, state, seq);
     this.commit();
     const failures = sampled.errors.map((e) => `; ${config.sensors[e.sensor]!.id} failed (${e.fault}): ${e.message}`);
     host.log(`woke (${cause}); ${describeSample(channels, sampled.values)}${failures.join("")}`);
@@ -109,12 +120,30 @@ class NodeRuntime {
   }
 
   publishDue(now: number): boolean {
-    return publishReason(this.state, this.config, Math.floor(now / 1000)) !== undefined;
+    const config = this.config;
+    const facts = { nowS: sampleTime(now, config.sampleInterval), latest: this.#latest, channels: this.channels, clockSet: this.host.clock.synced?.() ?? true };
+    const due = publishReason(this.state, config, facts) !== undefined;
+    // The radio's time runs from here to record(), so it includes the clock sync and the exchange.
+    if (due) this.#meter.radioOn();
+    return due;
+  }
+
+  /** Lets the host set its clock before readings stamped without it leave (time-sync.ts). */
+  async setClock(): Promise<void> {
+    await setClock(this.host, this.state, this.config.awakeTimeout * 1000);
+  }
+
+  /** The wake's (or cycle's) last commit: energy booked, flash copy when due. */
+  endWake(): void {
+    this.#meter.book(this.state.energy);
+    this.#store.endWake(this.config);
   }
 
   /** Books a publish attempt: backoff on failure, a log line either way. */
   record(now: number, outcome: PublishOutcome): PublishOutcome {
     const { state, host } = this;
+    this.#meter.radioOff(outcome);
+    notePublished(state, this.#latest);
     state.lastAttempt = Math.floor(now / 1000);
     if (outcome.error) {
       state.failures = Math.min(state.failures + 1, 16);
@@ -145,42 +174,6 @@ export async function run(host: Host, config: Config): Promise<WakeSummary | und
   host.log(`sleeping ${Math.round(ms / 1000)} s until ${new Date(next).toISOString()}`);
   host.sleep(ms);
   return summary;
-}
-
-/** The node's state in retained memory: loaded once per wake, committed after every change. */
-class RetainedStore {
-  readonly state: NodeState;
-  #slots: RetainedSlots;
-
-  constructor(host: Host, channels: Channel[], sensors: number) {
-    this.#slots = new RetainedSlots(host.retained, STATE_VERSION);
-    const capacity = bufferCapacity(this.#slots, channels.length, sensors);
-    const layout = layoutOf(channels);
-    const loaded = this.#slots.load();
-    let state: NodeState | undefined;
-    let why: string = loaded.status;
-    if (loaded.status === "ok") {
-      try {
-        state = readState(loaded.payload, channels.length, capacity, sensors);
-        if (state.layout !== layout) {
-          why = "sensor channels changed";
-          state = undefined;
-        }
-      } catch (e) {
-        why = `unreadable (${e instanceof Error ? e.message : String(e)})`;
-      }
-    }
-    if (!state) {
-      const cold = loaded.status === "empty" ? 0 : 1;
-      state = freshState(channels.length, capacity, layout, cold, sensors);
-      if (loaded.status !== "empty") host.log(`retained state ${why}: starting clean (cold start counted)`);
-    }
-    this.state = state;
-  }
-
-  commit(): void {
-    this.#slots.commit(writeState(this.state, this.#slots.next));
-  }
 }
 
 function describeSample(channels: readonly Channel[], values: readonly (number | null)[]): string {

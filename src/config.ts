@@ -4,7 +4,7 @@
 // node touches a bus or the radio.
 
 import { ConfigError } from "./config-error";
-import { checkSensors } from "./sensors/registry";
+import { channelsOf, checkSensors } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json";
 
@@ -49,6 +49,14 @@ export interface Config {
   awakeTimeout: number;
   /** MQTT 5 session expiry and Will Delay, in sleep periods (publish intervals). */
   sessionPeriods: number;
+  /** Per channel name, a change (in the channel's unit) since the last published value that
+   *  publishes at once, e.g. {"sht3x/temperature": 0.5}. */
+  thresholds: Record<string, number>;
+  /** Copy the retained state to flash every this many wakes (0: never), so a real power loss loses
+   *  at most that many wakes' readings (docs/power.md has the flash-wear arithmetic). */
+  flashEvery: number;
+  /** Also copy it at every wake while the reading buffer is at least this full, in percent (0: off). */
+  flashFill: number;
   sensors: SensorConfig[];
   i2c: { data: number; clock: number; hz: number } | undefined;
   /** Broker CA, client certificate and key for mqtts://: what they name is the host's business
@@ -77,6 +85,9 @@ export const defaults = {
   maxLatency: 900,
   awakeTimeout: 10,
   sessionPeriods: 4,
+  thresholds: {},
+  flashEvery: 60,
+  flashFill: 0,
   sensors: [{ type: "sht3x", address: 0x44 }],
   i2c: undefined,
   tlsCa: "",
@@ -116,6 +127,9 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     maxLatency: integer("maxLatency", get("maxLatency"), 0, 7 * 86400),
     awakeTimeout: integer("awakeTimeout", get("awakeTimeout"), 1, 600),
     sessionPeriods: integer("sessionPeriods", get("sessionPeriods"), 1, 1000),
+    thresholds: {},
+    flashEvery: integer("flashEvery", get("flashEvery"), 0, 65535),
+    flashFill: integer("flashFill", get("flashFill"), 0, 100),
     sensors: checkSensors(sensors("sensors", get("sensors"))),
     i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
     tlsCa: text("tlsCa", get("tlsCa")),
@@ -124,6 +138,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     ssid: text("ssid", get("ssid")),
     password: text("password", get("password")),
   };
+  config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
 }
 
@@ -191,6 +206,19 @@ function bus(key: string, value: unknown): { data: number; clock: number; hz: nu
     clock: integer(`${key}.clock`, v.clock, 0, 255),
     hz: integer(`${key}.hz`, v.hz ?? 100000, 1000, 3400000),
   };
+}
+
+function thresholds(key: string, value: unknown, channels: readonly string[]): Record<string, number> {
+  const v = structured(key, value);
+  if (!isRecord(v)) throw new ConfigError(key, `expected {"<channel>": change, …}, got ${describe(value)}`);
+  const out: Record<string, number> = {};
+  for (const [channel, limit] of Object.entries(v)) {
+    if (!channels.includes(channel)) throw new ConfigError(`${key}.${channel}`, `no such channel (channels: ${channels.join(", ")})`);
+    const n = typeof limit === "string" && limit.trim() !== "" ? Number(limit) : limit;
+    if (typeof n !== "number" || !(n > 0) || !Number.isFinite(n)) throw new ConfigError(`${key}.${channel}`, `expected a positive number, got ${describe(limit)}`);
+    out[channel] = n;
+  }
+  return out;
 }
 
 function sensors(key: string, value: unknown): SensorConfig[] {

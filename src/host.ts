@@ -102,6 +102,12 @@ export interface Clock {
   now(): number;
   /** Monotonic milliseconds since this wake began: for measuring durations. */
   ticks(): number;
+  /**
+   * False while now() is not traceable to real time: after a power loss, until SNTP sets the RTC.
+   * A host sets its clock only while bringing the network up, so a change shows when Network.up
+   * calls back. Absent: the clock is always set.
+   */
+  synced?(): boolean;
 }
 
 export interface Timers {
@@ -117,6 +123,18 @@ export interface Timers {
 export interface RetainedMemory {
   readonly bytes: Uint8Array;
   commit(offset: number, length: number): void;
+}
+
+/**
+ * Storage that survives a power loss (NVS through Moddable's Preference on ESP32, a file elsewhere),
+ * for the flash tier: the firmware copies its retained state here now and then (config flashEvery,
+ * flashFill). Flash wears with every erase, so it is written rarely, never per wake by default.
+ * A write either happens whole or not at all.
+ */
+export interface Flash {
+  read(key: string): ArrayBuffer | undefined;
+  write(key: string, bytes: ArrayBuffer): void;
+  delete(key: string): void;
 }
 
 export type WakeCause = "power-on" | "timer" | "pin" | "reset";
@@ -136,6 +154,8 @@ export interface Host {
   readonly clock: Clock;
   readonly timer: Timers;
   readonly retained: RetainedMemory;
+  /** Absent on a host without non-volatile storage: the flash tier is then off. */
+  readonly flash?: Flash;
   readonly wakeCause: WakeCause;
   log(message: string): void;
   /** Ends the wake and sleeps for ms; the next wake starts the firmware from the top. */

@@ -537,6 +537,8 @@ export class Connection {
       dropped: state.buffer.dropped,
       ...state.counters,
       sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
+      // Totals up to the last wake (src/power/energy.ts); docs/power.md turns them into battery life.
+      energy: state.energy,
       mqtt: this.version === 5 ? "5" : "3.1.1",
     };
     if (this.#link.overrides) status.overrides = this.#link.overrides;

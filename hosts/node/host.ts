@@ -11,6 +11,7 @@ import type { Host, WakeCause } from "../../src/host";
 import type { Environment } from "../sim/devices/environment";
 import { virtualBoard } from "../sim/devices/board";
 import { ScaledClock } from "./clock";
+import { FlashFiles } from "./flash-file";
 import { RetainedFile } from "./retained-file";
 import { NodeTCP, NodeTLS } from "./tcp";
 
@@ -68,6 +69,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
       clear: (id) => clearTimeout(id as NodeJS.Timeout),
     },
     retained,
+    flash: new FlashFiles(options.stateDir),
     wakeCause,
     log,
     sleep(ms) {

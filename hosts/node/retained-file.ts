@@ -1,16 +1,23 @@
 // Retained memory kept in a file under the node's state directory: the Node host's stand-in for
-// ESP32 RTC slow memory. A commit writes the changed range in place and syncs it, so a process killed
-// at any moment leaves the file as a real power cut would leave the memory: possibly half-written,
-// which is what the retained-state slots are built to survive.
+// ESP32 RTC slow memory. A commit writes the changed range in place, in small chunks, each its own
+// write, and syncs it, so a process killed at any moment leaves the file as a real power cut would
+// leave the memory: possibly half-written, which is what the retained-state slots are built to
+// survive. TORPOR_RETAINED_CHUNK_MS (for the torture tests) stretches each chunk's write, so that
+// kills at random moments often land inside a commit.
 
 import * as fs from "node:fs";
 import type { RetainedMemory } from "../../src/host";
 
 export const RETAINED_SIZE = 8192;
 
+/** Bytes per write: a torn commit is torn at one of these boundaries. */
+const CHUNK = 64;
+
 export class RetainedFile implements RetainedMemory {
   readonly bytes: Uint8Array;
   #fd: number;
+  readonly #chunkMs = Number(process.env["TORPOR_RETAINED_CHUNK_MS"] ?? 0) || 0;
+  readonly #pause = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(readonly path: string, size = RETAINED_SIZE) {
     this.#fd = fs.openSync(path, fs.existsSync(path) ? "r+" : "w+");
@@ -20,7 +27,10 @@ export class RetainedFile implements RetainedMemory {
   }
 
   commit(offset: number, length: number): void {
-    fs.writeSync(this.#fd, this.bytes, offset, length, offset);
+    for (let at = offset; at < offset + length; at += CHUNK) {
+      fs.writeSync(this.#fd, this.bytes, at, Math.min(CHUNK, offset + length - at), at);
+      if (this.#chunkMs > 0) Atomics.wait(this.#pause, 0, 0, this.#chunkMs);
+    }
     fs.fdatasyncSync(this.#fd);
   }
 

@@ -1,0 +1,48 @@
+// Flash (ESP32 NVS) on the Node host: one file per key in the node's state directory. Unlike the
+// retained file, which a kill may leave half-written as a power cut leaves RTC memory, a flash write
+// is all or nothing — NVS keeps the old value until the new one is complete — so it is written to a
+// temporary file, synced and renamed over the old one. Writes are counted, for wear figures.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Flash } from "../../src/host";
+
+export class FlashFiles implements Flash {
+  /** Writes made by this process. */
+  writes = 0;
+
+  constructor(readonly dir: string) {}
+
+  #file(key: string): string {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(key)) throw new RangeError(`flash key "${key}" is not 1-15 letters, digits, '_', '.' or '-' (NVS limits keys to 15)`);
+    return path.join(this.dir, `flash-${key}.bin`);
+  }
+
+  read(key: string): ArrayBuffer | undefined {
+    try {
+      const bytes = fs.readFileSync(this.#file(key));
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  write(key: string, bytes: ArrayBuffer): void {
+    const file = this.#file(key);
+    const temporary = `${file}.new`;
+    const fd = fs.openSync(temporary, "w");
+    try {
+      fs.writeSync(fd, new Uint8Array(bytes));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
+    this.writes++;
+  }
+
+  delete(key: string): void {
+    fs.rmSync(this.#file(key), { force: true });
+  }
+}

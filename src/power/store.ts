@@ -1,0 +1,83 @@
+// The node's state in retained memory: loaded once per wake, committed after every change, and
+// copied to flash now and then (the flash tier) so that a real power loss — which wipes RTC memory,
+// unlike deep sleep or a reset — costs at most flashEvery wakes' readings instead of all of them.
+//
+// Loading, in order: the retained slots; if they hold nothing usable, the flash copy; if that is
+// missing too, a clean start. A block that is corrupt, foreign or for other sensor channels counts
+// a `cold` start, logged once; a restore from flash counts `restored` instead.
+
+import type { Config } from "../config";
+import type { Host } from "../host";
+import type { Channel } from "../sensors/registry";
+import { RetainedSlots, type LoadResult } from "./retained";
+import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./state";
+
+/** The flash key the state is copied under. */
+export const FLASH_KEY = "state";
+
+export class RetainedStore {
+  readonly state: NodeState;
+  readonly #slots: RetainedSlots;
+  readonly #host: Host;
+
+  constructor(host: Host, channels: readonly Channel[], sensors: number) {
+    this.#host = host;
+    this.#slots = new RetainedSlots(host.retained, STATE_VERSION);
+    const capacity = bufferCapacity(this.#slots, channels.length, sensors);
+    const layout = layoutOf(channels);
+    const parse = (loaded: LoadResult): { state?: NodeState; why: string } => {
+      if (loaded.status !== "ok") return { why: loaded.status };
+      try {
+        const state = readState(loaded.payload, channels.length, capacity, sensors);
+        return state.layout === layout ? { state, why: "ok" } : { why: "for other sensor channels" };
+      } catch (e) {
+        return { why: `unreadable (${e instanceof Error ? e.message : String(e)})` };
+      }
+    };
+    const loaded = this.#slots.load();
+    const retained = parse(loaded);
+    let state = retained.state;
+    let lost = loaded.status !== "empty";
+    if (!state && host.flash) {
+      const image = host.flash.read(FLASH_KEY);
+      if (image) {
+        const copy = parse(RetainedSlots.verify(new Uint8Array(image), STATE_VERSION));
+        state = copy.state;
+        if (state) {
+          state.counters.restored++;
+          host.log(`retained state ${retained.why}: restored from flash (${state.buffer.length} readings)`);
+        } else {
+          lost = true;
+          host.log(`flash copy of the state ${copy.why}`);
+        }
+      }
+    }
+    if (!state) {
+      state = freshState(channels.length, capacity, layout, lost ? 1 : 0, sensors);
+      if (lost) host.log(`retained state ${retained.why}: starting clean (cold start counted)`);
+    }
+    this.state = state;
+  }
+
+  commit(): void {
+    this.#slots.commit(writeState(this.state, this.#slots.next));
+  }
+
+  /**
+   * Ends a wake's bookkeeping: counts it towards the next flash copy and makes the copy when the
+   * config says so. The copy is of a committed slot, and the counter is reset only after it is
+   * written, so a power cut in between costs one more copy, never a longer gap.
+   */
+  endWake(config: Config): void {
+    const { state } = this;
+    const flash = this.#host.flash;
+    state.sinceSpill = Math.min(state.sinceSpill + 1, 0xffff);
+    const due = (config.flashEvery > 0 && state.sinceSpill >= config.flashEvery) ||
+      (config.flashFill > 0 && state.buffer.bytesUsed * 100 >= config.flashFill * state.buffer.capacity);
+    this.commit();
+    if (!flash || !due) return;
+    flash.write(FLASH_KEY, this.#slots.image().buffer);
+    state.sinceSpill = 0;
+    this.commit();
+  }
+}
