@@ -2,7 +2,8 @@
 // node's next wake resumes its session (CONNACK Session Present), takes the command an operator queued
 // for it before the restart, applies it (the next sleep follows the new interval) and reports it in
 // its retained status; a subscriber outside torpor sees every reading at least once across the
-// restart.
+// restart. Without persistence the session is gone (Session Present 0): the node subscribes again in
+// that wake, so the commands sent after it still arrive.
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -83,3 +84,47 @@ for (const version of [5, 4] as const) {
   });
 }
 
+
+describe("a broker restarted without persistence (mosquitto, MQTT 5)", { skip: mosquittoMissing() }, () => {
+  let broker: Mosquitto;
+  let proxy: Proxy;
+  let node: TestNode;
+  before(async () => {
+    broker = await startMosquitto();
+    proxy = await startProxy({ port: broker.port });
+    node = new TestNode("restart-lost", { broker: proxy.url, mqttVersion: 5 });
+  });
+  after(async () => {
+    await proxy.close();
+    await broker.stop();
+    node.remove();
+  });
+
+  it("loses the session; the node subscribes again and takes the next command", async () => {
+    assert.equal((await node.wake()).error, undefined, node.log());
+    await broker.stop();
+    broker = await startMosquitto();
+    proxy.target = { host: "127.0.0.1", port: broker.port };
+
+    const subscriber = await Subscriber.connect(broker.url, [node.telemetryTopic]);
+    try {
+      const second = await node.wake();
+      assert.equal(second.error, undefined, node.log());
+      const connection = proxy.connections.at(-1)!;
+      assert.equal(connackInfo(connection.down.frames.find((f) => f.type === PacketType.CONNACK)!).sessionPresent, false);
+      assert.equal(connection.up.frames.filter((f) => f.type === PacketType.SUBSCRIBE).length, 1, "subscribed again");
+      assert.equal(second.delivered, 1);
+      await subscriber.until(() => subscriber.records(node.telemetryTopic).length > 0);
+      assert.deepEqual(dedupe(subscriber.records(node.telemetryTopic), node.name).samples, node.sampled().slice(1));
+
+      const operator = await connectAsync(broker.url, { protocolVersion: 5 });
+      await operator.publishAsync(node.commandTopic, JSON.stringify({ cmd: "status", id: "after-restart" }), { qos: 1 });
+      await operator.endAsync();
+      const third = await node.wake();
+      assert.equal(third.error, undefined, node.log());
+      assert.match(third.lines.join("\n"), /^command after-restart: ok$/m);
+    } finally {
+      await subscriber.end();
+    }
+  });
+});
