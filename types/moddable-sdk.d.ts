@@ -1,0 +1,40 @@
+// What the Moddable SDK's implementations do and its typings do not say — missing from both the
+// SDK's own typings (8.2, which mcconfig uses) and npm's @moddable/typings (5.6.0, which
+// `npx tsc -p tsconfig.json` uses). Script-style (no top-level import/export), so that each block
+// merges with the SDK's declaration instead of replacing it. mcconfig gets this file through the
+// manifest's "typescript" section; tsconfig.json lists it after the npm typings because an added
+// overload is tried first only when it is declared later.
+
+declare module "embedded:io/socket/tcp" {
+  export default interface TCP {
+    /** modules/io/socket/{lin,lwip}/tcp.c: returns the bytes still writable, and throws "would
+     *  block" (writing nothing) when the value does not fit in them. */
+    write(value: number | ArrayBuffer | ArrayBufferView): number;
+  }
+}
+
+declare module "embedded:io/i2c" {
+  export default interface I2C {
+    /** ECMA-419 §9.2.1: every IO class has close(); the SDK's I2C does too. */
+    close(): void;
+  }
+}
+
+declare module "embedded:io/analog" {
+  export default interface Analog {
+    close(): void;
+  }
+}
+
+declare module "embedded:network/interface/wifi" {
+  export interface WiFiConnectOptions {
+    /** modules/io/wifi/esp32/wifi-esp32.c: 1-13, the channel to scan first (a hint, not a limit). */
+    channel?: number;
+  }
+  export default interface WiFi {
+    /** The associated access point's channel; undefined while not associated. */
+    readonly channel: number | undefined;
+    /** The associated access point's MAC ("aa:bb:cc:dd:ee:ff"); undefined while not associated. */
+    readonly BSSID: string | undefined;
+  }
+}
