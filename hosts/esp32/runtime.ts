@@ -1,0 +1,48 @@
+// What both Moddable hosts — this ESP32 host and the desktop simulator (hosts/sim) — build the same
+// way from the SDK's runtime modules: timers on "timer", the clock on Date.now and Time.ticks, log
+// lines through trace (xsbug's console, or stdout when no xsbug is listening).
+
+import Time from "time";
+import Timer from "timer";
+import type { Clock, Timers } from "../../src/host";
+
+/**
+ * Host timers handing out numbers: Host.timer.clear takes `unknown`, and a number finds its Timer
+ * without a cast. A fired timer leaves the table itself, so a late clear is harmless.
+ */
+export function timers(): Timers {
+  const live = new Map<number, Timer>();
+  let next = 1;
+  return {
+    set(callback, ms) {
+      const id = next++;
+      live.set(id, Timer.set(() => {
+        live.delete(id);
+        callback();
+      }, Math.max(0, ms)));
+      return id;
+    },
+    clear(id) {
+      if (typeof id !== "number") return;
+      const timer = live.get(id);
+      if (timer === undefined) return;
+      live.delete(id);
+      Timer.clear(timer);
+    },
+  };
+}
+
+/** Wall time from the host's clock (the RTC on ESP32, kept across deep sleep); ticks from this wake's start. */
+export function clock(): Clock {
+  const start = Time.ticks;
+  return {
+    now: () => Date.now(),
+    // Time.delta copes with the tick counter wrapping, which an always-connected node can live to see.
+    ticks: () => Time.delta(start),
+  };
+}
+
+/** A log line carrying the node's own time, as the Node host prints it. */
+export function log(message: string): void {
+  trace(`${new Date(Date.now()).toISOString().slice(11, 19)} ${message}\n`);
+}

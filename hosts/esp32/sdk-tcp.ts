@@ -1,0 +1,108 @@
+// The SDK's ECMA-419 TCP socket (embedded:io/socket/tcp: lwip on ESP32, the host's sockets in the
+// simulator) behind the Host's TCP contract. The SDK's write() sends a buffer only if it fits in the
+// space onWritable reported, and otherwise throws "would block" (modules/io/socket/{lin,lwip}/tcp.c),
+// while the firmware writes a pipelined batch in one call, as node:net lets it. So this queues what
+// does not fit and sends it as onWritable reports room, and close() waits for the queue to go out —
+// the final DISCONNECT is in it — for at most CLOSE_GRACE_MS.
+
+import TCP from "embedded:io/socket/tcp";
+import Timer from "timer";
+import type { BufferSource, TCP as HostTCP, TCPOptions } from "../../src/host";
+
+const CLOSE_GRACE_MS = 2000;
+
+/** Sockets whose queue has not gone out yet: a device waits for them before it turns the radio off. */
+const draining = new Set<BufferedTCP>();
+
+export function pendingSockets(): number {
+  return draining.size;
+}
+
+export class BufferedTCP implements HostTCP {
+  #socket: TCP;
+  #queue: Uint8Array[] = [];
+  #writable = 0;
+  #closing: Timer | undefined;
+  #done = false;
+
+  constructor(options: TCPOptions) {
+    const self = this;
+    this.#socket = new TCP({
+      address: options.address,
+      port: options.port,
+      nodelay: options.nodelay ?? false,
+      format: "buffer",
+      onWritable(bytes: number) {
+        self.#writable = bytes;
+        self.#drain();
+        if (!self.#done && self.#closing === undefined && self.#queue.length === 0) options.onWritable?.call(self, self.#writable);
+      },
+      onReadable(bytes: number) {
+        if (!self.#done && self.#closing === undefined) options.onReadable?.call(self, bytes);
+      },
+      onError() {
+        // The SDK passes nothing: a refused connection, a reset and the peer's close look alike.
+        const quiet = self.#done || self.#closing !== undefined;
+        self.#end();
+        if (!quiet) options.onError?.call(self, new Error("connection refused, reset or closed by the peer"));
+      },
+    });
+  }
+
+  read(byteLength?: number): ArrayBuffer | undefined {
+    if (this.#done) return undefined;
+    const data = byteLength === undefined ? this.#socket.read() : this.#socket.read(byteLength);
+    return data instanceof ArrayBuffer ? data : undefined;
+  }
+
+  write(buffer: BufferSource): void {
+    if (this.#done || this.#closing !== undefined) throw new Error("TCP: closed");
+    const bytes = ArrayBuffer.isView(buffer)
+      ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      : new Uint8Array(buffer);
+    if (bytes.length === 0) return;
+    // A copy: the caller may reuse its buffer once write() returns, as node:net allows.
+    this.#queue.push(bytes.slice());
+    draining.add(this);
+    this.#drain();
+  }
+
+  close(): void {
+    if (this.#done || this.#closing !== undefined) return;
+    if (this.#queue.length === 0) return this.#end();
+    this.#closing = Timer.set(() => this.#end(), CLOSE_GRACE_MS);
+  }
+
+  #drain(): void {
+    while (!this.#done && this.#queue.length > 0 && this.#writable > 0) {
+      const head = this.#queue[0]!;
+      const n = Math.min(head.length, this.#writable);
+      try {
+        this.#writable = this.#socket.write(n === head.length ? head : head.subarray(0, n));
+      } catch {
+        // "would block" after all (the space changed under us): the next onWritable resumes.
+        this.#writable = 0;
+        return;
+      }
+      if (n === head.length) this.#queue.shift();
+      else this.#queue[0] = head.subarray(n);
+    }
+    if (this.#queue.length === 0) {
+      draining.delete(this);
+      if (this.#closing !== undefined) this.#end();
+    }
+  }
+
+  #end(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#closing !== undefined) Timer.clear(this.#closing);
+    this.#queue.length = 0;
+    draining.delete(this);
+    try {
+      this.#socket.close();
+    } catch {
+      // Closed already, by the SDK after an error.
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// The Moddable desktop-simulator host (mcconfig -p lin, mac or win): the virtual sensor devices
+// behind ECMA-419 IO classes (the simulator has no I2C and no `device` global), TCP through the
+// SDK's embedded:io/socket/tcp, retained memory in a file, output through trace. Deep sleep is
+// emulated: sleep(ms) schedules the next wake in this same process, so the simulator runs wake
+// after wake, in real time, until it is closed.
+
+import { File } from "file";
+import Net from "net";
+import Timer from "timer";
+import config from "mc/config";
+import type { Config } from "../../src/config";
+import { parseConfig } from "../../src/config";
+import type { Host, WakeCause } from "../../src/host";
+import type { CheckHostConfig, HostOptions, MakeHost, ModdableHost } from "../../types/host";
+import { virtualBoard } from "./devices/board";
+import { SyntheticEnvironment } from "./devices/environment";
+import { BufferedTCP } from "../esp32/sdk-tcp";
+import { clock as hostClock, log, timers } from "../esp32/runtime";
+import { retainedFile } from "./retained-file";
+
+/** Keys the simulator build adds to mc/config: the `file` module's root, the display rotation and the SNTP server. */
+export const configKeys: readonly string[] = ["file", "rotation", "sntp"];
+
+/** `sim` is checked where it is used, by the virtual board, when the host is built. */
+export const checkHostConfig: CheckHostConfig = () => {};
+
+/** Wakes since the simulator started: only the first can be a power-on or a reset. */
+let wakes = 0;
+
+const makeHost: MakeHost = (options: HostOptions): ModdableHost => {
+  const parsed: Config = options.config ?? parseConfig({});
+  const id = "moddable-sim";
+  const clock = hostClock();
+  const path = `${config.file.root}torpor-${parsed.node || id}.retained`;
+  const wakeCause: WakeCause = wakes++ > 0 ? "timer" : File.exists(path) ? "reset" : "power-on";
+  const board = virtualBoard(parsed, simSettings(options.raw.sim), new SyntheticEnvironment(1), clock, {
+    // A stuck virtual bus blocks for the I2C timeout, as a real one does.
+    stall: (ms) => Timer.delay(ms),
+  });
+  const host: Host = {
+    name: "sim",
+    id,
+    io: board.io,
+    i2c: parsed.i2c ?? { data: 21, clock: 22, hz: 100_000 },
+    network: {
+      up: (_timeoutMs, callback) => void Timer.set(() => callback(), 0),
+      resolve,
+      down: () => {},
+      TCP: BufferedTCP,
+    },
+    clock,
+    timer: timers(),
+    retained: retainedFile(path),
+    wakeCause,
+    log,
+    sleep(ms) {
+      // The emulated deep sleep: nothing of this wake survives but the retained file.
+      Timer.set(() => options.wake(), Math.max(0, ms));
+    },
+    nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
+  };
+  return host;
+};
+
+export default makeHost;
+
+/**
+ * IPv4 literals pass through; host names go to the SDK's resolver (Net.resolve: the system's resolver
+ * on lin, mac and win), which answers with the first IPv4 address. The SDK's TCP here is IPv4 only.
+ */
+function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return void Timer.set(() => callback(undefined, name), 0);
+  Net.resolve(name, (_name, address) => {
+    if (address) callback(undefined, address);
+    else callback(new Error(`no IPv4 address for ${name}`));
+  });
+}
+
+/** mcconfig passes `sim=…` from the command line as a string: JSON text, like every structured key. */
+function simSettings(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
