@@ -203,13 +203,18 @@ export class Connection {
     this.#write();
   }
 
-  /** Publishes the status and DISCONNECTs normally (the Will is discarded), then closes. */
+  /** Publishes the status and DISCONNECTs normally, then closes. */
   close(): void {
     if (this.#finished) return;
     if (this.isOpen) {
       this.#closing = true;
       this.#publishStatus();
-      this.#session.disconnect();
+      // MQTT 5, deep sleep: "Disconnect with Will Message" (0x04) rather than Normal (0x00), which
+      // would discard the Will. The broker then holds it for the Will Delay (= Session Expiry) and
+      // drops it when the node's next wake resumes the session in time; a node that never comes
+      // back — it died asleep, the way a sleeping node nearly always dies — is announced offline.
+      // Always connected: a normal DISCONNECT means the node is going away on purpose.
+      this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       this.#write();
     }
     this.#finish();

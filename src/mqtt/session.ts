@@ -102,8 +102,9 @@ export class PublisherSession {
     this.#queue({ type: "pingreq" });
   }
 
-  disconnect(): void {
-    this.#queue({ type: "disconnect" });
+  /** Queues DISCONNECT; MQTT 5 may give a reason (0x04: Disconnect with Will Message). */
+  disconnect(reasonCode?: number): void {
+    this.#queue(reasonCode === undefined ? { type: "disconnect" } : { type: "disconnect", reasonCode });
   }
 
   /** Everything queued since the last call, as one buffer for one socket write. */
