@@ -2,13 +2,14 @@
 // ESP32 RTC slow memory. A commit writes the changed range in place, in small chunks, each its own
 // write, and syncs it, so a process killed at any moment leaves the file as a real power cut would
 // leave the memory: possibly half-written, which is what the retained-state slots are built to
-// survive. TORPOR_RETAINED_CHUNK_MS (for the torture tests) stretches each chunk's write, so that
-// kills at random moments often land inside a commit.
+// survive. For the torture tests: TORPOR_RETAINED_CHUNK_MS stretches each chunk's write, so that
+// kills at random moments often land inside a commit, and TORPOR_RETAINED_BYTES models a board with
+// less RTC memory, so that a buffer overflow takes hours rather than days of simulated outage.
 
 import * as fs from "node:fs";
 import type { RetainedMemory } from "../../src/host";
 
-export const RETAINED_SIZE = 8192;
+export const RETAINED_SIZE = Number(process.env["TORPOR_RETAINED_BYTES"] ?? 0) || 8192;
 
 /** Bytes per write: a torn commit is torn at one of these boundaries. */
 const CHUNK = 64;

@@ -7,6 +7,7 @@ import { utf8Decode, utf8Encode } from "../encoding/utf8";
 import type { LinkMemory } from "../link";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
+import { maxBlockBytes } from "../telemetry/sprintz";
 import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
 import type { RetainedSlots } from "./retained";
 
@@ -76,7 +77,10 @@ const FIXED_BYTES = 5 * 4 + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INF
 
 /** Bytes left for the encoded readings in a slot, next to the rest of the state at its largest. */
 export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
-  return Math.max(0, slots.capacity - FIXED_BYTES - 4 * sensors - (4 + 4 * channels) - ReadingBuffer.overhead(channels));
+  const room = slots.capacity - FIXED_BYTES - 4 * sensors - (4 + 4 * channels) - ReadingBuffer.overhead(channels);
+  // Less than one block and every commit would overflow the slot: say so at boot, once.
+  if (room <= maxBlockBytes(channels)) throw new RangeError(`retained memory of ${2 * (slots.capacity + 16)} bytes is too small for ${channels} channels`);
+  return room;
 }
 
 export function writeState(state: NodeState, bytes: Uint8Array): number {
