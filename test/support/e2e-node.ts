@@ -26,11 +26,13 @@ export class TestNode {
   readonly reports: WakeReport[] = [];
   #config: Record<string, unknown>;
 
+  /** `root`: where the state directory goes (default: the system's temporary directory). */
   constructor(
     readonly name: string,
     config: Record<string, unknown>,
+    root = os.tmpdir(),
   ) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `torpor-${name}-`));
+    this.dir = fs.mkdtempSync(path.join(root, `torpor-${name}-`));
     this.configFile = path.join(this.dir, "config.json");
     this.#config = {};
     this.configure({ node: name, sampleInterval: 60, batchSize: 1, awakeTimeout: 5, ...config });
