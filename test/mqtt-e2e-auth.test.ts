@@ -2,7 +2,9 @@
 // 3.1.1: the wake fails with the broker's own refusal, by name and code; the node backs off in sleep
 // periods (1, then 2: the wake after the second failure does not even try) while it keeps sampling;
 // once the credentials are right, every reading it kept arrives, and the password never appears in
-// its log.
+// its log. A telemetry topic the broker's ACL denies is, over MQTT 5, a failed wake that names the
+// broker's reason (0x87), not a delivery. (Over 3.1.1 mosquitto acknowledges the PUBLISH and drops
+// it: the node cannot tell; docs/mqtt.md says so.)
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -92,3 +94,30 @@ for (const version of [5, 4] as const) {
     });
   });
 }
+
+describe("a telemetry topic the broker's ACL denies (mosquitto, MQTT 5)", { skip: mosquittoMissing() }, () => {
+  let dir: string;
+  let broker: Mosquitto;
+  let node: TestNode;
+  before(async () => {
+    dir = tempDir("mosquitto-acl");
+    const acl = path.join(dir, "acl");
+    // The node may use its command topic, not its telemetry topic.
+    fs.writeFileSync(acl, "topic readwrite torpor/+/cmd\ntopic readwrite torpor/+/status\n");
+    fs.chmodSync(acl, 0o644);
+    broker = await startMosquitto([`acl_file ${acl}`, ...asRoot()]);
+    node = new TestNode("acl-5", { broker: broker.url, mqttVersion: 5 });
+  });
+  after(async () => {
+    await broker.stop();
+    node.remove();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is a failed wake naming the broker's reason, not a delivery", async () => {
+    const report = await node.wake();
+    assert.equal(report.error, "broker rejected a batch: reason 0x87", node.log());
+    assert.equal(report.delivered, 0);
+    assert.match(node.log(), /^publish failed: broker rejected a batch: reason 0x87;/m);
+  });
+});
