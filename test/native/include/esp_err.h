@@ -1,0 +1,1 @@
+#include "idf-stand-in.h"

@@ -1,0 +1,14 @@
+/* Stand-in for soc/soc_caps.h: the sleep capabilities of the chip TEST_CHIP_* names (ESP32 by default). */
+#if defined(TEST_CHIP_ESP32C3)
+#define SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP 1
+#elif defined(TEST_CHIP_ESP32C6)
+#define SOC_PM_SUPPORT_EXT1_WAKEUP 1
+#define SOC_PM_SUPPORT_EXT1_WAKEUP_MODE_PER_PIN 1
+#define SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP 1
+#define SOC_RTCIO_INPUT_OUTPUT_SUPPORTED 1
+#else
+#define SOC_PM_SUPPORT_EXT0_WAKEUP 1
+#define SOC_PM_SUPPORT_EXT1_WAKEUP 1
+#define SOC_RTCIO_INPUT_OUTPUT_SUPPORTED 1
+#define SOC_PM_SUPPORT_RTC_PERIPH_PD 1
+#endif
