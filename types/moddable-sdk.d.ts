@@ -17,6 +17,8 @@ declare module "embedded:io/i2c" {
   export default interface I2C {
     /** ECMA-419 §9.2.1: every IO class has close(); the SDK's I2C does too. */
     close(): void;
+    /** Any ArrayBufferView: the SDK reads it with xsmcGetBufferReadable, which takes them all. */
+    write(value: ArrayBuffer | ArrayBufferView, stop?: boolean): void;
   }
 }
 
@@ -36,5 +38,12 @@ declare module "embedded:network/interface/wifi" {
     readonly channel: number | undefined;
     /** The associated access point's MAC ("aa:bb:cc:dd:ee:ff"); undefined while not associated. */
     readonly BSSID: string | undefined;
+  }
+}
+
+declare module "sntp" {
+  export default interface SNTP {
+    /** modules/network/sntp/sntp.js: stops the retries and closes the socket. */
+    close(): void;
   }
 }

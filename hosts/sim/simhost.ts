@@ -33,7 +33,7 @@ const makeHost: MakeHost = (options: HostOptions): ModdableHost => {
   const clock = hostClock();
   const path = `${config.file.root}torpor-${parsed.node || id}.retained`;
   const wakeCause: WakeCause = wakes++ > 0 ? "timer" : File.exists(path) ? "reset" : "power-on";
-  const board = virtualBoard(parsed, simSettings(options.raw.sim), new SyntheticEnvironment(1), clock, {
+  const board = virtualBoard(parsed, options.raw.sim, new SyntheticEnvironment(1), clock, {
     // A stuck virtual bus blocks for the I2C timeout, as a real one does.
     stall: (ms) => Timer.delay(ms),
   });
@@ -74,14 +74,4 @@ function resolve(name: string, callback: (error: Error | undefined, address?: st
     if (address) callback(undefined, address);
     else callback(new Error(`no IPv4 address for ${name}`));
   });
-}
-
-/** mcconfig passes `sim=…` from the command line as a string: JSON text, like every structured key. */
-function simSettings(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
 }

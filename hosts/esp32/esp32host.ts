@@ -1,0 +1,212 @@
+// The ESP32 host (mcconfig -p esp32 or esp32/<board>): ECMA-419 IO from the SDK with the I2C pins
+// from the config, the board's provider, or the ESP32 DevKit's 21/22; Wi-Fi brought up by the wake
+// with a deadline (station.ts); TCP over lwip; retained memory, wake cause, deep sleep and pin wake
+// from torpor's native module (native/), because the SDK has none of them for ESP32.
+
+import Analog from "embedded:io/analog";
+import Digital from "embedded:io/digital";
+import I2C from "embedded:io/i2c";
+import device from "embedded:provider/builtin";
+import Net from "net";
+import Time from "time";
+import Timer from "timer";
+import { ConfigError } from "../../src/config-error";
+import { parseConfig, type Config } from "../../src/config";
+import type { BusOptions } from "../../src/host";
+import { parseContactOptions } from "../../src/sensors/contact";
+import type { CheckHostConfig, HostOptions, MakeHost, ModdableHost } from "../../types/host";
+import * as power from "./native/power";
+import { NetCache } from "./net-cache";
+import { clock, log, timers } from "./runtime";
+import { BufferedTCP, pendingSockets } from "./sdk-tcp";
+import { Station, type StaticAddress } from "./station";
+
+/**
+ * Keys the SDK's own manifests put in mc/config on ESP32 — manifest_net's SNTP server and what
+ * board targets (build/devices/esp32/targets/<board>) set for their displays, buttons and power —
+ * and `staticIP`, read here. mcconfig's `format` never reaches parseConfig (main.ts drops it).
+ */
+export const configKeys: readonly string[] = [
+  "staticIP", "sntp",
+  "autorotate", "backlight", "brightness", "button", "buttonArray", "button_pin", "buzzer", "camera",
+  "corner", "driverRotation", "enablePowerButton", "es8311", "ir_pin", "ir_rx_pin", "ir_tx_pin",
+  "lcd_pin", "led", "led_pin", "peripheral_power_pin", "power_pin", "rotation", "rtc", "screen",
+  "Screen", "startupSound", "startupVibration", "touch", "virtualButton", "voltage", "xPower", "xPWR_key",
+];
+
+export const checkHostConfig: CheckHostConfig = (raw) => {
+  staticAddress(raw.staticIP);
+};
+
+/** Waiting for the last bytes (the DISCONNECT) to leave before the radio goes off: lwip sends
+ *  them after write() returns. The queue gets at most FLUSH_LIMIT_MS, the air LINGER_MS more. */
+const FLUSH_LIMIT_MS = 1000;
+const LINGER_MS = 50;
+
+const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
+  const parsed: Config = config ?? parseConfig({});
+  const station = new Station(
+    {
+      ssid: parsed.ssid,
+      password: parsed.password,
+      staticAddress: config ? staticAddress(raw.staticIP) : undefined,
+      sntp: typeof raw.sntp === "string" ? raw.sntp : "",
+    },
+    new NetCache(new Uint8Array(power.hostArea())),
+    log,
+  );
+  const wakeCause = power.wakeCause();
+  if (wakeCause === "reset") log(`reset (${power.resetReason()})`);
+  let radioOff: Timer | undefined;
+  const cancelRadioOff = () => {
+    if (radioOff !== undefined) Timer.clear(radioOff);
+    radioOff = undefined;
+  };
+
+  return {
+    name: "esp32",
+    id: `esp32-${power.macAddress()}`,
+    io: { I2C, Analog, Digital },
+    i2c: parsed.i2c ?? boardBus(),
+    network: {
+      up(timeoutMs, callback) {
+        cancelRadioOff();
+        station.up(timeoutMs, callback);
+      },
+      resolve,
+      down() {
+        if (!station.active) return;
+        cancelRadioOff();
+        radioOff = afterSending(() => {
+          radioOff = undefined;
+          station.down();
+        });
+      },
+      TCP: BufferedTCP,
+    },
+    clock: clock(),
+    timer: timers(),
+    // RTC memory: a write is already where it survives deep sleep, so commit has nothing to do.
+    retained: { bytes: new Uint8Array(power.retainedRegion()), commit: () => {} },
+    wakeCause,
+    log,
+    sleep(ms) {
+      cancelRadioOff();
+      const sleep = () => {
+        station.down();
+        armPinWake(parsed);
+        // Whole microseconds, at least one: a zero would arm no timer at all.
+        power.deepSleep(Math.max(1, Math.round(ms)) * 1000);
+      };
+      if (station.active) afterSending(sleep);
+      else sleep();
+    },
+    nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
+    ready(callback) {
+      // After a power-on the RTC starts at 1970: readings need the real time before they are taken.
+      if (!Station.clockUnset() || !parsed.ssid) return callback();
+      station.up(parsed.awakeTimeout * 1000, (error) => {
+        if (error) log(`clock not set: ${error.message}`);
+        callback();
+      });
+    },
+  };
+};
+
+export default makeHost;
+
+/** Calls `then` once the sockets' queues are out (or FLUSH_LIMIT_MS passed), LINGER_MS later. */
+function afterSending(then: () => void): Timer {
+  const started = Time.ticks;
+  let timer: Timer;
+  const poll = () => {
+    if (pendingSockets() === 0 || Time.delta(started) >= FLUSH_LIMIT_MS) timer = Timer.set(then, LINGER_MS);
+    else timer = Timer.set(poll, 10);
+  };
+  timer = Timer.set(poll, 0);
+  // The caller cancels through the first timer; poll reschedules only while that one is live.
+  return timer;
+}
+
+function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return void Timer.set(() => callback(undefined, name), 0);
+  Net.resolve(name, (_name, address) => {
+    if (address) callback(undefined, address);
+    else callback(new Error(`DNS: no address for ${name}`));
+  });
+}
+
+/** I2C pins: the board's provider has them for a board target (esp32/<board>); the plain esp32
+ *  provider has none, and the ESP32 DevKit convention (SDA 21, SCL 22) stands in. */
+function boardBus(): BusOptions {
+  const i2c: unknown = Reflect.get(device, "I2C");
+  const board = isRecord(i2c) ? i2c.default : undefined;
+  if (isRecord(board) && typeof board.data === "number" && typeof board.clock === "number") {
+    return {
+      data: board.data,
+      clock: board.clock,
+      hz: typeof board.hz === "number" ? board.hz : 100_000,
+      ...(typeof board.port === "number" ? { port: board.port } : {}),
+    };
+  }
+  return { data: 21, clock: 22, hz: 100_000 };
+}
+
+/**
+ * Contacts marked `wake: true` wake the node when they change: each pin is armed for the level
+ * opposite to the one it reads now (a door left open must not wake the node again at once), with
+ * the pull its contact uses.
+ */
+function armPinWake(config: Config): void {
+  let pins = 0;
+  let high = 0;
+  let pullUp = 0;
+  let pullDown = 0;
+  for (const sensor of config.sensors) {
+    if (sensor.type !== "contact" || sensor.pin === undefined) continue;
+    const options = parseContactOptions(sensor.options);
+    if (!options.wake) continue;
+    const pull = options.pull ?? "up";
+    const bit = 2 ** sensor.pin;
+    try {
+      const input = new Digital({ pin: sensor.pin, mode: pull === "up" ? Digital.InputPullUp : pull === "down" ? Digital.InputPullDown : Digital.Input });
+      const level = input.read();
+      input.close();
+      pins += bit;
+      if (level === 0) high += bit;
+      if (pull === "up") pullUp += bit;
+      if (pull === "down") pullDown += bit;
+    } catch (e) {
+      log(`pin wake: GPIO ${sensor.pin} unreadable (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  if (pins === 0) return;
+  const error = power.armWake(pins, high, pullUp, pullDown);
+  if (error !== undefined) log(`pin wake off: ${error}`);
+}
+
+/** `staticIP`: {"address", "mask", "gateway", "dns"} (JSON text from the command line), or absent. */
+function staticAddress(value: unknown): StaticAddress | undefined {
+  if (value === undefined || value === "") return undefined;
+  let v: unknown = value;
+  if (typeof v === "string") {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      throw new ConfigError("staticIP", `expected JSON like {"address":"192.168.1.50","mask":"255.255.255.0","gateway":"192.168.1.1","dns":"192.168.1.1"}`);
+    }
+  }
+  if (!isRecord(v)) throw new ConfigError("staticIP", "expected an object with address, mask, gateway and dns");
+  const field = (key: "address" | "mask" | "gateway" | "dns"): string => {
+    const s = v[key];
+    if (typeof s !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.split(".").some((n) => Number(n) > 255)) {
+      throw new ConfigError(`staticIP.${key}`, `expected an IPv4 address like 192.168.1.1, got ${JSON.stringify(s) ?? "nothing"}`);
+    }
+    return s;
+  };
+  return { address: field("address"), mask: field("mask"), gateway: field("gateway"), dns: field("dns") };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

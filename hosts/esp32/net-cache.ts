@@ -1,0 +1,74 @@
+// The ESP32 host's 64 bytes of RTC memory, after the firmware's state region (native/rtc.h): what
+// the last Wi-Fi connection learnt, for the next one, and when the clock was last set from SNTP.
+// ESP-IDF never initialises this memory, so it is trusted only with its magic and CRC.
+//
+//    0 u32 magic "TNC1"          4 u32 FNV-1a of the SSID     8 u8 channel (0: unknown)
+//    9 6 × u8 BSSID             15 u8 flags (bit 0: BSSID known)
+//   16 u32 last SNTP sync, Unix seconds (0: never)            20..59 spare
+//   60 u32 CRC-32 of bytes 0..59
+
+import { crc32 } from "../../src/power/crc32";
+
+const MAGIC = 0x31434e54; // "TNC1" read little-endian
+const SIZE = 64;
+
+export interface NetMemory {
+  /** The access point's channel at the last connection to this SSID; 0 when unknown. */
+  channel: number;
+  /** Its MAC address, "aa:bb:cc:dd:ee:ff"; "" when unknown. */
+  bssid: string;
+  /** Unix seconds of the last SNTP sync, whatever the network; 0 when never. */
+  syncedAt: number;
+}
+
+export class NetCache {
+  #bytes: Uint8Array;
+  #view: DataView;
+
+  constructor(bytes: Uint8Array) {
+    if (bytes.length < SIZE) throw new RangeError(`network cache needs ${SIZE} bytes, got ${bytes.length}`);
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, SIZE);
+  }
+
+  /** What is known for `ssid`; channel and BSSID only if they were learnt on that SSID. */
+  read(ssid: string): NetMemory {
+    const v = this.#view;
+    if (v.getUint32(0, true) !== MAGIC || v.getUint32(60, true) !== crc32(this.#bytes, 0, 60)) return { channel: 0, bssid: "", syncedAt: 0 };
+    const syncedAt = v.getUint32(16, true);
+    if (v.getUint32(4, true) !== fnv1a(ssid)) return { channel: 0, bssid: "", syncedAt };
+    const channel = v.getUint8(8);
+    const bssid = v.getUint8(15) & 1 ? formatMAC(this.#bytes.subarray(9, 15)) : "";
+    return { channel: channel >= 1 && channel <= 14 ? channel : 0, bssid, syncedAt };
+  }
+
+  write(ssid: string, memory: NetMemory): void {
+    const v = this.#view;
+    this.#bytes.fill(0, 0, SIZE);
+    v.setUint32(0, MAGIC, true);
+    v.setUint32(4, fnv1a(ssid), true);
+    v.setUint8(8, memory.channel);
+    const mac = parseMAC(memory.bssid);
+    if (mac) {
+      this.#bytes.set(mac, 9);
+      v.setUint8(15, 1);
+    }
+    v.setUint32(16, Math.max(0, Math.floor(memory.syncedAt)) >>> 0, true);
+    v.setUint32(60, crc32(this.#bytes, 0, 60), true);
+  }
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function formatMAC(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+function parseMAC(s: string): Uint8Array | undefined {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) return undefined;
+  return Uint8Array.from(s.split(":"), (h) => parseInt(h, 16));
+}
