@@ -57,11 +57,8 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
   );
   const wakeCause = power.wakeCause();
   if (wakeCause === "reset") log(`reset (${power.resetReason()})`);
-  let radioOff: Timer | undefined;
-  const cancelRadioOff = () => {
-    if (radioOff !== undefined) Timer.clear(radioOff);
-    radioOff = undefined;
-  };
+  if (wakeCause === "pin") log(`woken by ${describePins(power.wakePins()) || "a wake pin"}`);
+  let cancelRadioOff = () => {};
 
   return {
     name: "esp32",
@@ -77,10 +74,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
       down() {
         if (!station.active) return;
         cancelRadioOff();
-        radioOff = afterSending(() => {
-          radioOff = undefined;
-          station.down();
-        });
+        cancelRadioOff = afterSending(() => station.down());
       },
       TCP: BufferedTCP,
     },
@@ -115,17 +109,26 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
 
 export default makeHost;
 
-/** Calls `then` once the sockets' queues are out (or FLUSH_LIMIT_MS passed), LINGER_MS later. */
-function afterSending(then: () => void): Timer {
+/** Calls `then` once the sockets' queues are out (or FLUSH_LIMIT_MS passed), LINGER_MS later;
+ *  returns what cancels it. */
+function afterSending(then: () => void): () => void {
   const started = Time.ticks;
-  let timer: Timer;
+  let timer: Timer | undefined;
   const poll = () => {
-    if (pendingSockets() === 0 || Time.delta(started) >= FLUSH_LIMIT_MS) timer = Timer.set(then, LINGER_MS);
-    else timer = Timer.set(poll, 10);
+    if (pendingSockets() === 0 || Time.delta(started) >= FLUSH_LIMIT_MS) {
+      timer = Timer.set(() => {
+        timer = undefined;
+        then();
+      }, LINGER_MS);
+    } else {
+      timer = Timer.set(poll, 10);
+    }
   };
   timer = Timer.set(poll, 0);
-  // The caller cancels through the first timer; poll reschedules only while that one is live.
-  return timer;
+  return () => {
+    if (timer !== undefined) Timer.clear(timer);
+    timer = undefined;
+  };
 }
 
 function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
@@ -205,6 +208,15 @@ function staticAddress(value: unknown): StaticAddress | undefined {
     return s;
   };
   return { address: field("address"), mask: field("mask"), gateway: field("gateway"), dns: field("dns") };
+}
+
+/** "GPIO 33, GPIO 34" from a wake-pin mask (ext0 reports none: it has one pin, the one armed). */
+function describePins(mask: number): string {
+  const pins: string[] = [];
+  for (let pin = 0; pin < 49 && mask > 0; pin++) {
+    if (Math.floor(mask / 2 ** pin) % 2 === 1) pins.push(`GPIO ${pin}`);
+  }
+  return pins.join(", ");
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
