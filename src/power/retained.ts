@@ -36,22 +36,20 @@ export class RetainedSlots {
   }
 
   load(): LoadResult {
-    let best: { slot: number; sequence: number; length: number } | undefined;
-    let sawForeign = false;
-    let sawCorrupt = false;
-    for (let slot = 0; slot < 2; slot++) {
-      const header = checkSlot(this.#memory.bytes, slot * this.#slotSize, this.capacity, this.#version);
-      if (header.status === "foreign") sawForeign = true;
-      if (header.status === "corrupt") sawCorrupt = true;
-      if (header.status !== "ok") continue;
-      // Sequence numbers wrap; compare them as serial numbers.
-      if (!best || ((header.sequence - best.sequence) | 0) > 0) best = { slot, sequence: header.sequence, length: header.length };
+    const bytes = this.#memory.bytes;
+    const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#version) }));
+    // Newest first (sequence numbers wrap: compare them as serial numbers); the CRC, the costly
+    // part, is checked only until a slot passes.
+    const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => (b.sequence - a.sequence) | 0);
+    for (const h of candidates) {
+      if (slotCrc(bytes, h.slot * this.#slotSize, h.length) !== h.crc) continue;
+      this.#current = h.slot;
+      this.#sequence = h.sequence;
+      const start = h.slot * this.#slotSize + HEADER_SIZE;
+      return { status: "ok", payload: bytes.slice(start, start + h.length) };
     }
-    if (!best) return { status: sawCorrupt ? "corrupt" : sawForeign ? "foreign" : "empty" };
-    this.#current = best.slot;
-    this.#sequence = best.sequence;
-    const start = best.slot * this.#slotSize + HEADER_SIZE;
-    return { status: "ok", payload: this.#memory.bytes.slice(start, start + best.length) };
+    if (candidates.length || headers.some((h) => h.status === "corrupt")) return { status: "corrupt" };
+    return { status: headers.some((h) => h.status === "foreign") ? "foreign" : "empty" };
   }
 
   /** Header and payload of the slot committed last (empty before any): a copy for the flash tier. */
@@ -64,8 +62,9 @@ export class RetainedSlots {
 
   /** Checks an image() as load() checks a slot. */
   static verify(image: Uint8Array, version: number): LoadResult {
-    const header = checkSlot(image, 0, Math.max(0, image.length - HEADER_SIZE), version);
-    if (header.status !== "ok") return { status: header.status };
+    const header = readHeader(image, 0, Math.max(0, image.length - HEADER_SIZE), version);
+    if (header.status !== "candidate") return { status: header.status };
+    if (slotCrc(image, 0, header.length) !== header.crc) return { status: "corrupt" };
     return { status: "ok", payload: image.slice(HEADER_SIZE, HEADER_SIZE + header.length) };
   }
 
@@ -101,20 +100,22 @@ export class RetainedSlots {
   }
 }
 
-/** A slot's header, and whether it holds a valid payload of at most `capacity` bytes. */
-function checkSlot(bytes: Uint8Array, base: number, capacity: number, version: number) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + base, Math.min(HEADER_SIZE, bytes.length - base));
-  if (view.byteLength < HEADER_SIZE) return { status: bytes.length === base ? ("empty" as const) : ("corrupt" as const), length: 0, sequence: 0 };
+/** A slot's header, and whether it can hold a state: a candidate still needs its CRC checked. */
+function readHeader(bytes: Uint8Array, base: number, capacity: number, version: number) {
+  if (bytes.length - base < HEADER_SIZE) {
+    return { status: bytes.length === base ? ("empty" as const) : ("corrupt" as const), length: 0, sequence: 0, crc: 0 };
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + base, HEADER_SIZE);
   const magic = view.getUint32(0, true);
   const length = view.getUint16(6, true);
   const sequence = view.getUint32(8, true);
   const crc = view.getUint32(12, true);
-  let status: "ok" | "empty" | "corrupt" | "foreign";
+  let status: "candidate" | "empty" | "corrupt" | "foreign";
   if (magic === 0 && sequence === 0 && crc === 0) status = "empty";
   else if (magic !== MAGIC || view.getUint16(4, true) !== version) status = "foreign";
-  else if (length > capacity || crc !== slotCrc(bytes, base, length)) status = "corrupt";
-  else status = "ok";
-  return { status, length, sequence };
+  else if (length > capacity) status = "corrupt";
+  else status = "candidate";
+  return { status, length, sequence, crc };
 }
 
 /** Header bytes 0..11, then the payload, as one CRC without copying them together. */

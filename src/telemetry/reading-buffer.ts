@@ -11,7 +11,7 @@
 // counted in `dropped`. Nothing is ever lost silently.
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
-import { BLOCK, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
+import { BLOCK, blockEnd, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
 
 /** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
 export interface ReadingFault {
@@ -356,7 +356,7 @@ export class ReadingBuffer {
         blocks += buffer.#bytes[offset + header]! + 1;
         offset += header + 1;
       } else {
-        offset = buffer.#decoder.end(buffer.#bytes, offset, sealed, BLOCK);
+        offset = blockEnd(buffer.#bytes, offset, sealed, BLOCK, channels);
         blocks++;
       }
     }

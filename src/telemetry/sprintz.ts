@@ -190,6 +190,30 @@ export class BlockEncoder {
   }
 }
 
+/**
+ * The end of the block of `n` readings at `at`, without decoding it: for checking a stored stream's
+ * shape at every wake, so it is kept lean (locals only). Past `end` is a RangeError (corrupt).
+ */
+export function blockEnd(bytes: Uint8Array, at: number, end: number, n: number, channels: number): number {
+  let p = at + headerBytes(channels);
+  let bits = 0;
+  for (let k = 0, bit = at * 8 + 1; k <= channels; k++, bit += 5) bits += widthOfCode((((bytes[bit >>> 3] ?? 0) | ((bytes[(bit >>> 3) + 1] ?? 0) << 8)) >>> (bit & 7)) & 31);
+  if (bytes[at]! & 1) {
+    const exceptions = bytes[p++] ?? 0;
+    for (let i = 0; i < BLOCK; i++) {
+      if (!(exceptions & (1 << i))) continue;
+      if (i >= n) throw new RangeError("bad exceptions in a reading block");
+      p += maskBytes(channels);
+      const count = bytes[p++] ?? 0;
+      if (count > channels) throw new RangeError("bad faults in a reading block");
+      p += 2 * count;
+    }
+  }
+  p += (bits * n + 7) >>> 3;
+  if (p > end) throw new RangeError("reading block ends early");
+  return p;
+}
+
 /** True when the block at `at` has no exceptions and every column has width 0: all residuals zero. */
 export function isZeroBlock(bytes: Uint8Array, at: number, channels: number): boolean {
   for (let i = 0; i < headerBytes(channels); i++) if (bytes[at + i] !== 0) return false;
@@ -209,12 +233,6 @@ export class BlockDecoder {
   constructor(readonly channels: number) {
     this.#widths = new Uint8Array(channels + 1);
     this.#columns = new Float64Array(channels + 1);
-  }
-
-  /** The end of the block of `n` readings at `at`, without decoding its values. */
-  end(bytes: Uint8Array, at: number, end: number, n: number): number {
-    this.#layout(bytes, at, end, n);
-    return this.#dataEnd;
   }
 
   /**
@@ -250,14 +268,18 @@ export class BlockDecoder {
     const { channels } = this;
     let p = at + headerBytes(channels);
     if (p > end) throw new RangeError("reading block ends early");
-    for (let k = 0; k <= channels; k++) this.#widths[k] = widthOfCode(getBits(bytes, at * 8 + 1 + 5 * k, 5));
+    for (let k = 0; k <= channels; k++) {
+      // A 5-bit code spans at most two bytes: one read, no call (this runs for every block a wake walks).
+      const bit = at * 8 + 1 + 5 * k;
+      this.#widths[k] = widthOfCode((((bytes[bit >>> 3] ?? 0) | ((bytes[(bit >>> 3) + 1] ?? 0) << 8)) >>> (bit & 7)) & 31);
+    }
     this.#missing.fill(0);
     if (into) {
       into.count = n;
       into.missing.fill(0);
       into.faults.fill(undefined);
     }
-    if (getBits(bytes, at * 8, 1)) {
+    if (bytes[at]! & 1) {
       if (p >= end) throw new RangeError("reading block ends early");
       const exceptions = bytes[p++]!;
       for (let i = 0; i < BLOCK; i++) {
