@@ -1,0 +1,109 @@
+// XS-side half of bench/xs.ts: the firmware's wake cycle (src/app.ts) on a host made of the
+// simulator's virtual SHT3x and battery, RTC memory in a Uint8Array and a clock that timers move
+// forward. xsnap has no timers, so `settle` runs the promise jobs and then the earliest timer, in
+// simulated time, until the wake is done. There is no network: the first wake's publish fails at
+// once, and the schedule (batch 1000, latency a week) publishes no more, so every other wake is
+// the core of a wake — restore, sample, append, commit, schedule, commit.
+
+import { wake } from "../src/app";
+import { parseConfig } from "../src/config";
+import type { Host } from "../src/host";
+import { RetainedSlots } from "../src/power/retained";
+import { STATE_VERSION } from "../src/power/state";
+import { virtualBoard } from "../hosts/sim/devices/board";
+import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
+import { serveJson } from "../test/fixtures/xs/serve";
+
+const config = parseConfig({
+  batchSize: 1000,
+  maxLatency: 7 * 86400,
+  flashEvery: 0,
+  sensors: [{ type: "sht3x", address: 0x44 }, { type: "battery", pin: 34 }],
+});
+
+let time = 1_700_000_040_000;
+let wakeStart = time;
+const clock = { now: () => time, ticks: () => time - wakeStart };
+interface Timer { due: number; callback: () => void; cleared: boolean }
+let timers: Timer[] = [];
+const retained = { bytes: new Uint8Array(8192), commit: () => {} };
+const board = virtualBoard(config, undefined, new SyntheticEnvironment(1), clock);
+const unused = () => {
+  throw new Error("no network on this host");
+};
+
+const host: Host = {
+  name: "xs-bench",
+  id: "xs-bench",
+  io: board.io,
+  i2c: { data: 21, clock: 22, hz: 100_000 },
+  network: {
+    up: (_ms, callback) => void timers.push({ due: time, callback: () => callback(new Error("no network")), cleared: false }),
+    resolve: unused,
+    down: () => {},
+    TCP: unused as unknown as Host["network"]["TCP"],
+  },
+  clock,
+  timer: {
+    set(callback, ms) {
+      const timer = { due: time + ms, callback, cleared: false };
+      timers.push(timer);
+      return timer;
+    },
+    clear: (timer) => {
+      if (timer) (timer as Timer).cleared = true;
+    },
+  },
+  retained,
+  wakeCause: "timer",
+  log: () => {},
+  sleep: () => {},
+  nap: unused,
+};
+
+/** Runs promise jobs, then the earliest timer at its time, until `promise` settles. */
+async function settle<T>(promise: Promise<T>): Promise<T> {
+  let done = false;
+  let value: T | undefined;
+  void promise.then((v) => {
+    done = true;
+    value = v;
+  });
+  while (!done) {
+    for (let i = 0; i < 50 && !done; i++) await null;
+    if (done) break;
+    timers = timers.filter((t) => !t.cleared).sort((a, b) => a.due - b.due);
+    const next = timers.shift();
+    if (!next) throw new Error("the wake waits for nothing");
+    time = Math.max(time, next.due);
+    next.callback();
+  }
+  return value as T;
+}
+
+async function oneWake(): Promise<void> {
+  wakeStart = time;
+  const summary = await settle(wake(host, config));
+  timers = [];
+  time = summary.nextWake;
+}
+
+type Request = { op: "wakes"; count: number } | { op: "wake" } | { op: "idle" } | { op: "gc" };
+
+serveJson<Request>(async (request) => {
+  switch (request.op) {
+    case "wakes":
+      for (let i = 0; i < request.count; i++) await oneWake();
+      return {};
+    case "wake":
+      return oneWake();
+    case "gc": {
+      // xsnap's collector, so that the next meter counts live slots only.
+      (globalThis as { gc?: () => void }).gc?.();
+      const loaded = new RetainedSlots(retained, STATE_VERSION).load();
+      return { payloadBytes: loaded.status === "ok" ? loaded.payload.length : 0 };
+    }
+    case "idle":
+      return {};
+  }
+});
