@@ -207,7 +207,10 @@ export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<
     });
     simulator.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     simulator.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-    const payload = await Promise.race([received, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    const payload = await Promise.race([received, timedOut]);
+    clearTimeout(timer);
     const log = output.split("\n").filter((l) => l && !l.startsWith("instruments")).slice(0, 12).join("\n");
     if (payload === undefined) return { name, ok: false, detail: `no telemetry within ${timeoutMs / 1000} s; mcsim said:\n${log}` };
     const ok = /"n":"sht3x\/temperature"/.test(payload);
