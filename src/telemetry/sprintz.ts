@@ -78,7 +78,14 @@ function widthOf(z: number): number {
 }
 
 const codeOf = (width: number): number => (width === 32 ? 31 : width);
-const widthOfCode = (code: number): number => (code === 31 ? 32 : code);
+
+/** Column k's width from the block header at `at`. A 5-bit code spans at most two bytes: one read,
+ *  not getBits' loop, as this runs for every block of the buffer at every wake. */
+function widthAt(bytes: Uint8Array, at: number, k: number): number {
+  const bit = at * 8 + 1 + 5 * k;
+  const code = (((bytes[bit >>> 3] ?? 0) | ((bytes[(bit >>> 3) + 1] ?? 0) << 8)) >>> (bit & 7)) & 31;
+  return code === 31 ? 32 : code;
+}
 
 export function headerBytes(channels: number): number {
   return (1 + 5 * (channels + 1) + 7) >> 3;
@@ -197,7 +204,7 @@ export class BlockEncoder {
 export function blockEnd(bytes: Uint8Array, at: number, end: number, n: number, channels: number): number {
   let p = at + headerBytes(channels);
   let bits = 0;
-  for (let k = 0, bit = at * 8 + 1; k <= channels; k++, bit += 5) bits += widthOfCode((((bytes[bit >>> 3] ?? 0) | ((bytes[(bit >>> 3) + 1] ?? 0) << 8)) >>> (bit & 7)) & 31);
+  for (let k = 0; k <= channels; k++) bits += widthAt(bytes, at, k);
   if (bytes[at]! & 1) {
     const exceptions = bytes[p++] ?? 0;
     for (let i = 0; i < BLOCK; i++) {
@@ -268,11 +275,7 @@ export class BlockDecoder {
     const { channels } = this;
     let p = at + headerBytes(channels);
     if (p > end) throw new RangeError("reading block ends early");
-    for (let k = 0; k <= channels; k++) {
-      // A 5-bit code spans at most two bytes: one read, no call (this runs for every block a wake walks).
-      const bit = at * 8 + 1 + 5 * k;
-      this.#widths[k] = widthOfCode((((bytes[bit >>> 3] ?? 0) | ((bytes[(bit >>> 3) + 1] ?? 0) << 8)) >>> (bit & 7)) & 31);
-    }
+    for (let k = 0; k <= channels; k++) this.#widths[k] = widthAt(bytes, at, k);
     this.#missing.fill(0);
     if (into) {
       into.count = n;
