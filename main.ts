@@ -48,13 +48,8 @@ function wake(): void {
     host.sleep(CONFIG_ERROR_SLEEP_MS);
     return;
   }
-  const node = parsed;
-  const cycle = (): void => {
-    if (node.mode === "always-connected") runConnected(host, node).catch((e: unknown) => host.log(`stopped: ${describe(e)}`));
-    else void run(host, node);
-  };
-  if (host.ready) host.ready(cycle);
-  else cycle();
+  if (parsed.mode === "always-connected") runConnected(host, parsed).catch((e: unknown) => host.log(`stopped: ${describe(e)}`));
+  else void run(host, parsed);
 }
 
 function describe(e: unknown): string {

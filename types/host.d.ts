@@ -17,13 +17,7 @@ export interface HostOptions {
   wake: () => void;
 }
 
-export interface ModdableHost extends Host {
-  /** Work a wake must wait for before it samples (an ESP32 sets its clock from SNTP after a
-   *  power-on); calls back once, within the config's awakeTimeout, whatever happened. */
-  ready?(callback: () => void): void;
-}
-
-export type MakeHost = (options: HostOptions) => ModdableHost;
+export type MakeHost = (options: HostOptions) => Host;
 
 /** Keys of mc/config the host or the SDK's own manifests put there, which parseConfig must accept. */
 export declare const configKeys: readonly string[];

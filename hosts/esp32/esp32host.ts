@@ -8,13 +8,14 @@ import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import device from "embedded:provider/builtin";
 import Net from "net";
+import Preference from "preference";
 import Time from "time";
 import Timer from "timer";
 import { ConfigError } from "../../src/config-error";
 import { parseConfig, type Config } from "../../src/config";
-import type { BusOptions } from "../../src/host";
+import type { BusOptions, Flash, Host } from "../../src/host";
 import { parseContactOptions } from "../../src/sensors/contact";
-import type { CheckHostConfig, HostOptions, MakeHost, ModdableHost } from "../../types/host";
+import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import * as power from "./native/power";
 import { NetCache } from "./net-cache";
 import { clock, log, timers } from "./runtime";
@@ -43,7 +44,7 @@ export const checkHostConfig: CheckHostConfig = (raw) => {
 const FLUSH_LIMIT_MS = 1000;
 const LINGER_MS = 50;
 
-const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
+const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
   const parsed: Config = config ?? parseConfig({});
   const station = new Station(
     {
@@ -78,10 +79,13 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
       },
       TCP: BufferedTCP,
     },
-    clock: clock(),
+    // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
+    // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).
+    clock: { ...clock(), synced: () => !Station.clockUnset() },
     timer: timers(),
     // RTC memory: a write is already where it survives deep sleep, so commit has nothing to do.
     retained: { bytes: new Uint8Array(power.retainedRegion()), commit: () => {} },
+    flash: preferences(),
     wakeCause,
     log,
     sleep(ms) {
@@ -96,18 +100,24 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): ModdableHost => {
       else sleep();
     },
     nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
-    ready(callback) {
-      // After a power-on the RTC starts at 1970: readings need the real time before they are taken.
-      if (!Station.clockUnset() || !parsed.ssid) return callback();
-      station.up(parsed.awakeTimeout * 1000, (error) => {
-        if (error) log(`clock not set: ${error.message}`);
-        callback();
-      });
-    },
   };
 };
 
 export default makeHost;
+
+/** The flash tier in NVS, through the SDK's Preference module: a blob per key, written whole or not
+ *  at all by NVS itself. */
+function preferences(): Flash {
+  const domain = "torpor";
+  return {
+    read(key) {
+      const value = Preference.get(domain, key);
+      return value instanceof ArrayBuffer ? value : undefined;
+    },
+    write: (key, bytes) => Preference.set(domain, key, bytes),
+    delete: (key) => Preference.delete(domain, key),
+  };
+}
 
 /** Calls `then` once the sockets' queues are out (or FLUSH_LIMIT_MS passed), LINGER_MS later;
  *  returns what cancels it. */

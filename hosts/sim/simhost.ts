@@ -1,8 +1,8 @@
 // The Moddable desktop-simulator host (mcconfig -p lin, mac or win): the virtual sensor devices
 // behind ECMA-419 IO classes (the simulator has no I2C and no `device` global), TCP through the
-// SDK's embedded:io/socket/tcp, retained memory in a file, output through trace. Deep sleep is
-// emulated: sleep(ms) schedules the next wake in this same process, so the simulator runs wake
-// after wake, in real time, until it is closed.
+// SDK's embedded:io/socket/tcp, retained memory and the flash tier in files, output through trace.
+// Deep sleep is emulated: sleep(ms) schedules the next wake in this same process, so the simulator
+// runs wake after wake, in real time, until it is closed.
 
 import { File } from "file";
 import Net from "net";
@@ -11,11 +11,12 @@ import config from "mc/config";
 import type { Config } from "../../src/config";
 import { parseConfig } from "../../src/config";
 import type { Host, WakeCause } from "../../src/host";
-import type { CheckHostConfig, HostOptions, MakeHost, ModdableHost } from "../../types/host";
+import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { virtualBoard } from "./devices/board";
 import { SyntheticEnvironment } from "./devices/environment";
 import { BufferedTCP } from "../esp32/sdk-tcp";
 import { clock as hostClock, log, timers } from "../esp32/runtime";
+import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
 
 /** Keys the simulator build adds to mc/config: the `file` module's root, the display rotation and the SNTP server. */
@@ -27,7 +28,7 @@ export const checkHostConfig: CheckHostConfig = () => {};
 /** Wakes since the simulator started: only the first can be a power-on or a reset. */
 let wakes = 0;
 
-const makeHost: MakeHost = (options: HostOptions): ModdableHost => {
+const makeHost: MakeHost = (options: HostOptions): Host => {
   const parsed: Config = options.config ?? parseConfig({});
   const id = "moddable-sim";
   const clock = hostClock();
@@ -51,6 +52,7 @@ const makeHost: MakeHost = (options: HostOptions): ModdableHost => {
     clock,
     timer: timers(),
     retained: retainedFile(path),
+    flash: flashFiles(`${config.file.root}torpor-${parsed.node || id}.flash-`),
     wakeCause,
     log,
     sleep(ms) {
