@@ -28,7 +28,7 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
   let outcome: PublishOutcome | undefined;
   if (node.publishDue(now)) {
     await node.setClock();
-    outcome = node.record(now, await publish(host, node.config, node.channels, node.state, node.commit, nextWake(now, node.config.sampleInterval)));
+    outcome = node.record(now, await publish(node));
   } else {
     host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
   }
@@ -56,9 +56,9 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
     if (node.publishDue(now)) {
       await node.setClock();
       if (connection?.isOpen) {
-        outcome = node.record(now, await connection.flush(next));
+        outcome = node.record(now, await connection.flush());
       } else {
-        const opened = await connect(host, node.config, node.channels, node.state, node.commit, next, true);
+        const opened = await connect(node, true);
         connection = opened.connection;
         outcome = node.record(now, opened.outcome);
       }

@@ -9,10 +9,11 @@
 import type { Config } from "./config";
 import { utf8Encode } from "./encoding/utf8";
 import type { Host, TCP } from "./host";
-import { applyCommand, type LinkMemory } from "./link";
+import { applyCommand, withOverrides, type LinkMemory } from "./link";
 import { ProtocolError, type Version } from "./mqtt/codec";
 import { connackReason } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
+import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
 import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
@@ -64,15 +65,19 @@ export function sessionExpiry(config: Config): number {
   return config.sessionPeriods * publishPeriod;
 }
 
-export async function publish(
-  host: Host,
-  config: Config,
-  channels: readonly Channel[],
-  state: NodeState,
-  commit: () => void,
-  nextWakeMs: number,
-): Promise<PublishOutcome> {
-  const { connection, outcome } = await connect(host, config, channels, state, commit, nextWakeMs, false);
+/** What an exchange works on: the node's host, its config (commanded changes applied), its
+ *  channels, and its retained state with the function that commits it. */
+export interface NodeContext {
+  readonly host: Host;
+  readonly config: Config;
+  readonly channels: readonly Channel[];
+  readonly state: NodeState;
+  readonly commit: () => void;
+}
+
+/** Deep sleep: one exchange, then the status and DISCONNECT. */
+export async function publish(node: NodeContext): Promise<PublishOutcome> {
+  const { connection, outcome } = await connect(node, false);
   connection.close();
   return outcome;
 }
@@ -81,25 +86,18 @@ export async function publish(
  * Opens a connection and settles its first exchange. `persistent` (always-connected mode) keeps the
  * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it.
  */
-export async function connect(
-  host: Host,
-  config: Config,
-  channels: readonly Channel[],
-  state: NodeState,
-  commit: () => void,
-  nextWakeMs: number,
-  persistent: boolean,
-): Promise<{ connection: Connection; outcome: PublishOutcome }> {
+export async function connect(node: NodeContext, persistent: boolean): Promise<{ connection: Connection; outcome: PublishOutcome }> {
+  const { host, state, commit } = node;
   const link = state.link;
-  const version: Version = config.mqttVersion === 5 && link.version !== 4 ? 5 : 4;
-  const connection = new Connection(host, config, channels, state, commit, nextWakeMs, version, persistent);
+  const version: Version = node.config.mqttVersion === 5 && link.version !== 4 ? 5 : 4;
+  const connection = new Connection(node, version, persistent);
   const outcome = await connection.open();
   if (outcome.refusedVersion && version === 5) {
     // A 3.1.1-only broker (aedes, older mosquitto): remember it, and try again at once over 3.1.1.
     host.log("broker refused MQTT 5; using MQTT 3.1.1 from now on");
     link.version = 4;
     commit();
-    const again = new Connection(host, config, channels, state, commit, nextWakeMs, 4, persistent);
+    const again = new Connection(node, 4, persistent);
     const second = await again.open();
     return { connection: again, outcome: { ...second, bytesUp: second.bytesUp + outcome.bytesUp, bytesDown: second.bytesDown + outcome.bytesDown } };
   }
@@ -133,16 +131,20 @@ export class Connection {
   /** CONNACK's Session Present, once it came. */
   #sessionPresent: boolean | undefined;
 
-  constructor(
-    readonly host: Host,
-    readonly config: Config,
-    readonly channels: readonly Channel[],
-    readonly state: NodeState,
-    readonly commit: () => void,
-    public nextWakeMs: number,
-    readonly version: Version,
-    readonly persistent: boolean,
-  ) {
+  readonly host: Host;
+  /** The config as it was at CONNECT: the keepalive and Will promised then hold for this connection. */
+  readonly config: Config;
+  readonly channels: readonly Channel[];
+  readonly state: NodeState;
+  readonly commit: () => void;
+
+  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean) {
+    const { host, config, state } = node;
+    this.host = host;
+    this.config = config;
+    this.channels = node.channels;
+    this.state = state;
+    this.commit = node.commit;
     this.#node = nodeId(config, host);
     this.#topic = topics(config, this.#node);
     this.#sensorIds = config.sensors.map((s) => s.id);
@@ -185,10 +187,9 @@ export class Connection {
   }
 
   /** Always-connected mode: sends the batches buffered since the last flush; resolves when acknowledged. */
-  flush(nextWakeMs: number): Promise<Outcome> {
+  flush(): Promise<Outcome> {
     return new Promise((resolve) => {
       if (!this.isOpen) return resolve({ ...newOutcome(), error: "not connected" });
-      this.nextWakeMs = nextWakeMs;
       this.#outcome = newOutcome();
       this.#wait(resolve);
       this.#pump();
@@ -537,7 +538,8 @@ export class Connection {
     const status: Record<string, unknown> = {
       state: this.persistent && !this.#closing ? "online" : "asleep",
       host: host.name,
-      nextWake: Math.round(this.nextWakeMs / 1000),
+      // From the schedule as it is now: a command taken in this exchange may have just changed it.
+      nextWake: Math.round(nextWake(host.clock.now(), withOverrides(config, this.#link.overrides).sampleInterval) / 1000),
       buffered: state.buffer.length,
       dropped: state.buffer.dropped,
       ...state.counters,
