@@ -25,9 +25,14 @@ export interface WakeRun {
 
 /**
  * Runs one wake with `--state dir --config file`; kills it (SIGKILL: a power cut) `killAfterMs`
- * after the spawn if it is still running then. `onKill` runs at the moment of the kill.
+ * after the spawn, or when the test calls `control.kill`, if it is still running then. `onKill`
+ * runs at the moment of the kill.
  */
-export function runWake(dir: string, configFile: string, options: { timeScale: number; killAfterMs?: number; env?: Record<string, string>; onKill?: () => void }): Promise<WakeRun> {
+export function runWake(
+  dir: string,
+  configFile: string,
+  options: { timeScale: number; killAfterMs?: number; env?: Record<string, string>; onKill?: () => void; control?: { kill?: () => void } },
+): Promise<WakeRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [wakeScript, "--state", dir, "--config", configFile, "--time-scale", String(options.timeScale)], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -38,12 +43,14 @@ export function runWake(dir: string, configFile: string, options: { timeScale: n
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
     let killed = false;
     let exited = false;
-    const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
-      if (exited) return;
+    const kill = () => {
+      if (exited || killed) return;
       killed = true;
       options.onKill?.();
       child.kill("SIGKILL");
-    }, options.killAfterMs);
+    };
+    if (options.control) options.control.kill = kill;
+    const timer = options.killAfterMs === undefined ? undefined : setTimeout(kill, options.killAfterMs);
     child.once("error", reject);
     child.once("close", (code) => {
       exited = true;
@@ -99,6 +106,8 @@ export interface TestBroker {
   port: number;
   /** Client ids connected now. */
   connected: Set<string>;
+  /** Calls `listener` with the id of each client that connects from now on. */
+  onConnect(listener: (id: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -107,7 +116,11 @@ export async function startBroker(port = 0): Promise<TestBroker> {
   const { Aedes } = await import("aedes");
   const aedes = await Aedes.createBroker();
   const connected = new Set<string>();
-  aedes.on("client", (client) => connected.add(client.id));
+  const listeners = new Set<(id: string) => void>();
+  aedes.on("client", (client) => {
+    connected.add(client.id);
+    for (const listener of listeners) listener(client.id);
+  });
   aedes.on("clientDisconnect", (client) => connected.delete(client.id));
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -124,6 +137,10 @@ export async function startBroker(port = 0): Promise<TestBroker> {
     url: `mqtt://127.0.0.1:${actual}`,
     port: actual,
     connected,
+    onConnect(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

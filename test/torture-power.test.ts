@@ -54,15 +54,21 @@ async function tortureNode(broker: TestBroker, name: string, seed: number): Prom
     }
     return state;
   };
-  const wake = async (kill: boolean) => {
+  const wake = async (kill: "at random" | "in a publish" | false) => {
+    const control: { kill?: () => void } = {};
+    // A third of the kills wait for the node's connection and strike within a few milliseconds of
+    // it, whatever the machine's load does to the timing of the rest.
+    const off = kill === "in a publish" ? broker.onConnect((id) => id === `torpor-${name}` && setTimeout(() => control.kill?.(), next() * 4)) : undefined;
     const run = await runWake(dir, configFile, {
       timeScale: TIME_SCALE,
       env: { TORPOR_RETAINED_CHUNK_MS: "1" },
-      ...(kill ? { killAfterMs: 25 + next() * 190 } : {}),
+      ...(kill === "at random" ? { killAfterMs: 25 + next() * 190 } : {}),
+      control,
       onKill: () => {
         if (broker.connected.has(`torpor-${name}`)) tally.midPublish++;
       },
     });
+    off?.();
     tally.lines.push(...run.lines);
     for (const line of run.lines) {
       const m = /woke \([\w-]+\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(line);
@@ -77,7 +83,10 @@ async function tortureNode(broker: TestBroker, name: string, seed: number): Prom
     return observe();
   };
   try {
-    while (tally.kills < KILLS_PER_NODE) await wake(next() < 0.8);
+    while (tally.kills < KILLS_PER_NODE) {
+      const r = next();
+      await wake(r < 0.55 ? "at random" : r < 0.85 ? "in a publish" : false);
+    }
     // Power stays on now: the node catches up, and everything it kept reaches the broker.
     let drained = false;
     for (let i = 0; i < 60 && !drained; i++) {
