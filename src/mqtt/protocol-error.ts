@@ -4,8 +4,10 @@
 // DISCONNECT it sends before closing; an MQTT 3.1.1 session just closes.
 
 export class ProtocolError extends Error {
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "ProtocolError";
+
   constructor(readonly reasonCode: number, message: string) {
     super(message);
-    this.name = "ProtocolError";
   }
 }

@@ -24,9 +24,11 @@ export const sensorFaults = ["absent", "io", "crc", "timeout", "chip-id", "range
 export type SensorFault = (typeof sensorFaults)[number];
 
 export class SensorError extends Error {
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "SensorError";
+
   constructor(readonly fault: SensorFault, message: string) {
     super(message);
-    this.name = "SensorError";
   }
 }
 
@@ -151,9 +153,11 @@ export function inRange(what: string, value: number, min: number, max: number, u
 
 /** A bad driver option; `key` is its path inside `options` (the registry prefixes `sensors[i].options.`). */
 export class OptionError extends RangeError {
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "OptionError";
+
   constructor(readonly key: string, readonly detail: string) {
     super(`options.${key}: ${detail}`);
-    this.name = "OptionError";
   }
 }
 

@@ -12,16 +12,20 @@ export interface I2CTarget {
 }
 
 export class I2CNack extends Error {
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "I2CNack";
+
   constructor(address: number, what: string) {
     super(`I2C NACK from 0x${address.toString(16).padStart(2, "0")} (${what})`);
-    this.name = "I2CNack";
   }
 }
 
 export class BusStuck extends Error {
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "BusStuck";
+
   constructor(address: number) {
     super(`SDA held low by the device at 0x${address.toString(16).padStart(2, "0")}`);
-    this.name = "BusStuck";
   }
 }
 

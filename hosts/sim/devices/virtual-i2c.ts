@@ -26,10 +26,8 @@ export function blockFor(ms: number): void {
 }
 
 class I2CTimeout extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TimeoutError";
-  }
+  // A field, not `this.name = …`: Moddable freezes Error.prototype in ROM, where assigning throws.
+  override readonly name = "TimeoutError";
 }
 
 export function virtualI2C(bus: VirtualI2CBus, options: VirtualI2COptions = {}): I2CConstructor {
