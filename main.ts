@@ -14,13 +14,13 @@ const CONFIG_ERROR_SLEEP_MS = 3_600_000;
 
 /**
  * mcconfig owns the config key `format` — the display's pixel format: it sets "RGB565LE" on the
- * desktop and refuses any value it does not know — so in Moddable builds the payload format
- * travels as `payloadFormat`, and the SDK's `format` is dropped. (The spread also copies the
- * config out of ROM, where mcconfig deep-freezes it.)
+ * desktop and refuses any value it does not know — so Moddable builds name the payload format
+ * `payloadFormat`, and the SDK's `format` is dropped. (The spread also copies the config out of
+ * ROM, where mcconfig deep-freezes it.)
  */
 function firmwareConfig(): Record<string, unknown> {
-  const { format: _pixels, payloadFormat, ...rest } = config;
-  return payloadFormat === undefined ? rest : { ...rest, format: payloadFormat };
+  const { format: _pixels, ...rest } = config;
+  return rest;
 }
 
 function wake(): void {
@@ -32,7 +32,7 @@ function wake(): void {
     checkHostConfig(raw, parsed);
   } catch (e) {
     parsed = undefined;
-    problem = e instanceof ConfigError ? e.message.replace(/^config format:/, "config payloadFormat:") : `config: ${describe(e)}`;
+    problem = e instanceof ConfigError ? e.message : `config: ${describe(e)}`;
   }
   let host: ReturnType<typeof makeHost>;
   try {

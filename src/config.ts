@@ -97,7 +97,7 @@ export const defaults = {
   password: "",
 } as const;
 
-const knownKeys = new Set<string>([...Object.keys(defaults), "sim"]);
+const knownKeys = new Set<string>([...Object.keys(defaults), "sim", "payloadFormat"]);
 
 type Raw = Record<string, unknown>;
 
@@ -120,7 +120,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     prefix: topicLevel("prefix", get("prefix")),
     mqttVersion: oneOf("mqttVersion", integer("mqttVersion", get("mqttVersion"), 4, 5), [4, 5] as const),
     qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1, 2] as const),
-    format: oneOf("format", text("format", get("format")), ["senml-json"] as const),
+    format: payloadFormat(raw, get("format")),
     mode: oneOf("mode", text("mode", get("mode")), ["deep-sleep", "always-connected"] as const),
     sampleInterval: integer("sampleInterval", get("sampleInterval"), 1, 86400),
     batchSize: integer("batchSize", get("batchSize"), 1, 1000),
@@ -140,6 +140,18 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
   };
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
+}
+
+/**
+ * The payload format is `format` (the name the docs use) or `payloadFormat`: mcconfig owns `format`
+ * for the display's pixel format, so Moddable builds must use `payloadFormat`.
+ */
+function payloadFormat(raw: Raw, format: unknown): PayloadFormat {
+  const formats = ["senml-json"] as const;
+  if (raw.payloadFormat === undefined) return oneOf("format", text("format", format), formats);
+  const value = oneOf("payloadFormat", text("payloadFormat", raw.payloadFormat), formats);
+  if (raw.format !== undefined && raw.format !== value) throw new ConfigError("payloadFormat", `conflicts with format "${String(raw.format)}"; set one of them`);
+  return value;
 }
 
 function text(key: string, value: unknown): string {

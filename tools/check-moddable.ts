@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { resolveSenml } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
 
@@ -213,7 +214,13 @@ export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<
     clearTimeout(timer);
     const log = output.split("\n").filter((l) => l && !l.startsWith("instruments")).slice(0, 12).join("\n");
     if (payload === undefined) return { name, ok: false, detail: `no telemetry within ${timeoutMs / 1000} s; mcsim said:\n${log}` };
-    const ok = /"n":"sht3x\/temperature"/.test(payload);
+    // What any subscriber would make of it: a SenML temperature from the node, in Cel.
+    let ok = false;
+    try {
+      ok = resolveSenml(JSON.parse(payload)).some((r) => r.name === `urn:dev:torpor:${node}:sht3x/temperature` && r.unit === "Cel" && typeof r.value === "number");
+    } catch {
+      ok = false;
+    }
     return { name, ok, detail: `torpor/${node}/telemetry ${payload}\nmcsim said:\n${log}` };
   } finally {
     if (simulator?.pid !== undefined) await stopGroup(simulator);
