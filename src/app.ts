@@ -26,7 +26,8 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
   const node = new NodeRuntime(host, config);
   const { now, values } = await node.sample(host.wakeCause);
   let outcome: PublishOutcome | undefined;
-  if (node.publishDue(now)) {
+  // A wake pin (a door contact) is news: its reading goes out now, not with the next batch.
+  if (node.publishDue(now, host.wakeCause === "pin")) {
     await node.setClock();
     outcome = node.record(now, await publish(node));
   } else {
@@ -119,10 +120,10 @@ class NodeRuntime {
     return { now, values: sampled.values };
   }
 
-  publishDue(now: number): boolean {
+  publishDue(now: number, event = false): boolean {
     const config = this.config;
     const facts = { nowS: sampleTime(now, config.sampleInterval), latest: this.#latest, channels: this.channels, clockSet: this.host.clock.synced?.() ?? true };
-    const due = publishReason(this.state, config, facts) !== undefined;
+    const due = event || publishReason(this.state, config, facts) !== undefined;
     // The radio's time runs from here to record(), so it includes the clock sync and the exchange.
     if (due) this.#meter.radioOn();
     return due;
