@@ -42,13 +42,20 @@ export type AnalogConstructor = new (options: AnalogOptions) => Analog;
 /** ECMA-419 §10.3 Digital, input only. */
 export interface DigitalOptions {
   pin: PinSpecifier;
-  mode: number;
+  /** One of the class's static modes (Digital.Input, …). */
+  mode: unknown;
 }
 export interface Digital {
   read(): number;
   close(): void;
 }
-export type DigitalConstructor = new (options: DigitalOptions) => Digital;
+/** ECMA-419 §10.3: the class carries its modes as statics, opaque values that differ by host. */
+export interface DigitalConstructor {
+  new (options: DigitalOptions): Digital;
+  readonly Input: unknown;
+  readonly InputPullUp: unknown;
+  readonly InputPullDown: unknown;
+}
 
 /** ECMA-419 §11.1 TCP socket, "buffer" format. The first onWritable means connected. */
 export interface TCPOptions {

@@ -19,7 +19,7 @@ export interface ContactOptions {
 export const contactDefaults: ContactOptions = { pull: "up", invert: false, wake: false };
 
 /** ECMA-419 puts the input modes on the Digital class itself. */
-const modes: Record<Pull, string> = { up: "InputPullUp", down: "InputPullDown", none: "Input" };
+const modes = { up: "InputPullUp", down: "InputPullDown", none: "Input" } as const satisfies Record<Pull, keyof DigitalConstructor>;
 
 /** Checks `options`; `pull` is fixed when the input opens, so the registry reads it from the config. */
 export function parseContactOptions(options: Record<string, unknown>): Partial<ContactOptions> {
@@ -44,11 +44,8 @@ export default class Contact implements Sensor {
 
   constructor(options: ContactSensorOptions) {
     const { io, pin, pull = contactDefaults.pull } = options.sensor;
-    // Reflect.get: the Host type declares the Digital constructor, not its static mode constants.
-    const mode: unknown = Reflect.get(io, modes[pull]);
-    if (typeof mode !== "number") throw new SensorError("absent", `contact: this host's Digital class has no ${modes[pull]} mode`);
     try {
-      this.#input = new io({ pin, mode });
+      this.#input = new io({ pin, mode: io[modes[pull]] });
     } catch (e) {
       throw new SensorError("absent", `contact: no digital input on pin ${pin} (${e instanceof Error ? e.message : String(e)})`);
     }
