@@ -2,7 +2,8 @@
 // Moddable developer runs them — the simulator build (debug and release), the JavaScript half of
 // the ESP32 build (manifest, TypeScript, xsc, xsl; the C half needs ESP-IDF), and, where xvfb-run and
 // mosquitto exist, a short headless run of the simulator that must publish telemetry to a mosquitto
-// started for it. Without $MODDABLE it says so and succeeds: CI has no SDK.
+// started for it — and, where openssl exists too, the same over mqtts:// to a mosquitto with a test
+// CA that the build carries as a resource. Without $MODDABLE it says so and succeeds: CI has no SDK.
 //
 //   MODDABLE=/path/to/moddable npm run check:moddable
 
@@ -47,9 +48,9 @@ interface Ran {
   output: string;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Ran> {
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd = repoRoot): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -80,16 +81,16 @@ function has(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
-export function simulatorBinary(sdk: Sdk, variant: "debug" | "release"): string {
-  return path.join(sdk.root, "build", "bin", sdk.desktop, "mc", variant, app, "mc.so");
+export function simulatorBinary(sdk: Sdk, variant: "debug" | "release", name = app): string {
+  return path.join(sdk.root, "build", "bin", sdk.desktop, "mc", variant, name, "mc.so");
 }
 
 /** `mcconfig [-d] -m -p lin -t build`: `-t build` so that a debug build never launches, or pkills, a simulator. */
-export async function buildSimulator(sdk: Sdk, variant: "debug" | "release", settings: string[] = []): Promise<CheckResult> {
+export async function buildSimulator(sdk: Sdk, variant: "debug" | "release", settings: string[] = [], dir = repoRoot): Promise<CheckResult> {
   const name = `mcconfig ${variant === "debug" ? "-d " : ""}-m -p ${sdk.desktop} -t build`;
-  const binary = simulatorBinary(sdk, variant);
+  const binary = simulatorBinary(sdk, variant, path.basename(dir));
   fs.rmSync(binary, { force: true });
-  const r = await run("mcconfig", [...(variant === "debug" ? ["-d"] : []), "-m", "-p", sdk.desktop, "-t", "build", ...settings], sdkEnv(sdk), 300_000);
+  const r = await run("mcconfig", [...(variant === "debug" ? ["-d"] : []), "-m", "-p", sdk.desktop, "-t", "build", ...settings], sdkEnv(sdk), 300_000, dir);
   const ok = r.code === 0 && fs.existsSync(binary);
   return { name, ok, detail: ok ? `built ${binary}` : `exit ${r.code}\n${tail(r.output)}` };
 }
@@ -152,11 +153,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }> {
+/** The files of a mosquitto TLS listener (PEM). */
+interface BrokerTLS {
+  cafile: string;
+  certfile: string;
+  keyfile: string;
+}
+
+async function startMosquitto(tls?: BrokerTLS): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-mosquitto-"));
   const conf = path.join(dir, "mosquitto.conf");
-  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const secure = tls ? `cafile ${tls.cafile}\ncertfile ${tls.certfile}\nkeyfile ${tls.keyfile}\n` : "";
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${secure}`);
   const child = spawn(mosquittoBinary!, ["-c", conf], { stdio: "ignore" });
   const stop = async () => {
     if (child.exitCode === null) {
@@ -171,7 +180,7 @@ async function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }>
       const socket = net.connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
       socket.on("error", () => resolve(false));
     });
-    if (up) return { url: `mqtt://127.0.0.1:${port}`, stop };
+    if (up) return { url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
@@ -183,24 +192,73 @@ async function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }>
  * subscriber has received one telemetry batch, then stops the simulator, the X server and mosquitto.
  */
 export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
-  const name = "the app in mcsim publishes telemetry to mosquitto";
+  return publishes(sdk, "the app in mcsim publishes telemetry to mosquitto", undefined, timeoutMs);
+}
+
+/**
+ * The same over mqtts://: a test CA and a server certificate for 127.0.0.1 made with openssl, a
+ * mosquitto TLS listener with them, and the app built from a manifest next to the CA (in a temporary
+ * directory) that includes the repository's and lists the CA, in DER, under "resources" — as a
+ * device build would — with tlsCa naming it.
+ */
+export async function simulatorPublishesTLS(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
+  const name = "the app in mcsim publishes telemetry to mosquitto over mqtts:// (test CA as a resource)";
+  if (!has("openssl")) return { name, ok: true, skipped: "openssl is not installed", detail: "" };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-tls-"));
+  // Readable by the user mosquitto drops to when it starts as root.
+  fs.chmodSync(dir, 0o755);
+  try {
+    const file = (f: string) => path.join(dir, f);
+    const openssl = (...args: string[]) => spawnSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const steps = [
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj", "/CN=torpor check CA", "-keyout", file("ca.key"), "-out", file("ca.pem"),
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+      ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", file("server.key"), "-out", file("server.csr")],
+      ["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-sha256", "-days", "2",
+        "-extfile", file("server.ext"), "-out", file("server.pem")],
+    ];
+    fs.writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n");
+    const appDir = path.join(dir, "torpor-tls");
+    fs.mkdirSync(appDir);
+    for (const args of [...steps, ["x509", "-in", file("ca.pem"), "-outform", "DER", "-out", path.join(appDir, "check-ca.der")]]) {
+      const r = openssl(...args);
+      if (r.status !== 0) return { name, ok: false, detail: `openssl ${args[0]} failed:\n${tail(r.stderr.toString())}` };
+    }
+    for (const f of ["ca.pem", "server.pem", "server.key"]) fs.chmodSync(file(f), 0o644);
+    fs.writeFileSync(
+      path.join(appDir, "manifest.json"),
+      JSON.stringify({
+        include: [path.join(repoRoot, "manifest.json")],
+        resources: { "*": ["./check-ca"] },
+        // The repository's manifest names tsc relative to $(MAIN_DIR), which is now this directory.
+        typescript: { compiler: path.join(repoRoot, "node_modules", ".bin", "tsc") },
+      }),
+    );
+    return await publishes(sdk, name, { cafile: file("ca.pem"), certfile: file("server.pem"), keyfile: file("server.key"), app: appDir, settings: ["tlsCa=check-ca.der"] }, timeoutMs);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function publishes(sdk: Sdk, name: string, tls: (BrokerTLS & { app: string; settings: string[] }) | undefined, timeoutMs: number): Promise<CheckResult> {
   const missing = sdk.desktop !== "lin" ? "a headless simulator run needs Linux" : !has("xvfb-run") ? "xvfb-run is not installed" : !mosquittoBinary ? "mosquitto is not installed" : undefined;
   if (missing) return { name, ok: true, skipped: missing, detail: "" };
-  const broker = await startMosquitto();
-  const node = `check-${process.pid}`;
+  const broker = await startMosquitto(tls);
+  const node = `check-${process.pid}${tls ? "-tls" : ""}`;
   const retained = path.join(os.tmpdir(), `torpor-${node}.retained`);
   fs.rmSync(retained, { force: true });
   const { connectAsync } = await import("mqtt");
-  const subscriber = await connectAsync(broker.url, { clean: true });
+  const subscriber = await connectAsync(broker.url, { clean: true, ...(tls ? { ca: fs.readFileSync(tls.cafile) } : {}) });
   let simulator: ReturnType<typeof spawn> | undefined;
   try {
     await subscriber.subscribeAsync(`torpor/${node}/telemetry`, { qos: 1 });
-    const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, "batchSize=1", "sampleInterval=2"]);
+    const dir = tls?.app ?? repoRoot;
+    const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, "batchSize=1", "sampleInterval=2", ...(tls?.settings ?? [])], dir);
     if (!built.ok) return { ...built, name };
     let output = "";
     const received = new Promise<string>((resolve) => subscriber.on("message", (_topic, payload) => resolve(payload.toString())));
     // Its own process group, so that mcsim, Xvfb and xvfb-run all end together.
-    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "debug")], {
+    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "debug", path.basename(dir))], {
       cwd: repoRoot,
       env: sdkEnv(sdk),
       detached: true,
@@ -255,6 +313,7 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => buildEsp32(sdk, "esp32", "debug"),
     () => buildEsp32(sdk, "esp32/nodemcu", "release"),
     () => simulatorPublishes(sdk),
+    () => simulatorPublishesTLS(sdk),
   ];
   const results: CheckResult[] = [];
   for (const step of steps) {

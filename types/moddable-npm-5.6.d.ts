@@ -2,6 +2,9 @@
 // from the SDK ($MODDABLE/xs/includes/xs.d.ts, $MODDABLE/typings/embedded_network/interface/wifi.d.ts)
 // so that `npx tsc -p tsconfig.json` checks firmware code as mcconfig will. Only tsconfig.json reads
 // this file: under mcconfig the SDK's own declarations are in scope and these would collide.
+// npm's own Resource typings, which tsconfig.json's list leaves out (hosts/esp32/sdk-tls.ts reads
+// certificates with it; mcconfig maps "Resource" to the SDK's):
+/// <reference path="../node_modules/@moddable/typings/Resource.d.ts" />
 
 /** XS: the host function named `name` (C, `void name(xsMachine *the)`), for `native(name).call(this, …)`. */
 declare function native(name: string): (...args: any[]) => any;

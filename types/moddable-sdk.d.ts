@@ -47,3 +47,14 @@ declare module "sntp" {
     close(): void;
   }
 }
+
+declare module "embedded:io/socket/tcp/tls" {
+  export default interface TLSSocket {
+    /** $MODDABLE/examples/io/tcp/tlssocket/tlssocket.js: without a count, all the decrypted bytes
+     *  received (undefined when there are none). */
+    read(): ArrayBuffer | undefined;
+    /** tlssocket.js → ssl/session_419 write(): one TLS record; returns the bytes still writable
+     *  less 32, and throws (as the TCP socket under it does) when the record does not fit. */
+    write(buffer: ArrayBuffer | ArrayBufferView): number;
+  }
+}

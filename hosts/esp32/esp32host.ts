@@ -20,15 +20,17 @@ import * as power from "./native/power";
 import { NetCache } from "./net-cache";
 import { clock, log, timers } from "./runtime";
 import { BufferedTCP, pendingSockets } from "./sdk-tcp";
+import { BufferedTLS } from "./sdk-tls";
 import { Station, type StaticAddress } from "./station";
 
 /**
- * Keys the SDK's own manifests put in mc/config on ESP32 — manifest_net's SNTP server and what
+ * Keys the SDK's own manifests put in mc/config on ESP32 — manifest_net's SNTP server, the SSL
+ * module's key exchanges (`tls`, modules/crypt/tls_common.json) and what
  * board targets (build/devices/esp32/targets/<board>) set for their displays, buttons and power —
  * and `staticIP`, read here. mcconfig's `format` never reaches parseConfig (main.ts drops it).
  */
 export const configKeys: readonly string[] = [
-  "staticIP", "sntp",
+  "staticIP", "sntp", "tls",
   "autorotate", "backlight", "brightness", "button", "buttonArray", "button_pin", "buzzer", "camera",
   "corner", "driverRotation", "enablePowerButton", "es8311", "ir_pin", "ir_rx_pin", "ir_tx_pin",
   "lcd_pin", "led", "led_pin", "peripheral_power_pin", "power_pin", "rotation", "rtc", "screen",
@@ -78,6 +80,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
         cancelRadioOff = afterSending(() => station.down());
       },
       TCP: BufferedTCP,
+      TLS: BufferedTLS,
     },
     // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
     // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).

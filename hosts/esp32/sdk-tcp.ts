@@ -3,7 +3,9 @@
 // space onWritable reported, and otherwise throws "would block" (modules/io/socket/{lin,lwip}/tcp.c),
 // while the firmware writes a pipelined batch in one call, as node:net lets it. So this queues what
 // does not fit and sends it as onWritable reports room, and close() waits for the queue to go out —
-// the final DISCONNECT is in it — for at most CLOSE_GRACE_MS.
+// the final DISCONNECT is in it — for at most CLOSE_GRACE_MS. The same queue serves the SDK's TLS
+// socket (sdk-tls.ts): a subclass passes the socket to open and how much of the space a write
+// reports to hold back for the TLS record around the next chunk.
 
 import TCP from "embedded:io/socket/tcp";
 import Timer from "timer";
@@ -18,20 +20,47 @@ export function pendingSockets(): number {
   return draining.size;
 }
 
+/** What BufferedTCP drives: the SDK's TCP socket, or its TLS socket over one. */
+export interface SDKSocket {
+  read(byteLength?: number): unknown;
+  /** Returns the bytes still writable. */
+  write(bytes: Uint8Array): number;
+  close(): void;
+}
+
+/** The callbacks BufferedTCP gives the socket it opens; onError takes the cause when there is one. */
+export interface SDKSocketCallbacks {
+  onWritable(bytes: number): void;
+  onReadable(bytes: number): void;
+  onError(error?: Error): void;
+}
+
+export type OpenSocket = (options: TCPOptions, callbacks: SDKSocketCallbacks) => SDKSocket;
+
+const openTCP: OpenSocket = (options, callbacks) =>
+  new TCP({
+    address: options.address,
+    port: options.port,
+    nodelay: options.nodelay ?? false,
+    format: "buffer",
+    onWritable: (bytes: number) => callbacks.onWritable(bytes),
+    onReadable: (bytes: number) => callbacks.onReadable(bytes),
+    onError: () => callbacks.onError(),
+  });
+
 export class BufferedTCP implements HostTCP {
-  #socket: TCP;
+  #socket: SDKSocket;
+  #reserve: number;
   #queue: Uint8Array[] = [];
   #writable = 0;
   #closing: Timer | undefined;
   #done = false;
 
-  constructor(options: TCPOptions) {
+  /** `reserve`: bytes of the space a write returns that the next chunk must leave unused. */
+  constructor(options: TCPOptions, open: OpenSocket = openTCP, reserve = 0) {
     const self = this;
-    this.#socket = new TCP({
-      address: options.address,
-      port: options.port,
-      nodelay: options.nodelay ?? false,
-      format: "buffer",
+    this.#reserve = reserve;
+    this.#socket = open(options, {
       onWritable(bytes: number) {
         self.#writable = bytes;
         self.#drain();
@@ -40,11 +69,11 @@ export class BufferedTCP implements HostTCP {
       onReadable(bytes: number) {
         if (!self.#done && self.#closing === undefined) options.onReadable?.call(self, bytes);
       },
-      onError() {
-        // The SDK passes nothing: a refused connection, a reset and the peer's close look alike.
+      onError(error?: Error) {
+        // The SDK's TCP passes nothing: a refused connection, a reset and the peer's close look alike.
         const quiet = self.#done || self.#closing !== undefined;
         self.#end();
-        if (!quiet) options.onError?.call(self, new Error("connection refused, reset or closed by the peer"));
+        if (!quiet) options.onError?.call(self, error ?? new Error("connection refused, reset or closed by the peer"));
       },
     });
   }
@@ -78,7 +107,7 @@ export class BufferedTCP implements HostTCP {
       const head = this.#queue[0]!;
       const n = Math.min(head.length, this.#writable);
       try {
-        this.#writable = this.#socket.write(n === head.length ? head : head.subarray(0, n));
+        this.#writable = Math.max(0, this.#socket.write(n === head.length ? head : head.subarray(0, n)) - this.#reserve);
       } catch {
         // "would block" after all (the space changed under us): the next onWritable resumes.
         this.#writable = 0;

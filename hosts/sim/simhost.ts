@@ -15,12 +15,14 @@ import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { virtualBoard } from "./devices/board";
 import { SyntheticEnvironment } from "./devices/environment";
 import { BufferedTCP } from "../esp32/sdk-tcp";
+import { BufferedTLS } from "../esp32/sdk-tls";
 import { clock as hostClock, log, timers } from "../esp32/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
 
-/** Keys the simulator build adds to mc/config: the `file` module's root, the display rotation and the SNTP server. */
-export const configKeys: readonly string[] = ["file", "rotation", "sntp"];
+/** Keys the simulator build adds to mc/config: the `file` module's root, the display rotation, the
+ *  SNTP server and the SSL module's key exchanges (modules/crypt/tls_common.json). */
+export const configKeys: readonly string[] = ["file", "rotation", "sntp", "tls"];
 
 /** `sim` is checked where it is used, by the virtual board, when the host is built. */
 export const checkHostConfig: CheckHostConfig = () => {};
@@ -48,6 +50,7 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
       resolve,
       down: () => {},
       TCP: BufferedTCP,
+      TLS: BufferedTLS,
     },
     clock,
     timer: timers(),
