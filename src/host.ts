@@ -43,13 +43,14 @@ export type AnalogConstructor = new (options: AnalogOptions) => Analog;
 export interface DigitalOptions {
   pin: PinSpecifier;
   /** One of the class's static modes (Digital.Input, …). */
-  mode: unknown;
+  mode: number;
 }
 export interface Digital {
   read(): number;
   close(): void;
 }
-/** ECMA-419 §10.3: the class carries its modes as statics, opaque values that differ by host. */
+/** ECMA-419 §10.3: the class carries its modes as statics. Their values differ by host, and not
+ *  every SDK's typings say they are numbers, so they are unknown here until a driver checks them. */
 export interface DigitalConstructor {
   new (options: DigitalOptions): Digital;
   readonly Input: unknown;

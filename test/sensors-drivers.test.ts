@@ -182,12 +182,12 @@ describe("contact driver against the virtual door", () => {
   });
 
   it("opens the pin with the ECMA-419 mode of its pull", () => {
-    const modes: unknown[] = [];
+    const modes: number[] = [];
     const io = class {
       static readonly Input = 0;
       static readonly InputPullUp = 1;
       static readonly InputPullDown = 2;
-      constructor(options: { mode: unknown }) {
+      constructor(options: { mode: number }) {
         modes.push(options.mode);
       }
       read(): number {

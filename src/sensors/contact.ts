@@ -44,8 +44,10 @@ export default class Contact implements Sensor {
 
   constructor(options: ContactSensorOptions) {
     const { io, pin, pull = contactDefaults.pull } = options.sensor;
+    const mode = io[modes[pull]];
+    if (typeof mode !== "number") throw new SensorError("absent", `contact: this host's Digital class has no ${modes[pull]} mode`);
     try {
-      this.#input = new io({ pin, mode: io[modes[pull]] });
+      this.#input = new io({ pin, mode });
     } catch (e) {
       throw new SensorError("absent", `contact: no digital input on pin ${pin} (${e instanceof Error ? e.message : String(e)})`);
     }
