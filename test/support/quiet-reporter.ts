@@ -22,8 +22,9 @@ async function* quietReporter(source: AsyncIterable<TestEvent>): AsyncGenerator<
         }
         break;
       case "test:fail": {
-        if (event.data.details.type === "suite") break;
-        const error = event.data.details.error as Error & { cause?: unknown };
+        const error = event.data.details.error as Error & { cause?: unknown; failureType?: string };
+        // A suite fails when its tests did (already shown); a failed hook is news of its own.
+        if (event.data.details.type === "suite" && error.failureType === "subtestsFailed") break;
         const cause = error.cause instanceof Error ? error.cause : error;
         yield `${newline()}✖ ${event.data.name} (${event.data.file ?? "?"})\n${String(cause.stack ?? cause.message).replace(/^/gm, "    ")}\n`;
         break;
