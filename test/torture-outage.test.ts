@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { MAX_BACKOFF_PERIODS } from "../src/power/schedule";
 import { freePort } from "./support/mosquitto";
 import { nodeState, runWake, startBroker, subscribe, until, type Received } from "./torture-node";
 
@@ -75,8 +76,10 @@ describe("a six-hour broker outage", () => {
       // The broker is back, without the sessions it had.
       broker = await startBroker(port);
       subscribers = await Promise.all(nodes.map((n) => subscribe(url, n.name)));
+      // Its publish attempts back off up to MAX_BACKOFF_PERIODS wakes apart; on a loaded machine one
+      // more attempt may time out: room for three capped backoffs.
       await Promise.all(nodes.map(async (n) => {
-        for (let i = 0; i < 40 && !drained(n); i++) await wake(n);
+        for (let i = 0; i < 3 * MAX_BACKOFF_PERIODS && !drained(n); i++) await wake(n);
       }));
       await until(() => nodes.every((n, i) => subscribers[i]!.received.length > 0 && drained(n)), 3000);
       await new Promise((r) => setTimeout(r, 300));
