@@ -43,7 +43,7 @@ export interface CommandEffect {
 }
 
 /** Longest a command may keep a node awake: a mistyped "awake" must not drain the battery. */
-export const MAX_AWAKE_S = 600;
+const MAX_AWAKE_S = 600;
 
 /** Applies one command to the link memory; never throws (a bad command is a result, not a crash). */
 export function applyCommand(payload: Uint8Array, link: LinkMemory): CommandEffect {

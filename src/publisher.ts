@@ -45,7 +45,7 @@ export function topics(config: Config, node: string) {
   return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd` };
 }
 
-export function nodeId(config: Config, host: Host): string {
+function nodeId(config: Config, host: Host): string {
   return config.node || host.id;
 }
 
@@ -60,7 +60,7 @@ export function keepAlive(config: Config, persistent: boolean): number {
 
 /** MQTT 5 Session Expiry (and Will Delay), seconds: a few publish periods, so a sleeping node keeps
  *  its session and "offline" is announced only for a node that misses its wakes. */
-export function sessionExpiry(config: Config): number {
+function sessionExpiry(config: Config): number {
   const publishPeriod = Math.min(config.sampleInterval * config.batchSize, Math.max(config.maxLatency, config.sampleInterval));
   return config.sessionPeriods * publishPeriod;
 }

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { datasheet, effectiveBatch, measureOnNodeHost, parsePowerArgs, project, sweep, UsageError, type Measured } from "../tools/power";
+import { datasheet, effectiveBatch, measureOnNodeHost, parsePowerArgs, project, sweep, type Measured } from "../tools/power";
+import { UsageError } from "../tools/usage-error";
 
 const measured: Measured = { awakeMs: 20, sampleMs: 15, radioMs: 30, bytesUp: 1000, bytesDown: 60, source: "test" };
 const tool = path.join(__dirname, "..", "tools", "power.js");

@@ -18,6 +18,7 @@ import { DOWNLINK_PERIOD_S } from "../src/power/schedule";
 import { bufferCapacity, readState, STATE_VERSION } from "../src/power/state";
 import { channelsOf } from "../src/sensors/registry";
 import { startEmbeddedBroker } from "./broker";
+import { UsageError } from "./usage-error";
 
 /** What the model takes from measurements: per wake, and per wake that used the radio. */
 export interface Measured {
@@ -151,8 +152,6 @@ export async function measureOnNodeHost(raw: RawConfig, wakes: number): Promise<
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-
-export class UsageError extends Error {}
 
 const usage = `usage: npm run power -- [options]
 

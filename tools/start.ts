@@ -15,6 +15,7 @@ import type { WakeReport } from "../hosts/node/wake";
 import { parseSim } from "../hosts/sim/devices/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
 import { formatEvent, TelemetryMonitor } from "./monitor";
+import { UsageError } from "./usage-error";
 
 const usage = `usage: npm start -- [options]
 
@@ -43,9 +44,7 @@ export interface StartOptions {
   replay?: string;
 }
 
-export class UsageError extends Error {}
-
-export function parseStartArgs(argv: string[]): StartOptions | "help" {
+function parseStartArgs(argv: string[]): StartOptions | "help" {
   let values;
   try {
     values = parseArgs({
