@@ -57,6 +57,18 @@ export interface Config {
   flashEvery: number;
   /** Also copy it at every wake while the reading buffer is at least this full, in percent (0: off). */
   flashFill: number;
+  /** QoS 1/2 messages in flight at once where the broker does not announce a Receive Maximum
+   *  (MQTT 3.1.1 brokers cannot): more saves round trips on a backlog, but a broker configured below
+   *  it (mosquitto's max_inflight_messages) may drop the excess silently. */
+  maxInflight: number;
+  /** The broker's largest accepted packet, bytes, where it does not announce one (0: no limit known);
+   *  over MQTT 5 the smaller of this and the broker's Maximum Packet Size applies. */
+  maxPacketSize: number;
+  /** The shortest sampling interval, seconds, and the smallest batch a remote "set" command may set. */
+  minSampleInterval: number;
+  minBatchSize: number;
+  /** Seconds per day that "awake" commands may keep the node connected, all wakes together. */
+  awakeBudget: number;
   sensors: SensorConfig[];
   i2c: { data: number; clock: number; hz: number } | undefined;
   /** Broker CA, client certificate and key for mqtts://: what they name is the host's business
@@ -88,6 +100,11 @@ export const defaults = {
   thresholds: {},
   flashEvery: 60,
   flashFill: 0,
+  maxInflight: 8,
+  maxPacketSize: 0,
+  minSampleInterval: 10,
+  minBatchSize: 1,
+  awakeBudget: 900,
   sensors: [{ type: "sht3x", address: 0x44 }],
   i2c: undefined,
   tlsCa: "",
@@ -130,6 +147,11 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     thresholds: {},
     flashEvery: integer("flashEvery", get("flashEvery"), 0, 65535),
     flashFill: integer("flashFill", get("flashFill"), 0, 100),
+    maxInflight: integer("maxInflight", get("maxInflight"), 1, 16),
+    maxPacketSize: packetLimit("maxPacketSize", get("maxPacketSize")),
+    minSampleInterval: integer("minSampleInterval", get("minSampleInterval"), 1, 86400),
+    minBatchSize: integer("minBatchSize", get("minBatchSize"), 1, 1000),
+    awakeBudget: integer("awakeBudget", get("awakeBudget"), 0, 86400),
     sensors: checkSensors(sensors("sensors", get("sensors"))),
     i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
     tlsCa: text("tlsCa", get("tlsCa")),
@@ -181,6 +203,13 @@ function integer(key: string, value: unknown, min: number, max: number): number 
   const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isInteger(n)) throw new ConfigError(key, `expected an integer, got ${describe(value)}`);
   if (n < min || n > max) throw new ConfigError(key, `${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+/** 0 (no limit known), or a size a broker could sensibly set: below 128 bytes not even a status fits. */
+function packetLimit(key: string, value: unknown): number {
+  const n = integer(key, value, 0, 268435460);
+  if (n !== 0 && n < 128) throw new ConfigError(key, `${n} is too small: 0 (no limit known) or 128..268435460`);
   return n;
 }
 
