@@ -12,7 +12,7 @@ import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
 import type { RetainedSlots } from "./retained";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 const MAX_INFLIGHT = 16;
 
 export interface Counters {
@@ -26,7 +26,19 @@ export interface Counters {
   publishFailures: number;
   /** Starts from the flash copy because retained memory was lost (a real power loss). */
   restored: number;
+  /** Readings released without delivery: the broker refused them for good (a reason code meaning
+   *  "never"), or no packet the broker takes could hold them. */
+  refused: number;
+  /** Optional packets (status, sync marker) left out because the broker's packet limit is smaller. */
+  skipped: number;
+  /** Commands answered with an error: malformed, unknown, out of bounds, oversized or refused. */
+  commandErrors: number;
+  /** Wakes that found the clock behind the newest reading (a clock stepped back, a lost RTC). */
+  clockBack: number;
 }
+
+/** Field order of the retained layout (docs/retained-state.md): u32 each, wrapping. */
+export const counterFields = ["wakes", "cold", "delivered", "publishFailures", "restored", "refused", "skipped", "commandErrors", "clockBack"] as const;
 
 export interface NodeState {
   counters: Counters;
@@ -55,7 +67,7 @@ export interface NodeState {
 
 export function freshState(channels: number, capacity: number, layout: number, cold: number, sensors: number): NodeState {
   return {
-    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0, restored: 0 },
+    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0, restored: 0, refused: 0, skipped: 0, commandErrors: 0, clockBack: 0 },
     sensorErrors: new Array<number>(sensors).fill(0),
     layout,
     lastAttempt: 0,
@@ -73,7 +85,7 @@ export function freshState(channels: number, capacity: number, layout: number, c
 
 /** Room kept for the link memory's JSON; writeState refuses more. */
 const MAX_LINK_BYTES = 384;
-const FIXED_BYTES = 5 * 4 + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12 + 4 * energyFields.length + 2 + 5;
+const FIXED_BYTES = 4 * counterFields.length + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12 + 4 * energyFields.length + 2 + 5;
 
 /** Bytes left for the encoded readings in a slot, next to the rest of the state at its largest. */
 export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
@@ -85,8 +97,7 @@ export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: 
 
 export function writeState(state: NodeState, bytes: Uint8Array): number {
   const w = new ByteWriter(bytes);
-  const c = state.counters;
-  w.u32(c.wakes); w.u32(c.cold); w.u32(c.delivered); w.u32(c.publishFailures); w.u32(c.restored);
+  for (const key of counterFields) w.u32(state.counters[key] >>> 0);
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
@@ -119,7 +130,8 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
 
 export function readState(bytes: Uint8Array, channels: number, capacity: number, sensors: number): NodeState {
   const r = new ByteReader(bytes);
-  const counters: Counters = { wakes: r.u32(), cold: r.u32(), delivered: r.u32(), publishFailures: r.u32(), restored: r.u32() };
+  const counters = {} as Counters;
+  for (const key of counterFields) counters[key] = r.u32();
   const layout = r.u32();
   const lastAttempt = r.u32();
   const failures = r.u16();
