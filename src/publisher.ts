@@ -5,26 +5,39 @@
 // The node's own marker coming back on its command topic means every command queued while it slept
 // has arrived before it, so the node knows when to stop listening without guessing a timeout. Then
 // it publishes its retained status and DISCONNECTs normally. Every wait is bounded by awakeTimeout.
+//
+// The broker's limits bind every packet: never more messages in flight than it takes (re-sends
+// included), never a packet larger than it takes (status and marker included), never a QoS or a
+// retained message it does not offer; its keepalive is the one kept. A refusal says what it means
+// for the readings: "never" releases and counts them, "for now" keeps them for a later wake.
 
 import type { Config } from "./config";
 import { utf8Encode } from "./encoding/utf8";
 import type { Host, TCP } from "./host";
-import { applyCommand, withOverrides, type LinkMemory } from "./link";
+import { applyCommand, noteResult, oversizedCommand, withOverrides, type LinkMemory } from "./link";
 import { ProtocolError, type Version } from "./mqtt/codec";
-import { connackReason } from "./mqtt/reasons";
+import type { ConnackPacket } from "./mqtt/packets";
+import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
 import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
 import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
 
-/** Messages in flight at once before the broker says otherwise: below mosquitto's default Receive
- *  Maximum (20), and within the retained in-flight table. */
-const DEFAULT_RECEIVE_MAXIMUM = 8;
+/** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
+const TABLE_SIZE = 16;
 
-/** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers,
- *  enforced by the reader on every version, so a broker can never make the node buffer more. */
+/** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers;
+ *  a larger PUBLISH is read past, acknowledged and answered with an error, on every version. */
 const MAXIMUM_PACKET_SIZE = 4096;
+
+/** Wakes a node stays on MQTT 3.1.1 after a broker refused 5, before it tries 5 once more (a broker
+ *  may be upgraded): about a day at one-minute sampling. */
+const V5_RETRY_WAKES = 1440;
+
+/** Connection attempts one wake may make when a broker's answer says how to do better (fall back to
+ *  3.1.1, lower the Will's QoS, drop its retain flag); all share the wake's one deadline. */
+const MAX_ATTEMPTS = 4;
 
 export interface PublishOutcome {
   /** Readings the broker acknowledged in this wake. */
@@ -35,7 +48,7 @@ export interface PublishOutcome {
   version?: Version;
   bytesUp: number;
   bytesDown: number;
-  /** Results of the commands taken, one line each. */
+  /** Results of the commands taken (the newest few), one line each. */
   commands: string[];
   error?: string;
 }
@@ -82,29 +95,35 @@ export async function publish(node: NodeContext): Promise<PublishOutcome> {
   return outcome;
 }
 
-/**
- * Opens a connection and settles its first exchange. `persistent` (always-connected mode) keeps the
- * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it.
- */
-export async function connect(node: NodeContext, persistent: boolean): Promise<{ connection: Connection; outcome: PublishOutcome }> {
-  const { host, state, commit } = node;
-  const link = state.link;
-  const version: Version = node.config.mqttVersion === 5 && link.version !== 4 ? 5 : 4;
-  const connection = new Connection(node, version, persistent);
-  const outcome = await connection.open();
-  if (outcome.refusedVersion && version === 5) {
-    // A 3.1.1-only broker (aedes, older mosquitto): remember it, and try again at once over 3.1.1.
-    host.log("broker refused MQTT 5; using MQTT 3.1.1 from now on");
-    link.version = 4;
-    commit();
-    const again = new Connection(node, 4, persistent);
-    const second = await again.open();
-    return { connection: again, outcome: { ...second, bytesUp: second.bytesUp + outcome.bytesUp, bytesDown: second.bytesDown + outcome.bytesDown } };
-  }
-  return { connection, outcome };
+/** The protocol version to CONNECT with: 5 if configured, unless a broker refused it lately. */
+function versionFor(node: NodeContext): Version {
+  const link = node.state.link;
+  if (node.config.mqttVersion !== 5) return 4;
+  if (link.version !== 4) return 5;
+  return node.state.counters.wakes >= (link.v5RetryAt ?? Infinity) ? 5 : 4;
 }
 
-type Outcome = PublishOutcome & { refusedVersion?: boolean };
+/**
+ * Opens a connection and settles its first exchange. `persistent` (always-connected mode) keeps the
+ * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it. A refusal
+ * that says how to do better (MQTT 5 unsupported, the Will's QoS or retain flag) is learnt, kept,
+ * and tried again at once, within the same deadline.
+ */
+export async function connect(node: NodeContext, persistent: boolean): Promise<{ connection: Connection; outcome: PublishOutcome }> {
+  const deadline = node.host.clock.ticks() + node.config.awakeTimeout * 1000;
+  let bytesUp = 0;
+  let bytesDown = 0;
+  for (let attempt = 1; ; attempt++) {
+    const connection = new Connection(node, versionFor(node), persistent, deadline);
+    const outcome = await connection.open();
+    bytesUp += outcome.bytesUp;
+    bytesDown += outcome.bytesDown;
+    const total = { ...outcome, bytesUp, bytesDown };
+    if (!outcome.adapted || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
+  }
+}
+
+type Outcome = PublishOutcome & { adapted?: boolean };
 
 const newOutcome = (): Outcome => ({ delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] });
 
@@ -120,16 +139,35 @@ export class Connection {
   #finished = false;
   #resolve: ((outcome: Outcome) => void) | undefined;
   #lastWrite = 0;
+  #deadlineAt: number;
   #deadline: unknown;
+  #pingTimer: unknown;
   /** The marker this wake waits for on its command topic ("" while its subscription is being made);
-   *  undefined once it came back. */
+   *  undefined once it came back, or when there is none to wait for. */
   #marker: string | undefined;
+  #markerSeen = false;
   #awakeUntil = 0;
+  #awakeGranted = 0;
   #awakeTimer: unknown;
   /** QoS 2 messages the broker took (PUBREC) in an earlier connection: this one sends only PUBREL. */
   readonly #releasedBefore = new Set<InFlight>();
+  /** In-flight entries not yet sent on this connection (re-sends, and "for now" refusals to publish
+   *  again): they go out as the broker's Receive Maximum leaves room. */
+  readonly #waiting: InFlight[] = [];
+  /** Messages sent on this connection and not answered yet. */
+  readonly #sent = new Set<InFlight>();
+  /** The next reading not yet put in a message on this connection. QoS 0 readings count as sent
+   *  (state.unsent moves) only once the broker has shown it took them. */
+  #cursor: number;
+  /** Table entries whose readings went out again at QoS 0 on this connection. */
+  readonly #unconfirmed: InFlight[] = [];
+  /** A refusal "for now" came: publish nothing more this wake. */
+  #held = false;
+  #largestSent = 0;
   /** CONNACK's Session Present, once it came. */
   #sessionPresent: boolean | undefined;
+  /** The broker's Server Keep Alive, when it set one (MQTT 5). */
+  #serverKeepAlive: number | undefined;
 
   readonly host: Host;
   /** The config as it was at CONNECT: the keepalive and Will promised then hold for this connection. */
@@ -138,17 +176,19 @@ export class Connection {
   readonly state: NodeState;
   readonly commit: () => void;
 
-  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean) {
+  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean, deadline: number) {
     const { host, config, state } = node;
     this.host = host;
     this.config = config;
     this.channels = node.channels;
     this.state = state;
     this.commit = node.commit;
+    this.#deadlineAt = deadline;
     this.#node = nodeId(config, host);
     this.#topic = topics(config, this.#node);
     this.#sensorIds = config.sensors.map((s) => s.id);
     this.#session = new PublisherSession(version, state.session, MAXIMUM_PACKET_SIZE);
+    this.#cursor = state.unsent;
   }
 
   get #link(): LinkMemory {
@@ -160,9 +200,10 @@ export class Connection {
     return this.#connacked && !this.#finished && !this.#closing;
   }
 
-  /** The keepalive this connection promised in its CONNECT, seconds. */
+  /** The keepalive this connection keeps, seconds: the broker's Server Keep Alive if it set one,
+   *  else the one promised in CONNECT (0: none). */
   get keepAlive(): number {
-    return keepAlive(this.config, this.persistent);
+    return this.#serverKeepAlive ?? keepAlive(this.config, this.persistent);
   }
 
   /** Milliseconds since the node last sent anything: a keepalive is owed when this nears it. */
@@ -174,7 +215,7 @@ export class Connection {
     const { host, config } = this;
     return new Promise((resolve) => {
       this.#wait(resolve);
-      host.network.up(config.awakeTimeout * 1000, (error) => {
+      host.network.up(Math.max(0, this.#deadlineAt - host.clock.ticks()), (error) => {
         if (this.#finished) return;
         if (error) return this.#finish(`network: ${error.message}`);
         host.network.resolve(config.broker.host, (error, address) => {
@@ -191,7 +232,10 @@ export class Connection {
     return new Promise((resolve) => {
       if (!this.isOpen) return resolve({ ...newOutcome(), error: "not connected" });
       this.#outcome = newOutcome();
+      this.#held = false;
+      this.#deadlineAt = this.host.clock.ticks() + this.config.awakeTimeout * 1000;
       this.#wait(resolve);
+      this.#waiting.push(...this.state.session.inflight.filter((e) => e.retry && !this.#waiting.includes(e)));
       this.#pump();
       this.#write();
       this.#maybeDone();
@@ -217,14 +261,21 @@ export class Connection {
       // Always connected: a normal DISCONNECT means the node is going away on purpose.
       this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       this.#write();
+      // The exchange ended as agreed: QoS 0 telemetry sent in it is as delivered as QoS 0 gets.
+      this.#confirmQoS0();
     }
     this.#finish();
   }
 
   #wait(resolve: (outcome: Outcome) => void): void {
     this.#resolve = resolve;
+    this.#armDeadline();
+  }
+
+  #armDeadline(): void {
     this.host.timer.clear(this.#deadline);
-    this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), this.config.awakeTimeout * 1000);
+    const ms = Math.max(0, this.#deadlineAt - this.host.clock.ticks());
+    this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), ms);
   }
 
   #open(address: string): void {
@@ -238,19 +289,15 @@ export class Connection {
       onWritable(this: TCP) {
         if (exchange.#socket === undefined) {
           exchange.#socket = this;
-          exchange.#start();
+          exchange.#guard(() => exchange.#start());
         }
       },
       onReadable(this: TCP) {
         const data = this.read();
-        if (data) exchange.#received(new Uint8Array(data));
+        if (data) exchange.#guard(() => exchange.#received(new Uint8Array(data)));
       },
       onError(this: TCP, error?: Error) {
-        // A connection lost before CONNACK is not a refusal of MQTT 5: a Wi-Fi drop or a broker
-        // restart looks the same, and taking it for one would pin a v5 broker to 3.1.1 for good.
-        // Only the answer MQTT 3.1.1 §3.1.2.2 requires of a 3.1.1 broker (CONNACK return code 1,
-        // MQTT 5's 0x84) makes the node fall back; see #connack.
-        exchange.#finish(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
+        exchange.#lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
       },
     };
     try {
@@ -269,10 +316,47 @@ export class Connection {
     }
   }
 
+  /** Runs a socket callback so that nothing in it can throw into the host: a bug costs this wake. */
+  #guard(step: () => void): void {
+    try {
+      step();
+    } catch (e) {
+      this.#finish(`internal error: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /**
+   * The connection went away. Before CONNACK that is not a refusal of MQTT 5 — a Wi-Fi drop or a
+   * broker restart looks the same, and taking it for one would pin a v5 broker to 3.1.1 for good —
+   * unless it happens to an MQTT 5 CONNECT twice in a row (two wakes, no CONNACK between) on a
+   * connection that was up: RabbitMQ 3.10 closes those without a word. The explicit answer (CONNACK 0x84, or 3.1.1's return code 1) makes
+   * the node fall back at once; see #connack.
+   */
+  #lost(error: string): void {
+    if (this.#finished) return;
+    const link = this.#link;
+    if (!this.#connacked && this.#socket && this.version === 5) {
+      link.v5Closed = (link.v5Closed ?? 0) + 1;
+      if (link.v5Closed >= 2) this.#fallBack("broker closed MQTT 5 CONNECTs twice in a row without a CONNACK");
+      this.commit();
+    }
+    this.#finish(error);
+  }
+
+  #fallBack(why: string): void {
+    const link = this.#link;
+    this.host.log(`${why}; using MQTT 3.1.1 (MQTT 5 is tried again in ${V5_RETRY_WAKES} wakes)`);
+    link.version = 4;
+    link.v5RetryAt = this.state.counters.wakes + V5_RETRY_WAKES;
+    delete link.v5Closed;
+    this.#outcome.adapted = true;
+  }
+
   /** The pipelined first write. */
   #start(): void {
     const { config, version, state } = this;
     const expiry = sessionExpiry(config);
+    const link = this.#link;
     this.#session.connect({
       clientId: `torpor-${this.#node}`,
       cleanStart: false,
@@ -282,8 +366,10 @@ export class Connection {
       will: {
         topic: this.#topic.status,
         payload: utf8Encode(JSON.stringify({ state: "offline" })),
-        qos: 1,
-        retain: true,
+        // What the broker offers: a broker with Maximum QoS 0 or no retained messages refuses a Will
+        // that asks for more, and its refusal is what taught the node (#connack).
+        qos: Math.min(1, link.maximumQoS ?? 1) as 0 | 1,
+        retain: link.retainAvailable !== false,
         // Deep sleep: announce "offline" only once the session would have expired, i.e. for a node
         // that missed its wakes. Always connected: a lost connection is news at once.
         ...(version === 5 && !this.persistent ? { properties: { willDelayInterval: expiry } } : {}),
@@ -291,21 +377,24 @@ export class Connection {
       ...(version === 5 ? { properties: { sessionExpiryInterval: expiry, maximumPacketSize: MAXIMUM_PACKET_SIZE, requestProblemInformation: false } } : {}),
     });
     for (const entry of [...state.session.inflight]) {
-      const message = entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos);
-      if (!entry.released && !message) {
-        // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
-        state.session.inflight.splice(state.session.inflight.indexOf(entry), 1);
+      if (entry.released) this.#releasedBefore.add(entry);
+      if (entry.retry || entry.released) {
+        this.#waiting.push(entry);
         continue;
       }
-      if (entry.released) this.#releasedBefore.add(entry);
-      this.#session.resend(entry, message);
-      this.#outcome.messages++;
+      if (!state.buffer.range(entry.first, entry.count).length) {
+        // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
+        this.#session.drop(entry);
+        continue;
+      }
+      this.#waiting.push(entry);
     }
     if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
+    this.#cursor = state.unsent;
     this.#pump();
     // A subscription is only sure to be in place once SUBACK arrives (MQTT orders messages, not a
     // SUBSCRIBE against a PUBLISH in the same stream), so the marker waits for it when one is needed.
-    if (this.#link.subscribed) this.#sendMarker();
+    if (link.subscribed) this.#sendMarker();
     else this.#subscribe();
     // The in-flight table, with the packet ids just assigned, is retained before any byte leaves: if
     // power fails after the write, the next wake re-sends under the same ids.
@@ -321,31 +410,125 @@ export class Connection {
 
   /** A QoS 0 marker on the node's own command topic; it comes back after every queued command. */
   #sendMarker(): void {
-    this.#marker = `${this.state.counters.wakes}.${this.state.session.nextPacketId}`;
-    this.#session.publish({ topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ cmd: "sync", marker: this.#marker })), qos: 0, retain: false });
+    const marker = `${this.state.counters.wakes}.${this.state.session.nextPacketId}`;
+    const message: OutgoingPublish = { topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ cmd: "sync", marker })), qos: 0, retain: false };
+    if (!this.#fits(message)) {
+      // Without it the wake cannot know when the queued commands are all in; it goes on without them.
+      this.#skip("sync marker");
+      this.#marker = undefined;
+      return;
+    }
+    this.#marker = marker;
+    this.#send(message);
   }
 
-  /** Queues new batches while the broker's Receive Maximum allows. */
+  /** The largest packet the broker takes: what it announced, or what the operator configured. */
+  get #packetLimit(): number {
+    return Math.min(this.#link.maximumPacketSize ?? Infinity, this.config.maxPacketSize || Infinity);
+  }
+
+  #fits(message: OutgoingPublish): boolean {
+    return this.#session.publishLength(message) <= this.#packetLimit;
+  }
+
+  #skip(what: string): void {
+    this.state.counters.skipped++;
+    this.host.log(`${what} left out: larger than the broker's packet limit of ${this.#packetLimit} bytes`);
+  }
+
+  #send(message: OutgoingPublish, first = 0, count = 0): InFlight | undefined {
+    this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
+    const entry = this.#session.publish(message, 0, first, count);
+    if (entry) this.#sent.add(entry);
+    return entry;
+  }
+
+  /** Messages the broker may hold unanswered at once: its Receive Maximum, or the configured depth
+   *  where it announced none (MQTT 3.1.1 cannot), within the retained table. */
+  get #receiveMaximum(): number {
+    const announced = this.version === 5 ? this.#link.receiveMaximum : undefined;
+    return Math.min(announced ?? this.config.maxInflight, TABLE_SIZE);
+  }
+
+  /** Sends what waits, then new batches, while the broker's Receive Maximum leaves room. */
   #pump(): void {
     const { config, state } = this;
+    if (this.#held || this.#closing) return;
     const qos = this.#qos();
-    const limit = Math.min(this.#link.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM, 16);
-    while (qos === 0 || state.session.inflight.length < limit) {
-      const available = (state.buffer.next - state.unsent) >>> 0;
-      if (available === 0) break;
-      let count = Math.min(config.batchSize, available);
-      let message = this.#message(state.unsent, count, qos);
-      // Split a batch the broker's Maximum Packet Size would refuse.
-      const max = this.#link.maximumPacketSize;
-      while (message && max !== undefined && count > 1 && this.#session.publishLength(message) > max) {
-        count = Math.ceil(count / 2);
-        message = this.#message(state.unsent, count, qos);
+    const room = () => this.#receiveMaximum - this.#sent.size;
+    while (this.#waiting.length && room() > 0) {
+      const entry = this.#waiting.shift()!;
+      // A QoS 2 message whose PUBREC came back in an earlier connection stays with PUBREL; everything
+      // else is the readings it names, sent again (with DUP) or — refused before, too large or at a
+      // QoS the broker no longer offers — published again as new messages.
+      const message = entry.retry || entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos);
+      if (entry.released || (message && this.#fits(message) && entry.qos <= qos)) {
+        this.#session.resend(entry, message);
+        this.#sent.add(entry);
+        if (message) this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
+        this.#outcome.messages++;
+      } else if (qos === 0) {
+        // At QoS 0 no acknowledgement will come: the entry keeps its readings until the exchange
+        // shows the broker took them (#confirmQoS0).
+        this.#unconfirmed.push(entry);
+        for (let at = entry.first, left = entry.count; left > 0; ) {
+          const taken = this.#publishRange(at, left, 0);
+          at = (at + taken) >>> 0;
+          left -= taken;
+        }
+      } else {
+        this.#session.drop(entry);
+        this.#republish(entry.first, entry.count, qos, room);
       }
-      if (!message) break;
-      this.#session.publish(message, 0, state.unsent, count);
-      state.unsent = (state.unsent + count) >>> 0;
-      this.#outcome.messages++;
     }
+    while (!this.#waiting.length && (qos === 0 || room() > 0)) {
+      const available = (state.buffer.next - this.#cursor) >>> 0;
+      if (available === 0) break;
+      const taken = this.#publishRange(this.#cursor, Math.min(config.batchSize, available), qos);
+      this.#cursor = (this.#cursor + taken) >>> 0;
+      if (qos !== 0) state.unsent = this.#cursor;
+    }
+  }
+
+  /** Publishes the readings [first, first + count) again as new messages, as the room allows; what
+   *  does not go out now waits in the table as one entry to publish again. */
+  #republish(first: number, count: number, qos: 1 | 2, room: () => number): void {
+    let at = first;
+    let left = count;
+    while (left > 0 && room() > 0) {
+      const taken = this.#publishRange(at, left, qos);
+      at = (at + taken) >>> 0;
+      left -= taken;
+    }
+    if (left > 0) {
+      const rest: InFlight = { packetId: 0, kind: 0, first: at, count: left, qos, released: false };
+      this.#session.requeue(rest);
+      this.#waiting.push(rest);
+    }
+  }
+
+  /**
+   * Publishes one message of the readings from `first`: as many of `count` as fit in a packet the
+   * broker takes. A single reading that fits in none is refused — counted, logged, never retried —
+   * and skipped. Returns the readings it dealt with.
+   */
+  #publishRange(first: number, count: number, qos: 0 | 1 | 2): number {
+    let n = count;
+    let message = this.#message(first, n, qos);
+    while (message && n > 1 && !this.#fits(message)) {
+      n = Math.ceil(n / 2);
+      message = this.#message(first, n, qos);
+    }
+    if (!message) return count; // Dropped as the oldest by an overflow (counted then).
+    if (!this.#fits(message)) {
+      this.state.counters.refused++;
+      this.#outcome.error = `a reading of ${this.#session.publishLength(message)} bytes fits no packet the broker takes (limit ${this.#packetLimit}); refused`;
+      this.host.log(this.#outcome.error);
+      return 1;
+    }
+    this.#send(message, first, n);
+    this.#outcome.messages++;
+    return n;
   }
 
   /** The configured QoS, lowered to the broker's Maximum QoS. */
@@ -375,12 +558,13 @@ export class Connection {
       return this.#finish(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
     }
     for (const event of events) {
+      if (this.#finished) return;
       switch (event.type) {
         case "connack":
           if (!this.#connack(event.sessionPresent, event.reasonCode, event.packet.properties)) return;
           break;
         case "acked":
-          this.#acked(event.entry, event.reasonCode);
+          this.#acked(event.entry, event.reasonCode, event.asQoS1);
           break;
         case "released":
           this.commit();
@@ -397,8 +581,13 @@ export class Connection {
         case "message":
           this.#command(event.publish.topic, event.publish.payload);
           break;
+        case "discarded":
+          this.#answer(oversizedCommand(event.size, MAXIMUM_PACKET_SIZE));
+          this.commit();
+          break;
         case "disconnect":
-          return this.#finish(`broker disconnected: reason 0x${event.reasonCode.toString(16)}`);
+          this.#disconnected(event.reasonCode);
+          return this.#finish(`broker disconnected: ${reasonName(event.reasonCode)}`);
         case "pong":
           break;
       }
@@ -408,10 +597,19 @@ export class Connection {
     this.#maybeDone();
   }
 
-  #connack(sessionPresent: boolean, reasonCode: number, properties: { receiveMaximum?: number; maximumPacketSize?: number; maximumQoS?: number } | undefined): boolean {
+  #connack(sessionPresent: boolean, reasonCode: number, properties: ConnackPacket["properties"]): boolean {
+    const link = this.#link;
     if (reasonCode !== 0) {
-      // 3.1.1 return code 1 / MQTT 5 reason 0x84: this broker does not speak the version we used.
-      if (this.version === 5 && reasonCode === 0x84) this.#outcome.refusedVersion = true;
+      // A refusal that names its cause is one the next attempt can avoid, in this same wake.
+      if (this.version === 5 && reasonCode === 0x84) this.#fallBack("broker refused MQTT 5");
+      else if (this.version === 5 && reasonCode === 0x9b && (link.maximumQoS ?? 1) > 0) {
+        link.maximumQoS = Math.min(properties?.maximumQoS ?? 0, 1) as 0 | 1;
+        this.#outcome.adapted = true;
+      } else if (this.version === 5 && reasonCode === 0x9a && link.retainAvailable !== false) {
+        link.retainAvailable = false;
+        this.#outcome.adapted = true;
+      }
+      this.commit();
       this.#finish(`broker refused the connection: ${connackReason(this.version, reasonCode)}`);
       return false;
     }
@@ -419,9 +617,11 @@ export class Connection {
     this.#sessionPresent = sessionPresent;
     this.#outcome.sessionPresent = sessionPresent;
     this.#outcome.version = this.version;
-    const link = this.#link;
+    const before = this.#qos();
     link.version = this.version;
     if (this.version === 5) {
+      delete link.v5Closed;
+      delete link.v5RetryAt;
       // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
       if (properties?.receiveMaximum !== undefined) link.receiveMaximum = properties.receiveMaximum;
       else delete link.receiveMaximum;
@@ -429,6 +629,12 @@ export class Connection {
       else delete link.maximumPacketSize;
       if (properties?.maximumQoS !== undefined) link.maximumQoS = properties.maximumQoS as 0 | 1;
       else delete link.maximumQoS;
+      if (properties?.retainAvailable === false) link.retainAvailable = false;
+      else delete link.retainAvailable;
+      this.#serverKeepAlive = properties?.serverKeepAlive;
+    }
+    if (this.#qos() < this.config.qos && this.#qos() !== before) {
+      this.host.log(`broker offers QoS ${this.#qos()} at most: telemetry goes at QoS ${this.#qos()}, not ${this.config.qos}`);
     }
     if (!sessionPresent && link.subscribed) {
       // The broker lost the session and with it the subscription, and the marker went nowhere:
@@ -437,13 +643,25 @@ export class Connection {
       link.subscribed = false;
       this.#subscribe();
     }
-    link.results = [];
+    delete link.results;
+    this.#armPing();
     this.commit();
     return true;
   }
 
-  #acked(entry: InFlight, reasonCode: number): void {
+  /** What a broker's DISCONNECT reason teaches about its limits, for the next connection. */
+  #disconnected(reasonCode: number): void {
+    const link = this.#link;
+    if (reasonCode === 0x95 && this.#largestSent > 0) link.maximumPacketSize = Math.min(link.maximumPacketSize ?? Infinity, this.#largestSent - 1);
+    else if (reasonCode === 0x93) link.receiveMaximum = Math.max(1, Math.floor(this.#sent.size / 2));
+    else if (reasonCode === 0x9a) link.retainAvailable = false;
+    else if (reasonCode === 0x9b) link.maximumQoS = Math.max(0, this.#qos() - 1) as 0 | 1;
+    this.commit();
+  }
+
+  #acked(entry: InFlight, reasonCode: number, asQoS1: boolean): void {
     const { state } = this;
+    this.#sent.delete(entry);
     if (this.#releasedBefore.delete(entry) && this.#sessionPresent === false) {
       // A QoS 2 message the broker had taken (PUBREC) before it lost the session (a restart without
       // persistence, the session expired while the node slept): a broker that delivers QoS 2 on
@@ -451,23 +669,34 @@ export class Connection {
       // PUBREL with a PUBCOMP all the same. The readings are still here: publish them again as a new
       // message, as with every kept message when the session is gone (MQTT 5 §3.2.2-5). A broker
       // that had delivered it already sends it twice: at least once, never lost.
-      const message = entry.kind === 0 ? this.#message(entry.first, entry.count, entry.qos) : undefined;
-      if (message) {
-        this.#session.publish(message, entry.kind, entry.first, entry.count);
-        this.#outcome.messages++;
-      }
-      this.#release();
+      if (entry.kind === 0) this.#session.requeue(entry), this.#waiting.push(entry);
       this.commit();
       return;
     }
     if (entry.kind === 0) {
-      // A v5 negative acknowledgement is still an answer: the broker will never take that message,
-      // so keeping it would only block the buffer. It is counted as a failure, not as delivered.
       if (reasonCode < 0x80) {
         this.#outcome.delivered += entry.count;
         state.counters.delivered += entry.count;
+        if (asQoS1 && !this.#link.qos2AsPuback) {
+          this.#link.qos2AsPuback = true;
+          this.host.log("broker answered a QoS 2 message with PUBACK: with this broker, exactly once is at least once");
+        }
+      } else if (publishRefusal(reasonCode) === "never") {
+        // The broker will never take it (not authorized for the topic, …): keeping it would only
+        // block the buffer. Released, counted, said.
+        state.counters.refused += entry.count;
+        this.#outcome.error = `broker refused ${entry.count} readings for good: ${reasonName(reasonCode)}`;
+        this.host.log(this.#outcome.error);
       } else {
-        this.#outcome.error = `broker rejected a batch: reason 0x${reasonCode.toString(16)}`;
+        // "Not now" (quota, busy, too large for it): the readings stay, and this wake sends no more.
+        if (reasonCode === 0x95) {
+          const message = this.#message(entry.first, entry.count, entry.qos);
+          if (message) this.#link.maximumPacketSize = Math.min(this.#link.maximumPacketSize ?? Infinity, this.#session.publishLength(message) - 1);
+        }
+        if (reasonCode === 0x93) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
+        this.#session.requeue(entry);
+        this.#held = true;
+        this.#outcome.error = `broker refused a batch for now: ${reasonName(reasonCode)}; its ${entry.count} readings are kept`;
       }
     }
     this.#release();
@@ -482,43 +711,72 @@ export class Connection {
     state.buffer.release(keep);
   }
 
+  /** QoS 0 telemetry sent on this connection counts as delivered: the broker has shown it took it. */
+  #confirmQoS0(): void {
+    const { state } = this;
+    let sent = Math.max(0, (this.#cursor - state.unsent) | 0);
+    for (const entry of this.#unconfirmed.splice(0)) {
+      this.#session.drop(entry);
+      sent += entry.count;
+    }
+    if (sent === 0) return;
+    this.#outcome.delivered += sent;
+    state.counters.delivered += sent;
+    state.unsent = this.#cursor;
+    this.#release();
+    this.commit();
+  }
+
   #command(topic: string, payload: Uint8Array): void {
     if (topic !== this.#topic.command) return;
-    if (this.#marker !== undefined && isMarker(payload, this.#marker)) {
+    if (this.#marker && isMarker(payload, this.#marker)) {
       this.#marker = undefined;
+      this.#markerSeen = true;
       return;
     }
     // Markers of earlier wakes (a session's queue can hold one) are not commands.
     if (isMarker(payload)) return;
-    const effect = applyCommand(payload, this.#link);
-    this.#outcome.commands.push(effect.result);
-    (this.#link.results ??= []).push(effect.result);
-    if (this.#link.results.length > 8) this.#link.results.shift();
-    this.host.log(`command ${effect.result}`);
+    const effect = applyCommand(payload, this.#link, {
+      minSampleInterval: this.config.minSampleInterval,
+      minBatchSize: this.config.minBatchSize,
+      awakeBudget: this.config.awakeBudget,
+      awakeThisWake: this.#awakeGranted,
+      nowS: Math.floor(this.host.clock.now() / 1000),
+    });
+    this.#answer(effect);
     if (effect.awake) {
-      this.#awakeUntil = this.host.clock.ticks() + effect.awake * 1000;
-      // Staying awake on purpose: the wake's deadline moves with it.
-      this.host.timer.clear(this.#deadline);
-      this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), (effect.awake + this.config.awakeTimeout) * 1000);
+      this.#awakeGranted += effect.awake;
+      this.#awakeUntil = Math.max(this.#awakeUntil, this.host.clock.ticks() + effect.awake * 1000);
+      // Staying awake on purpose: the wake's deadline moves with it, and pings keep the line up.
+      this.#deadlineAt = Math.max(this.#deadlineAt, this.#awakeUntil + this.config.awakeTimeout * 1000);
+      this.#armDeadline();
     }
     this.commit();
   }
 
+  /** Books a command's result: the status shows it, and an error is counted. */
+  #answer(effect: { result: string; ok: boolean }): void {
+    this.#outcome.commands.push(effect.result);
+    if (this.#outcome.commands.length > 8) this.#outcome.commands.shift();
+    noteResult(this.#link, effect.result);
+    if (!effect.ok) this.state.counters.commandErrors++;
+    this.host.log(`command ${effect.result}`);
+  }
+
   #maybeDone(): void {
     const { state } = this;
-    if (!this.#resolve || this.#closing || !this.#connacked || state.session.inflight.length || this.#marker !== undefined) return;
-    if (((state.buffer.next - state.unsent) >>> 0) > 0 && this.#qos() !== 0) return;
+    if (!this.#resolve || this.#closing || !this.#connacked || this.#sent.size || this.#marker !== undefined) return;
+    const more = !this.#held && (this.#waiting.length > 0 || ((state.buffer.next - this.#cursor) >>> 0) > 0);
+    if (more) return;
     const awake = this.#awakeUntil - this.host.clock.ticks();
     if (awake > 0) {
       this.host.timer.clear(this.#awakeTimer);
-      this.#awakeTimer = this.host.timer.set(() => this.#maybeDone(), awake);
+      this.#awakeTimer = this.host.timer.set(() => this.#guard(() => this.#maybeDone()), awake);
       return;
     }
-    if (this.#qos() === 0) {
-      const sent = (state.unsent - state.buffer.first) >>> 0;
-      this.#outcome.delivered += sent;
-      state.counters.delivered += sent;
-    }
+    // The marker came back after everything sent before it: the broker has the QoS 0 telemetry.
+    // Without a marker that proof comes with the orderly close (close()).
+    if (this.#markerSeen || this.persistent) this.#confirmQoS0();
     this.#release();
     this.commit();
     if (this.persistent) this.#publishStatus();
@@ -530,7 +788,13 @@ export class Connection {
   }
 
   #publishStatus(): void {
-    this.#session.publish({ topic: this.#topic.status, payload: utf8Encode(JSON.stringify(this.#status())), qos: 0, retain: true });
+    const full = this.#status();
+    const retain = this.#link.retainAvailable !== false;
+    for (const status of [full, this.#essentials(full)]) {
+      const message: OutgoingPublish = { topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain };
+      if (this.#fits(message)) return void this.#send(message);
+    }
+    this.#skip("status");
   }
 
   #status(): Record<string, unknown> {
@@ -548,9 +812,27 @@ export class Connection {
       energy: state.energy,
       mqtt: this.version === 5 ? "5" : "3.1.1",
     };
+    if (this.#qos() !== config.qos) status.qos = this.#qos();
+    if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
     if (this.#link.overrides) status.overrides = this.#link.overrides;
     if (this.#link.results?.length) status.commands = this.#link.results;
     return status;
+  }
+
+  /** The status a subscriber cannot do without, for a broker whose packet limit is tight. */
+  #essentials(full: Record<string, unknown>): Record<string, unknown> {
+    const keep = ["state", "nextWake", "buffered", "dropped", "delivered", "refused"];
+    return Object.fromEntries(keep.map((key) => [key, full[key]]));
+  }
+
+  /** A PINGREQ before the keepalive lapses while the connection idles (an "awake" command, a broker
+   *  whose Server Keep Alive is shorter than the sampling interval); re-armed by every write. */
+  #armPing(): void {
+    this.host.timer.clear(this.#pingTimer);
+    const keepAlive = this.keepAlive;
+    if (!this.isOpen || keepAlive === 0) return;
+    const due = keepAlive * 750;
+    this.#pingTimer = this.host.timer.set(() => this.#guard(() => (this.idleMs >= due - 50 ? this.ping() : this.#armPing())), Math.max(50, due - this.idleMs));
   }
 
   #write(): void {
@@ -559,6 +841,7 @@ export class Connection {
     this.#outcome.bytesUp += bytes.length;
     this.#lastWrite = this.host.clock.ticks();
     this.#socket.write(bytes);
+    if (this.#connacked) this.#armPing();
   }
 
   #finish(error?: string): void {
@@ -566,6 +849,7 @@ export class Connection {
     this.#finished = true;
     this.host.timer.clear(this.#deadline);
     this.host.timer.clear(this.#awakeTimer);
+    this.host.timer.clear(this.#pingTimer);
     if (this.#socket) {
       try {
         this.#socket.close();

@@ -114,10 +114,13 @@ describe("a telemetry topic the broker's ACL denies (mosquitto, MQTT 5)", { skip
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("is a failed wake naming the broker's reason, not a delivery", async () => {
+  it("is a failed wake naming the broker's reason, the readings refused and counted, not delivered", async () => {
     const report = await node.wake();
-    assert.equal(report.error, "broker rejected a batch: reason 0x87", node.log());
+    assert.equal(report.error, "broker refused 1 readings for good: not authorized (0x87)", node.log());
     assert.equal(report.delivered, 0);
-    assert.match(node.log(), /^publish failed: broker rejected a batch: reason 0x87;/m);
+    assert.match(node.log(), /^publish failed: broker refused 1 readings for good: not authorized \(0x87\);/m);
+    const status = await retainedJson(broker.url, node.statusTopic);
+    assert.equal(status.refused, 1, "the refused reading is counted in the status");
+    assert.equal(status.buffered, 0, "and no longer blocks the buffer");
   });
 });

@@ -32,7 +32,7 @@ describe("a broker that refuses MQTT 5 (aedes)", () => {
     const first = await node.wake();
     assert.equal(first.error, undefined, node.log());
     assert.equal(first.delivered, 1);
-    assert.match(first.lines.join("\n"), /^broker refused MQTT 5; using MQTT 3\.1\.1 from now on$/m);
+    assert.match(first.lines.join("\n"), /^broker refused MQTT 5; using MQTT 3\.1\.1 \(MQTT 5 is tried again in 1440 wakes\)$/m);
     const [refused, fallback] = proxy.connections;
     assert.equal(connectLevel(refused!.up.frames[0]!), 5);
     assert.deepEqual(connackInfo(refused!.down.frames[0]!), { sessionPresent: false, code: 1 });

@@ -5,6 +5,7 @@
 
 import {
   allowedReasonCodes,
+  toleratedReasonCode,
   type AckPacket,
   type AuthPacket,
   type ConnackPacket,
@@ -242,7 +243,9 @@ function filter(c: Cursor, version: Version): string {
 
 function reason(c: Cursor, type: PacketType, version: Version): number {
   const code = c.u8("reason code");
-  if (!allowedReasonCodes[version][type]?.includes(code)) c.fail(ProtocolViolation, `reason code 0x${hex(code)} is not allowed`);
+  // A failure is still a failure, and the receiver decides what it means; only an unknown *success*
+  // code (below 0x80) changes the meaning of the exchange, so only that is fatal.
+  if (!toleratedReasonCode(version, type, code) && !allowedReasonCodes[version][type]?.includes(code)) c.fail(ProtocolViolation, `reason code 0x${hex(code)} is not allowed`);
   return code;
 }
 

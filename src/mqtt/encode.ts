@@ -10,6 +10,7 @@
 
 import {
   allowedReasonCodes,
+  toleratedReasonCode,
   type AckPacket,
   type ConnackPacket,
   type ConnectPacket,
@@ -271,7 +272,7 @@ function properties(w: Sink, props: Properties | undefined, context: PropertyCon
 
 function reasonCode(w: Sink, code: number, type: "connack" | "suback" | "unsuback" | "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth", version: Version): void {
   const allowed = allowedReasonCodes[version][type];
-  if (!Number.isInteger(code) || !allowed || !allowed.includes(code)) {
+  if (!Number.isInteger(code) || ((!allowed || !allowed.includes(code)) && !toleratedReasonCode(version, type, code))) {
     w.fail(ProtocolViolation, `reason code ${Number.isInteger(code) ? `0x${hex(code)}` : String(code)} is not allowed in MQTT ${version === 4 ? "3.1.1" : "5"}`);
   }
 }

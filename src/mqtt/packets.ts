@@ -337,6 +337,15 @@ export const ReasonCode = {
  * The codes each packet may carry (MQTT 5 §3.x.2.1 tables; MQTT 3.1.1 §3.2.2.3 and §3.9.3). The codec
  * refuses any other in either direction: the specification lists them exhaustively.
  */
+/**
+ * A failure code (≥ 0x80) outside a packet's table, which real brokers send (mosquitto answers an
+ * oversized PUBLISH with PUBACK 0x95): tolerated in MQTT 5 on the acknowledgements and refusals a
+ * broker sends, both ways, so that it reads as the failure it is rather than as a broken stream.
+ */
+export function toleratedReasonCode(version: Version, type: PacketType, code: number): boolean {
+  return version === 5 && code >= 0x80 && code <= 0xff && type !== "auth" && type !== "connect" && type !== "subscribe";
+}
+
 export const allowedReasonCodes: Readonly<Record<Version, Partial<Record<PacketType, readonly number[]>>>> = {
   4: {
     connack: [0x00, 0x01, 0x02, 0x03, 0x04, 0x05],

@@ -37,3 +37,22 @@ export function connackReason(version: 4 | 5, code: number): string {
   const name = (version === 5 ? v5 : v4)[code] ?? "unknown reason";
   return `${name} (0x${code.toString(16).padStart(2, "0")})`;
 }
+
+/** Reason codes of a PUBACK or PUBREC that mean the broker will never take that message, whenever it
+ *  is sent: not authorized for the topic, a topic name it refuses, a payload format it refuses. */
+const refusedForGood = new Set([0x87, 0x90, 0x99]);
+
+/**
+ * What a negative acknowledgement (≥ 0x80) of a PUBLISH means for the readings it carried: "never"
+ * (release and count them), or "later" (keep them and back off) — quota exceeded (0x97), Receive
+ * Maximum exceeded (0x93), busy, unspecified, implementation specific, and every code a broker sends
+ * outside the spec's table: a reading is worth more than a retry.
+ */
+export function publishRefusal(code: number): "never" | "later" {
+  return refusedForGood.has(code) ? "never" : "later";
+}
+
+/** A reason code's name, for a log line: "quota exceeded (0x97)". */
+export function reasonName(code: number): string {
+  return connackReason(5, code);
+}

@@ -8,7 +8,7 @@
 // of sleeps. A QoS 2 message whose PUBREC arrived is the broker's already: across a sleep only its
 // PUBREL is sent again (MQTT 3.1.1 §4.3.3, 5.0 §4.3.3).
 
-import { encode, encodedLength, PacketReader, type Version } from "./codec";
+import { encode, encodedLength, PacketReader, ProtocolError, type Version } from "./codec";
 import type { ConnackPacket, ConnectPacket, Packet, PublishPacket, Subscription } from "./packets";
 
 /** What an in-flight message carried: the readings [first, first + count) of a kind of message. */
@@ -21,6 +21,9 @@ export interface InFlight {
   qos: 1 | 2;
   /** QoS 2 only: PUBREC arrived and PUBREL was sent; the broker owns the message. */
   released: boolean;
+  /** The broker refused it "for now" (quota, busy, too large): publish its readings again as a new
+   *  message at the next chance, under a new packet id. */
+  retry?: boolean;
 }
 
 export interface SessionState {
@@ -33,8 +36,11 @@ export const emptySession = (): SessionState => ({ nextPacketId: 1, inflight: []
 
 export type SessionEvent =
   | { type: "connack"; sessionPresent: boolean; reasonCode: number; packet: ConnackPacket }
-  /** The broker finished with a message: PUBACK (QoS 1) or PUBCOMP (QoS 2), or refused it (v5). */
-  | { type: "acked"; entry: InFlight; reasonCode: number }
+  /** The broker finished with a message: PUBACK (QoS 1) or PUBCOMP (QoS 2), or refused it (v5).
+   *  `asQoS1`: a QoS 2 message answered with PUBACK, as RabbitMQ does (exactly once became at least once). */
+  | { type: "acked"; entry: InFlight; reasonCode: number; asQoS1: boolean }
+  /** A PUBLISH over the node's packet limit, read past and acknowledged, never delivered. */
+  | { type: "discarded"; size: number }
   /** QoS 2: PUBREC arrived; the entry is now `released` and must be committed. */
   | { type: "released"; entry: InFlight }
   | { type: "subscribed"; packetId: number; reasonCodes: number[] }
@@ -53,14 +59,17 @@ export interface OutgoingPublish {
 export class PublisherSession {
   readonly version: Version;
   readonly state: SessionState;
-  #reader: PacketReader;
+  #reader: PacketReader<true>;
   #output: Uint8Array[] = [];
   #subscriptions = new Set<number>();
+  #connacked = false;
 
+  /** A PUBLISH larger than `maximumPacketSize` is read past and acknowledged (the "discarded" event);
+   *  any other oversized packet is a protocol error. */
   constructor(version: Version, state: SessionState, maximumPacketSize?: number) {
     this.version = version;
     this.state = state;
-    this.#reader = new PacketReader(version, maximumPacketSize === undefined ? undefined : { maximumPacketSize });
+    this.#reader = new PacketReader(version, { discardOversized: true, ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }) });
   }
 
   /** Queues CONNECT. Packets queued after it go out in the same write: MQTT §3.1.4 allows it. */
@@ -126,8 +135,15 @@ export class PublisherSession {
     this.#reader.push(bytes);
     const events: SessionEvent[] = [];
     for (let packet = this.#reader.next(); packet; packet = this.#reader.next()) {
+      // Nothing but CONNACK (or a v5 DISCONNECT) may come first (MQTT-3.2.0-1): an acknowledgement
+      // before an accepting CONNACK would release readings that a refusing one says were never taken.
+      if (!this.#connacked && packet.type !== "connack" && packet.type !== "disconnect") {
+        throw new ProtocolError(0x82, `${packet.type === "discarded" ? "PUBLISH" : packet.type.toUpperCase()} before an accepting CONNACK`);
+      }
       switch (packet.type) {
         case "connack":
+          if (this.#connacked) throw new ProtocolError(0x82, "a second CONNACK");
+          this.#connacked = packet.reasonCode === 0;
           events.push({ type: "connack", sessionPresent: packet.sessionPresent, reasonCode: packet.reasonCode, packet });
           break;
         case "puback":
@@ -136,7 +152,7 @@ export class PublisherSession {
           const entry = this.#entry(packet.packetId);
           if (entry) {
             this.#forget(entry);
-            events.push({ type: "acked", entry, reasonCode: packet.reasonCode ?? 0 });
+            events.push({ type: "acked", entry, reasonCode: packet.reasonCode ?? 0, asQoS1: entry.qos === 2 && packet.type === "puback" });
           }
           break;
         }
@@ -145,7 +161,7 @@ export class PublisherSession {
           if (entry && (packet.reasonCode ?? 0) >= 0x80) {
             // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange; no PUBREL follows.
             this.#forget(entry);
-            events.push({ type: "acked", entry, reasonCode: packet.reasonCode! });
+            events.push({ type: "acked", entry, reasonCode: packet.reasonCode!, asQoS1: false });
             break;
           }
           if (entry && !entry.released) {
@@ -168,6 +184,11 @@ export class PublisherSession {
           else if (packet.qos === 2) this.#queue({ type: "pubrec", packetId: packet.packetId! });
           events.push({ type: "message", publish: packet });
           break;
+        case "discarded":
+          if (packet.qos === 1) this.#queue({ type: "puback", packetId: packet.packetId! });
+          else if (packet.qos === 2) this.#queue({ type: "pubrec", packetId: packet.packetId! });
+          events.push({ type: "discarded", size: packet.size });
+          break;
         case "pubrel":
           this.#queue({ type: "pubcomp", packetId: packet.packetId });
           break;
@@ -183,6 +204,18 @@ export class PublisherSession {
       }
     }
     return events;
+  }
+
+  /** Puts a message the broker refused for now back in the table, to be published again as new. */
+  requeue(entry: InFlight): void {
+    entry.retry = true;
+    entry.released = false;
+    this.state.inflight.push(entry);
+  }
+
+  /** Takes a message out of the table without an acknowledgement (its readings went elsewhere). */
+  drop(entry: InFlight): void {
+    this.#forget(entry);
   }
 
   #entry(packetId: number): InFlight | undefined {

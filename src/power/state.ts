@@ -4,7 +4,7 @@
 
 import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
-import type { LinkMemory } from "../link";
+import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
@@ -83,8 +83,6 @@ export function freshState(channels: number, capacity: number, layout: number, c
   };
 }
 
-/** Room kept for the link memory's JSON; writeState refuses more. */
-const MAX_LINK_BYTES = 384;
 const FIXED_BYTES = 4 * counterFields.length + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12 + 4 * energyFields.length + 2 + 5;
 
 /** Bytes left for the encoded readings in a slot, next to the rest of the state at its largest. */
@@ -101,6 +99,8 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
+  // Command results are the only part of the link memory that grows; the oldest give way.
+  fitLink(state.link);
   const link = utf8Encode(JSON.stringify(state.link));
   if (link.length > MAX_LINK_BYTES) throw new RangeError(`link memory of ${link.length} bytes exceeds ${MAX_LINK_BYTES}`);
   w.u16(link.length);
@@ -113,8 +113,8 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u8(inflight.length);
   for (const e of inflight) {
     w.u16(e.packetId); w.u8(e.kind); w.u32(e.first); w.u32(e.count);
-    // Flags: bit 0 QoS 2 (else QoS 1), bit 1 released (PUBREC received).
-    w.u8((e.qos === 2 ? 1 : 0) | (e.released ? 2 : 0));
+    // Flags: bit 0 QoS 2 (else QoS 1), bit 1 released (PUBREC received), bit 2 retry (refused for now).
+    w.u8((e.qos === 2 ? 1 : 0) | (e.released ? 2 : 0) | (e.retry ? 4 : 0));
   }
   for (const key of energyFields) w.u32(state.energy[key]);
   let known = 0;
@@ -146,7 +146,9 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number,
   for (let i = 0; i < count; i++) {
     const entry = { packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() };
     const flags = r.u8();
-    inflight.push({ ...entry, qos: flags & 1 ? 2 : 1, released: (flags & 2) !== 0 });
+    const e: InFlight = { ...entry, qos: flags & 1 ? 2 : 1, released: (flags & 2) !== 0 };
+    if (flags & 4) e.retry = true;
+    inflight.push(e);
   }
   const energy = emptyEnergy();
   for (const key of energyFields) energy[key] = r.u32();
