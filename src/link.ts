@@ -20,8 +20,6 @@ export interface LinkMemory {
    *  `v5RetryAt` (a wake count) comes, when it tries 5 once more. */
   version?: 4 | 5;
   v5RetryAt?: number;
-  /** MQTT 5 CONNECTs the broker closed without any CONNACK, in a row (RabbitMQ 3.10 does that). */
-  v5Closed?: number;
   /** The broker's limits from its last CONNACK (MQTT 5), applied before the next one arrives. */
   receiveMaximum?: number;
   maximumPacketSize?: number;

@@ -113,17 +113,25 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
   const deadline = node.host.clock.ticks() + node.config.awakeTimeout * 1000;
   let bytesUp = 0;
   let bytesDown = 0;
+  let closedV5 = 0;
   for (let attempt = 1; ; attempt++) {
-    const connection = new Connection(node, versionFor(node), persistent, deadline);
+    // After two MQTT 5 CONNECTs closed unanswered, one 3.1.1 attempt tells a broker that will not
+    // speak 5 (RabbitMQ 3.10 closes those without a word) from one that is down behind a proxy.
+    const probe = closedV5 === 2;
+    const connection = new Connection(node, probe ? 4 : versionFor(node), persistent, deadline, probe);
     const outcome = await connection.open();
     bytesUp += outcome.bytesUp;
     bytesDown += outcome.bytesDown;
     const total = { ...outcome, bytesUp, bytesDown };
-    if (!outcome.adapted || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
+    if (outcome.closedUnanswered && connection.version === 5) closedV5++;
+    const again = outcome.adapted || (outcome.closedUnanswered && connection.version === 5);
+    if (!again || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
   }
 }
 
-type Outcome = PublishOutcome & { adapted?: boolean };
+/** `adapted`: the broker's answer taught the node something; connect again at once.
+ *  `closedUnanswered`: the connection was up, the CONNECT went out, and it closed with no byte back. */
+type Outcome = PublishOutcome & { adapted?: boolean; closedUnanswered?: boolean };
 
 const newOutcome = (): Outcome => ({ delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] });
 
@@ -176,7 +184,9 @@ export class Connection {
   readonly state: NodeState;
   readonly commit: () => void;
 
-  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean, deadline: number) {
+  /** `probe`: a 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered; its CONNACK means
+   *  this broker takes 3.1.1 and not 5, and the node falls back. */
+  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean, deadline: number, readonly probe = false) {
     const { host, config, state } = node;
     this.host = host;
     this.config = config;
@@ -326,20 +336,15 @@ export class Connection {
   }
 
   /**
-   * The connection went away. Before CONNACK that is not a refusal of MQTT 5 — a Wi-Fi drop or a
-   * broker restart looks the same, and taking it for one would pin a v5 broker to 3.1.1 for good —
-   * unless it happens to an MQTT 5 CONNECT twice in a row (two wakes, no CONNACK between) on a
-   * connection that was up: RabbitMQ 3.10 closes those without a word. The explicit answer (CONNACK 0x84, or 3.1.1's return code 1) makes
-   * the node fall back at once; see #connack.
+   * The connection went away. Before CONNACK that is not a refusal of MQTT 5 — a Wi-Fi drop, a
+   * broker restart or a proxy in front of a broker that is down look the same, and taking it for one
+   * would pin a v5 broker to 3.1.1 for good. connect() tries again at once instead, and only a 3.1.1
+   * CONNACK after two such closes makes the node fall back (see `probe`); the explicit answer
+   * (CONNACK 0x84, or 3.1.1's return code 1) makes it fall back at once (#connack).
    */
   #lost(error: string): void {
     if (this.#finished) return;
-    const link = this.#link;
-    if (!this.#connacked && this.#socket && this.version === 5) {
-      link.v5Closed = (link.v5Closed ?? 0) + 1;
-      if (link.v5Closed >= 2) this.#fallBack("broker closed MQTT 5 CONNECTs twice in a row without a CONNACK");
-      this.commit();
-    }
+    if (!this.#connacked && this.#socket && this.#outcome.bytesDown === 0) this.#outcome.closedUnanswered = true;
     this.#finish(error);
   }
 
@@ -348,8 +353,6 @@ export class Connection {
     this.host.log(`${why}; using MQTT 3.1.1 (MQTT 5 is tried again in ${V5_RETRY_WAKES} wakes)`);
     link.version = 4;
     link.v5RetryAt = this.state.counters.wakes + V5_RETRY_WAKES;
-    delete link.v5Closed;
-    this.#outcome.adapted = true;
   }
 
   /** The pipelined first write. */
@@ -367,8 +370,9 @@ export class Connection {
         topic: this.#topic.status,
         payload: utf8Encode(JSON.stringify({ state: "offline" })),
         // What the broker offers: a broker with Maximum QoS 0 or no retained messages refuses a Will
-        // that asks for more, and its refusal is what taught the node (#connack).
-        qos: Math.min(1, link.maximumQoS ?? 1) as 0 | 1,
+        // that asks for more, and its refusal is what taught the node (#connack). Over 3.1.1 it
+        // cannot say so (mosquitto just closes), so the Will asks no more than the telemetry does.
+        qos: Math.min(1, this.config.qos, link.maximumQoS ?? 1) as 0 | 1,
         retain: link.retainAvailable !== false,
         // Deep sleep: announce "offline" only once the session would have expired, i.e. for a node
         // that missed its wakes. Always connected: a lost connection is news at once.
@@ -601,7 +605,10 @@ export class Connection {
     const link = this.#link;
     if (reasonCode !== 0) {
       // A refusal that names its cause is one the next attempt can avoid, in this same wake.
-      if (this.version === 5 && reasonCode === 0x84) this.#fallBack("broker refused MQTT 5");
+      if (this.version === 5 && reasonCode === 0x84) {
+        this.#fallBack("broker refused MQTT 5");
+        this.#outcome.adapted = true;
+      }
       else if (this.version === 5 && reasonCode === 0x9b && (link.maximumQoS ?? 1) > 0) {
         link.maximumQoS = Math.min(properties?.maximumQoS ?? 0, 1) as 0 | 1;
         this.#outcome.adapted = true;
@@ -619,8 +626,8 @@ export class Connection {
     this.#outcome.version = this.version;
     const before = this.#qos();
     link.version = this.version;
+    if (this.probe) this.#fallBack("broker closed MQTT 5 CONNECTs without a CONNACK and took 3.1.1");
     if (this.version === 5) {
-      delete link.v5Closed;
       delete link.v5RetryAt;
       // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
       if (properties?.receiveMaximum !== undefined) link.receiveMaximum = properties.receiveMaximum;
