@@ -561,6 +561,7 @@ export class Connection {
     } catch (e) {
       return this.#finish(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
     }
+    let acked = false;
     for (const event of events) {
       if (this.#finished) return;
       switch (event.type) {
@@ -569,6 +570,7 @@ export class Connection {
           break;
         case "acked":
           this.#acked(event.entry, event.reasonCode, event.asQoS1);
+          acked = true;
           break;
         case "released":
           this.commit();
@@ -595,6 +597,12 @@ export class Connection {
         case "pong":
           break;
       }
+    }
+    // Released once every answer in these bytes is booked: the session has already taken them all
+    // out of the table, and a refusal further on puts its readings back.
+    if (acked) {
+      this.#release();
+      this.commit();
     }
     this.#pump();
     this.#write();
@@ -677,7 +685,6 @@ export class Connection {
       // message, as with every kept message when the session is gone (MQTT 5 §3.2.2-5). A broker
       // that had delivered it already sends it twice: at least once, never lost.
       if (entry.kind === 0) this.#session.requeue(entry), this.#waiting.push(entry);
-      this.commit();
       return;
     }
     if (entry.kind === 0) {
@@ -706,8 +713,6 @@ export class Connection {
         this.#outcome.error = `broker refused a batch for now: ${reasonName(reasonCode)}; its ${entry.count} readings are kept`;
       }
     }
-    this.#release();
-    this.commit();
   }
 
   /** Forgets readings no message needs any more: everything before the oldest still in flight. */
