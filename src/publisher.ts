@@ -171,6 +171,9 @@ export class Connection {
   readonly #unconfirmed: InFlight[] = [];
   /** A refusal "for now" came: publish nothing more this wake. */
   #held = false;
+  /** More went out before CONNACK than the Receive Maximum it announced: refusals for quota are
+   *  the node's own overrun, and those messages go again on this connection as room frees. */
+  #overran = false;
   #largestSent = 0;
   /** CONNACK's Session Present, once it came. */
   #sessionPresent: boolean | undefined;
@@ -640,6 +643,7 @@ export class Connection {
       // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
       if (properties?.receiveMaximum !== undefined) link.receiveMaximum = properties.receiveMaximum;
       else delete link.receiveMaximum;
+      this.#overran = this.#sent.size > this.#receiveMaximum;
       if (properties?.maximumPacketSize !== undefined) link.maximumPacketSize = properties.maximumPacketSize;
       else delete link.maximumPacketSize;
       if (properties?.maximumQoS !== undefined) link.maximumQoS = properties.maximumQoS as 0 | 1;
@@ -709,6 +713,11 @@ export class Connection {
         }
         if (reasonCode === 0x93) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
         this.#session.requeue(entry);
+        if (this.#overran && (reasonCode === 0x97 || reasonCode === 0x93)) {
+          // Sent before the node knew the broker's limit: within it now, the same connection will do.
+          this.#waiting.push(entry);
+          return;
+        }
         this.#held = true;
         this.#outcome.error = `broker refused a batch for now: ${reasonName(reasonCode)}; its ${entry.count} readings are kept`;
       }
