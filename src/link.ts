@@ -20,6 +20,8 @@ export interface LinkMemory {
    *  `v5RetryAt` (a wake count) comes, when it tries 5 once more. */
   version?: 4 | 5;
   v5RetryAt?: number;
+  /** Wakes in a row whose MQTT 5 CONNECT the broker closed without any CONNACK. */
+  v5Closed?: number;
   /** The broker's limits from its last CONNACK (MQTT 5), applied before the next one arrives. */
   receiveMaximum?: number;
   maximumPacketSize?: number;

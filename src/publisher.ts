@@ -1,82 +1,21 @@
-// One short, pipelined MQTT exchange per wake: network up, TCP (or TLS), then CONNECT, the command
-// subscription when the broker lacks it, the unacknowledged messages again (DUP, or PUBREL for QoS 2
-// messages the broker already holds), the new batches and a sync marker, all in a single write before
-// CONNACK (MQTT §3.1.4 allows it). Each acknowledgement releases its readings from retained memory.
-// The node's own marker coming back on its command topic means every command queued while it slept
-// has arrived before it, so the node knows when to stop listening without guessing a timeout. Then
-// it publishes its retained status and DISCONNECTs normally. Every wait is bounded by awakeTimeout.
-//
-// The broker's limits bind every packet: never more messages in flight than it takes (re-sends
-// included), never a packet larger than it takes (status and marker included), never a QoS or a
-// retained message it does not offer; its keepalive is the one kept. A refusal says what it means
-// for the readings: "never" releases and counts them, "for now" keeps them for a later wake.
+// The driver of a wake's MQTT exchange: it brings the network up (bounded), resolves the broker,
+// opens TCP or TLS through the host, and feeds src/exchange.ts — the policy, a state machine — the
+// socket's bytes and the clock, writing what it returns and waking it when it asks. When the
+// broker's answer says how to do better (fall back to 3.1.1, a Will it can take), it connects again
+// at once, within the same deadline.
 
 import type { Config } from "./config";
-import { utf8Encode } from "./encoding/utf8";
+import { Exchange, type ExchangeOutcome, type Instant, type PublishOutcome } from "./exchange";
 import type { Host, TCP } from "./host";
-import { applyCommand, noteResult, oversizedCommand, withOverrides, type LinkMemory } from "./link";
-import { ProtocolError, type Version } from "./mqtt/codec";
-import type { ConnackPacket } from "./mqtt/packets";
-import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
-import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
-import { nextWake } from "./power/schedule";
+import type { Version } from "./mqtt/codec";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
-import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
 
-/** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
-const TABLE_SIZE = 16;
+export type { PublishOutcome } from "./exchange";
 
-/** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers;
- *  a larger PUBLISH is read past, acknowledged and answered with an error, on every version. */
-const MAXIMUM_PACKET_SIZE = 4096;
-
-/** Wakes a node stays on MQTT 3.1.1 after a broker refused 5, before it tries 5 once more (a broker
- *  may be upgraded): about a day at one-minute sampling. */
-const V5_RETRY_WAKES = 1440;
-
-/** Connection attempts one wake may make when a broker's answer says how to do better (fall back to
- *  3.1.1, lower the Will's QoS, drop its retain flag); all share the wake's one deadline. */
+/** Connection attempts one wake may make when a broker's answer says how to do better; all share
+ *  the wake's one deadline. */
 const MAX_ATTEMPTS = 4;
-
-export interface PublishOutcome {
-  /** Readings the broker acknowledged in this wake. */
-  delivered: number;
-  /** PUBLISH packets of telemetry sent (re-sent ones included). */
-  messages: number;
-  sessionPresent?: boolean;
-  version?: Version;
-  bytesUp: number;
-  bytesDown: number;
-  /** Results of the commands taken (the newest few), one line each. */
-  commands: string[];
-  error?: string;
-}
-
-export function topics(config: Config, node: string) {
-  const base = `${config.prefix}/${node}`;
-  return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd` };
-}
-
-function nodeId(config: Config, host: Host): string {
-  return config.node || host.id;
-}
-
-/**
- * Keepalive, seconds. Deep sleep: it only has to cover the awake window. Always connected: a publish
- * period plus a sampling interval, so the batches themselves keep the connection alive and a PINGREQ
- * is needed only when publishing stalls (and then goes out at a sampling wake: see app.ts).
- */
-export function keepAlive(config: Config, persistent: boolean): number {
-  return persistent ? Math.min(65535, config.sampleInterval * (config.batchSize + 1)) : config.awakeTimeout;
-}
-
-/** MQTT 5 Session Expiry (and Will Delay), seconds: a few publish periods, so a sleeping node keeps
- *  its session and "offline" is announced only for a node that misses its wakes. */
-function sessionExpiry(config: Config): number {
-  const publishPeriod = Math.min(config.sampleInterval * config.batchSize, Math.max(config.maxLatency, config.sampleInterval));
-  return config.sessionPeriods * publishPeriod;
-}
 
 /** What an exchange works on: the node's host, its config (commanded changes applied), its
  *  channels, and its retained state with the function that commits it. */
@@ -91,8 +30,7 @@ export interface NodeContext {
 /** Deep sleep: one exchange, then the status and DISCONNECT. */
 export async function publish(node: NodeContext): Promise<PublishOutcome> {
   const { connection, outcome } = await connect(node, false);
-  connection.close();
-  return outcome;
+  return { ...outcome, bytesUp: outcome.bytesUp + connection.close() };
 }
 
 /** The protocol version to CONNECT with: 5 if configured, unless a broker refused it lately. */
@@ -105,135 +43,88 @@ function versionFor(node: NodeContext): Version {
 
 /**
  * Opens a connection and settles its first exchange. `persistent` (always-connected mode) keeps the
- * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it. A refusal
- * that says how to do better (MQTT 5 unsupported, the Will's QoS or retain flag) is learnt, kept,
- * and tried again at once, within the same deadline.
+ * connection open afterwards for `flush()` and `ping()`; otherwise the caller closes it.
  */
 export async function connect(node: NodeContext, persistent: boolean): Promise<{ connection: Connection; outcome: PublishOutcome }> {
   const deadline = node.host.clock.ticks() + node.config.awakeTimeout * 1000;
+  const link = node.state.link;
   let bytesUp = 0;
   let bytesDown = 0;
-  let closedV5 = 0;
+  let probe = false;
   for (let attempt = 1; ; attempt++) {
-    // After two MQTT 5 CONNECTs closed unanswered, one 3.1.1 attempt tells a broker that will not
-    // speak 5 (RabbitMQ 3.10 closes those without a word) from one that is down behind a proxy.
-    const probe = closedV5 === 2;
     const connection = new Connection(node, probe ? 4 : versionFor(node), persistent, deadline, probe);
     const outcome = await connection.open();
     bytesUp += outcome.bytesUp;
     bytesDown += outcome.bytesDown;
     const total = { ...outcome, bytesUp, bytesDown };
-    if (outcome.closedUnanswered && connection.version === 5) closedV5++;
-    const again = outcome.adapted || (outcome.closedUnanswered && connection.version === 5);
-    if (!again || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
+    // An MQTT 5 CONNECT closed unanswered is one failed wake, like any lost connection; the second
+    // wake in a row that sees it tries one 3.1.1 CONNECT at once, which tells a broker that will not
+    // speak 5 (RabbitMQ 3.10 closes those without a word) from one down behind a proxy.
+    probe = false;
+    if (outcome.closedUnanswered && connection.version === 5) {
+      link.v5Closed = (link.v5Closed ?? 0) + 1;
+      node.commit();
+      probe = link.v5Closed >= 2;
+    }
+    if (!(outcome.adapted || probe) || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
   }
 }
 
-/** `adapted`: the broker's answer taught the node something; connect again at once.
- *  `closedUnanswered`: the connection was up, the CONNECT went out, and it closed with no byte back. */
-type Outcome = PublishOutcome & { adapted?: boolean; closedUnanswered?: boolean };
-
-const newOutcome = (): Outcome => ({ delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] });
-
+/** One connection: the host's network and socket around an Exchange. */
 export class Connection {
-  #outcome: Outcome = newOutcome();
-  readonly #session: PublisherSession;
-  readonly #topic: ReturnType<typeof topics>;
-  readonly #node: string;
-  readonly #sensorIds: string[];
+  readonly #host: Host;
+  readonly #config: Config;
+  readonly #exchange: Exchange;
   #socket: TCP | undefined;
-  #connacked = false;
-  #closing = false;
-  #finished = false;
-  #resolve: ((outcome: Outcome) => void) | undefined;
-  #lastWrite = 0;
-  #deadlineAt: number;
-  #deadline: unknown;
-  #pingTimer: unknown;
-  /** The marker this wake waits for on its command topic ("" while its subscription is being made);
-   *  undefined once it came back, or when there is none to wait for. */
-  #marker: string | undefined;
-  #markerSeen = false;
-  #awakeUntil = 0;
-  #awakeGranted = 0;
-  #awakeTimer: unknown;
-  /** QoS 2 messages the broker took (PUBREC) in an earlier connection: this one sends only PUBREL. */
-  readonly #releasedBefore = new Set<InFlight>();
-  /** In-flight entries not yet sent on this connection (re-sends, and "for now" refusals to publish
-   *  again): they go out as the broker's Receive Maximum leaves room. */
-  readonly #waiting: InFlight[] = [];
-  /** Messages sent on this connection and not answered yet. */
-  readonly #sent = new Set<InFlight>();
-  /** The next reading not yet put in a message on this connection. QoS 0 readings count as sent
-   *  (state.unsent moves) only once the broker has shown it took them. */
-  #cursor: number;
-  /** Table entries whose readings went out again at QoS 0 on this connection. */
-  readonly #unconfirmed: InFlight[] = [];
-  /** A refusal "for now" came: publish nothing more this wake. */
-  #held = false;
-  /** More went out before CONNACK than the Receive Maximum it announced: refusals for quota are
-   *  the node's own overrun, and those messages go again on this connection as room frees. */
-  #overran = false;
-  #largestSent = 0;
-  /** CONNACK's Session Present, once it came. */
-  #sessionPresent: boolean | undefined;
-  /** The broker's Server Keep Alive, when it set one (MQTT 5). */
-  #serverKeepAlive: number | undefined;
+  #down = false;
+  #timer: unknown;
+  #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
 
-  readonly host: Host;
-  /** The config as it was at CONNECT: the keepalive and Will promised then hold for this connection. */
-  readonly config: Config;
-  readonly channels: readonly Channel[];
-  readonly state: NodeState;
-  readonly commit: () => void;
-
-  /** `probe`: a 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered; its CONNACK means
-   *  this broker takes 3.1.1 and not 5, and the node falls back. */
-  constructor(node: NodeContext, readonly version: Version, readonly persistent: boolean, deadline: number, readonly probe = false) {
-    const { host, config, state } = node;
-    this.host = host;
-    this.config = config;
-    this.channels = node.channels;
-    this.state = state;
-    this.commit = node.commit;
-    this.#deadlineAt = deadline;
-    this.#node = nodeId(config, host);
-    this.#topic = topics(config, this.#node);
-    this.#sensorIds = config.sensors.map((s) => s.id);
-    this.#session = new PublisherSession(version, state.session, MAXIMUM_PACKET_SIZE);
-    this.#cursor = state.unsent;
-  }
-
-  get #link(): LinkMemory {
-    return this.state.link;
+  constructor(node: NodeContext, readonly version: Version, persistent: boolean, deadline: number, probe: boolean) {
+    const { host, config } = node;
+    this.#host = host;
+    this.#config = config;
+    this.#exchange = new Exchange({
+      config,
+      channels: node.channels,
+      state: node.state,
+      commit: node.commit,
+      log: (line) => host.log(line),
+      node: config.node || host.id,
+      hostName: host.name,
+      version,
+      persistent,
+      probe,
+      deadline,
+    });
   }
 
   /** True while the connection is up and can take flush() and ping(). */
   get isOpen(): boolean {
-    return this.#connacked && !this.#finished && !this.#closing;
+    return this.#exchange.isOpen;
   }
 
-  /** The keepalive this connection keeps, seconds: the broker's Server Keep Alive if it set one,
-   *  else the one promised in CONNECT (0: none). */
+  /** The keepalive this connection keeps, seconds. */
   get keepAlive(): number {
-    return this.#serverKeepAlive ?? keepAlive(this.config, this.persistent);
+    return this.#exchange.keepAlive;
   }
 
   /** Milliseconds since the node last sent anything: a keepalive is owed when this nears it. */
   get idleMs(): number {
-    return this.host.clock.ticks() - this.#lastWrite;
+    return this.#exchange.idleMs(this.#host.clock.ticks());
   }
 
-  open(): Promise<Outcome> {
-    const { host, config } = this;
-    return new Promise((resolve) => {
-      this.#wait(resolve);
-      host.network.up(Math.max(0, this.#deadlineAt - host.clock.ticks()), (error) => {
-        if (this.#finished) return;
-        if (error) return this.#finish(`network: ${error.message}`);
+  open(): Promise<ExchangeOutcome> {
+    const host = this.#host;
+    const config = this.#config;
+    return this.#until(() => {
+      const left = Math.max(0, (this.#exchange.wakeAt ?? host.clock.ticks()) - host.clock.ticks());
+      host.network.up(left, (error) => {
+        if (this.#exchange.closed) return;
+        if (error) return this.#step((x) => x.fail(`network: ${error.message}`));
         host.network.resolve(config.broker.host, (error, address) => {
-          if (this.#finished) return;
-          if (error || !address) return this.#finish(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`);
+          if (this.#exchange.closed) return;
+          if (error || !address) return this.#step((x) => x.fail(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`));
           this.#open(address);
         });
       });
@@ -241,81 +132,83 @@ export class Connection {
   }
 
   /** Always-connected mode: sends the batches buffered since the last flush; resolves when acknowledged. */
-  flush(): Promise<Outcome> {
-    return new Promise((resolve) => {
-      if (!this.isOpen) return resolve({ ...newOutcome(), error: "not connected" });
-      this.#outcome = newOutcome();
-      this.#held = false;
-      this.#deadlineAt = this.host.clock.ticks() + this.config.awakeTimeout * 1000;
-      this.#wait(resolve);
-      this.#waiting.push(...this.state.session.inflight.filter((e) => e.retry && !this.#waiting.includes(e)));
-      this.#pump();
-      this.#write();
-      this.#maybeDone();
-    });
+  flush(): Promise<ExchangeOutcome> {
+    return this.#until(() => this.#step((x, now) => x.flush(now)));
   }
 
   ping(): void {
-    if (!this.isOpen) return;
-    this.#session.ping();
-    this.#write();
+    this.#step((x) => x.ping());
   }
 
-  /** Publishes the status and DISCONNECTs normally, then closes. */
-  close(): void {
-    if (this.#finished) return;
-    if (this.isOpen) {
-      this.#closing = true;
-      this.#publishStatus();
-      // MQTT 5, deep sleep: "Disconnect with Will Message" (0x04) rather than Normal (0x00), which
-      // would discard the Will. The broker then holds it for the Will Delay (= Session Expiry) and
-      // drops it when the node's next wake resumes the session in time; a node that never comes
-      // back — it died asleep, the way a sleeping node nearly always dies — is announced offline.
-      // Always connected: a normal DISCONNECT means the node is going away on purpose.
-      this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
-      this.#write();
-      // The exchange ended as agreed: QoS 0 telemetry sent in it is as delivered as QoS 0 gets.
-      this.#confirmQoS0();
+  /** Publishes the status and DISCONNECTs normally, then closes; returns the bytes that took. */
+  close(): number {
+    return this.#step((x, now) => x.close(now));
+  }
+
+  /** Runs `begin` and resolves with the exchange's next settled outcome. */
+  #until(begin: () => void): Promise<ExchangeOutcome> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      this.#step(() => begin());
+    });
+  }
+
+  #now(): Instant {
+    return { ticks: this.#host.clock.ticks(), wall: this.#host.clock.now() };
+  }
+
+  /** Gives the exchange an input, then does what it asks: write, wake it later, close, settle.
+   *  Returns the bytes written. */
+  #step(input: (exchange: Exchange, now: Instant) => void): number {
+    const exchange = this.#exchange;
+    input(exchange, this.#now());
+    const bytes = this.#socket && !this.#down ? exchange.takeOutput() : undefined;
+    if (bytes) this.#socket!.write(bytes);
+    this.#host.timer.clear(this.#timer);
+    this.#timer = undefined;
+    if (exchange.closed) this.#shut();
+    else {
+      const at = exchange.wakeAt;
+      if (at !== undefined) this.#timer = this.#host.timer.set(() => this.#step((x, now) => x.tick(now)), Math.max(0, at - this.#host.clock.ticks()));
     }
-    this.#finish();
-  }
-
-  #wait(resolve: (outcome: Outcome) => void): void {
-    this.#resolve = resolve;
-    this.#armDeadline();
-  }
-
-  #armDeadline(): void {
-    this.host.timer.clear(this.#deadline);
-    const ms = Math.max(0, this.#deadlineAt - this.host.clock.ticks());
-    this.#deadline = this.host.timer.set(() => this.#finish(`no answer within ${this.config.awakeTimeout} s`), ms);
+    const settled = exchange.settle();
+    if (settled && this.#resolve) {
+      const resolve = this.#resolve;
+      this.#resolve = undefined;
+      resolve(settled);
+    }
+    return bytes?.length ?? 0;
   }
 
   #open(address: string): void {
-    const { host, config } = this;
-    const exchange = this;
+    const host = this.#host;
+    const config = this.#config;
+    const connection = this;
     const options = {
       address,
       port: config.broker.port,
       nodelay: true,
       format: "buffer" as const,
       onWritable(this: TCP) {
-        if (exchange.#socket === undefined) {
-          exchange.#socket = this;
-          exchange.#guard(() => exchange.#start());
+        if (connection.#socket === undefined) {
+          connection.#socket = this;
+          connection.#step((x, now) => x.start(now));
         }
       },
       onReadable(this: TCP) {
         const data = this.read();
-        if (data) exchange.#guard(() => exchange.#received(new Uint8Array(data)));
+        if (data) connection.#step((x, now) => x.receive(new Uint8Array(data), now));
       },
       onError(this: TCP, error?: Error) {
-        exchange.#lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`);
+        connection.#step((x) => x.lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`));
       },
     };
     try {
       if (config.broker.secure) {
-        if (!host.network.TLS) return this.#finish("mqtts:// needs TLS, which this host does not provide");
+        if (!host.network.TLS) {
+          this.#step((x) => x.fail("mqtts:// needs TLS, which this host does not provide"));
+          return;
+        }
         const secure: { ca?: string; certificate?: string; key?: string } = {};
         if (config.tlsCa) secure.ca = config.tlsCa;
         if (config.tlsCert) secure.certificate = config.tlsCert;
@@ -325,552 +218,14 @@ export class Connection {
         new host.network.TCP(options);
       }
     } catch (e) {
-      this.#finish(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`);
+      this.#step((x) => x.fail(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`));
     }
   }
 
-  /** Runs a socket callback so that nothing in it can throw into the host: a bug costs this wake. */
-  #guard(step: () => void): void {
-    try {
-      step();
-    } catch (e) {
-      this.#finish(`internal error: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  /**
-   * The connection went away. Before CONNACK that is not a refusal of MQTT 5 — a Wi-Fi drop, a
-   * broker restart or a proxy in front of a broker that is down look the same, and taking it for one
-   * would pin a v5 broker to 3.1.1 for good. connect() tries again at once instead, and only a 3.1.1
-   * CONNACK after two such closes makes the node fall back (see `probe`); the explicit answer
-   * (CONNACK 0x84, or 3.1.1's return code 1) makes it fall back at once (#connack).
-   */
-  #lost(error: string): void {
-    if (this.#finished) return;
-    if (!this.#connacked && this.#socket && this.#outcome.bytesDown === 0) this.#outcome.closedUnanswered = true;
-    this.#finish(error);
-  }
-
-  #fallBack(why: string): void {
-    const link = this.#link;
-    this.host.log(`${why}; using MQTT 3.1.1 (MQTT 5 is tried again in ${V5_RETRY_WAKES} wakes)`);
-    link.version = 4;
-    link.v5RetryAt = this.state.counters.wakes + V5_RETRY_WAKES;
-  }
-
-  /** The pipelined first write. */
-  #start(): void {
-    const { config, version, state } = this;
-    const expiry = sessionExpiry(config);
-    const link = this.#link;
-    this.#session.connect({
-      clientId: `torpor-${this.#node}`,
-      cleanStart: false,
-      keepAlive: keepAlive(config, this.persistent),
-      ...(config.brokerUser ? { username: config.brokerUser } : {}),
-      ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
-      will: {
-        topic: this.#topic.status,
-        payload: utf8Encode(JSON.stringify({ state: "offline" })),
-        // What the broker offers: a broker with Maximum QoS 0 or no retained messages refuses a Will
-        // that asks for more, and its refusal is what taught the node (#connack). Over 3.1.1 it
-        // cannot say so (mosquitto just closes), so the Will asks no more than the telemetry does.
-        qos: Math.min(1, this.config.qos, link.maximumQoS ?? 1) as 0 | 1,
-        retain: link.retainAvailable !== false,
-        // Deep sleep: announce "offline" only once the session would have expired, i.e. for a node
-        // that missed its wakes. Always connected: a lost connection is news at once.
-        ...(version === 5 && !this.persistent ? { properties: { willDelayInterval: expiry } } : {}),
-      },
-      ...(version === 5 ? { properties: { sessionExpiryInterval: expiry, maximumPacketSize: MAXIMUM_PACKET_SIZE, requestProblemInformation: false } } : {}),
-    });
-    for (const entry of [...state.session.inflight]) {
-      if (entry.released) this.#releasedBefore.add(entry);
-      if (entry.retry || entry.released) {
-        this.#waiting.push(entry);
-        continue;
-      }
-      if (!state.buffer.range(entry.first, entry.count).length) {
-        // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
-        this.#session.drop(entry);
-        continue;
-      }
-      this.#waiting.push(entry);
-    }
-    if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
-    this.#cursor = state.unsent;
-    this.#pump();
-    // A subscription is only sure to be in place once SUBACK arrives (MQTT orders messages, not a
-    // SUBSCRIBE against a PUBLISH in the same stream), so the marker waits for it when one is needed.
-    if (link.subscribed) this.#sendMarker();
-    else this.#subscribe();
-    // The in-flight table, with the packet ids just assigned, is retained before any byte leaves: if
-    // power fails after the write, the next wake re-sends under the same ids.
-    this.commit();
-    this.#write();
-  }
-
-  #subscribe(): void {
-    // Until the SUBACK and the marker are back, the wake is not done.
-    this.#marker = "";
-    this.#session.subscribe([{ topic: this.#topic.command, qos: 1, ...(this.version === 5 ? { retainHandling: 2 as const } : {}) }]);
-  }
-
-  /** A QoS 0 marker on the node's own command topic; it comes back after every queued command. */
-  #sendMarker(): void {
-    const marker = `${this.state.counters.wakes}.${this.state.session.nextPacketId}`;
-    const message: OutgoingPublish = { topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ cmd: "sync", marker })), qos: 0, retain: false };
-    if (!this.#fits(message)) {
-      // Without it the wake cannot know when the queued commands are all in; it goes on without them.
-      this.#skip("sync marker");
-      this.#marker = undefined;
-      return;
-    }
-    this.#marker = marker;
-    this.#send(message);
-  }
-
-  /** The largest packet the broker takes: what it announced, or what the operator configured. */
-  get #packetLimit(): number {
-    return Math.min(this.#link.maximumPacketSize ?? Infinity, this.config.maxPacketSize || Infinity);
-  }
-
-  #fits(message: OutgoingPublish): boolean {
-    return this.#session.publishLength(message) <= this.#packetLimit;
-  }
-
-  #skip(what: string): void {
-    this.state.counters.skipped++;
-    this.host.log(`${what} left out: larger than the broker's packet limit of ${this.#packetLimit} bytes`);
-  }
-
-  #send(message: OutgoingPublish, first = 0, count = 0): InFlight | undefined {
-    this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
-    const entry = this.#session.publish(message, 0, first, count);
-    if (entry) this.#sent.add(entry);
-    return entry;
-  }
-
-  /** Messages the broker may hold unanswered at once: its Receive Maximum, or the configured depth
-   *  where it announced none (MQTT 3.1.1 cannot), within the retained table. */
-  get #receiveMaximum(): number {
-    const announced = this.version === 5 ? this.#link.receiveMaximum : undefined;
-    return Math.min(announced ?? this.config.maxInflight, TABLE_SIZE);
-  }
-
-  /** Sends what waits, then new batches, while the broker's Receive Maximum leaves room. */
-  #pump(): void {
-    const { config, state } = this;
-    if (this.#held || this.#closing) return;
-    const qos = this.#qos();
-    const room = () => this.#receiveMaximum - this.#sent.size;
-    while (this.#waiting.length && room() > 0) {
-      const entry = this.#waiting.shift()!;
-      // A QoS 2 message whose PUBREC came back in an earlier connection stays with PUBREL; everything
-      // else is the readings it names, sent again (with DUP) or — refused before, too large or at a
-      // QoS the broker no longer offers — published again as new messages.
-      const message = entry.retry || entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos);
-      if (entry.released || (message && this.#fits(message) && entry.qos <= qos)) {
-        this.#session.resend(entry, message);
-        this.#sent.add(entry);
-        if (message) this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
-        this.#outcome.messages++;
-      } else if (qos === 0) {
-        // At QoS 0 no acknowledgement will come: the entry keeps its readings until the exchange
-        // shows the broker took them (#confirmQoS0).
-        this.#unconfirmed.push(entry);
-        for (let at = entry.first, left = entry.count; left > 0; ) {
-          const taken = this.#publishRange(at, left, 0);
-          at = (at + taken) >>> 0;
-          left -= taken;
-        }
-      } else {
-        this.#session.drop(entry);
-        this.#republish(entry.first, entry.count, qos, room);
-      }
-    }
-    while (!this.#waiting.length && (qos === 0 || room() > 0)) {
-      const available = (state.buffer.next - this.#cursor) >>> 0;
-      if (available === 0) break;
-      const taken = this.#publishRange(this.#cursor, Math.min(config.batchSize, available), qos);
-      this.#cursor = (this.#cursor + taken) >>> 0;
-      if (qos !== 0) state.unsent = this.#cursor;
-    }
-  }
-
-  /** Publishes the readings [first, first + count) again as new messages, as the room allows; what
-   *  does not go out now waits in the table as one entry to publish again. */
-  #republish(first: number, count: number, qos: 1 | 2, room: () => number): void {
-    let at = first;
-    let left = count;
-    while (left > 0 && room() > 0) {
-      const taken = this.#publishRange(at, left, qos);
-      at = (at + taken) >>> 0;
-      left -= taken;
-    }
-    if (left > 0) {
-      const rest: InFlight = { packetId: 0, kind: 0, first: at, count: left, qos, released: false };
-      this.#session.requeue(rest);
-      this.#waiting.push(rest);
-    }
-  }
-
-  /**
-   * Publishes one message of the readings from `first`: as many of `count` as fit in a packet the
-   * broker takes. A single reading that fits in none is refused — counted, logged, never retried —
-   * and skipped. Returns the readings it dealt with.
-   */
-  #publishRange(first: number, count: number, qos: 0 | 1 | 2): number {
-    let n = count;
-    let message = this.#message(first, n, qos);
-    while (message && n > 1 && !this.#fits(message)) {
-      n = Math.ceil(n / 2);
-      message = this.#message(first, n, qos);
-    }
-    if (!message) return count; // Dropped as the oldest by an overflow (counted then).
-    if (!this.#fits(message)) {
-      this.state.counters.refused++;
-      this.#outcome.error = `a reading of ${this.#session.publishLength(message)} bytes fits no packet the broker takes (limit ${this.#packetLimit}); refused`;
-      this.host.log(this.#outcome.error);
-      return 1;
-    }
-    this.#send(message, first, n);
-    this.#outcome.messages++;
-    return n;
-  }
-
-  /** The configured QoS, lowered to the broker's Maximum QoS. */
-  #qos(): 0 | 1 | 2 {
-    return Math.min(this.config.qos, this.#link.maximumQoS ?? 2) as 0 | 1 | 2;
-  }
-
-  #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
-    const readings = this.state.buffer.range(first, count);
-    if (!readings.length) return undefined;
-    const message: OutgoingPublish = {
-      topic: this.#topic.telemetry,
-      payload: encodeSenmlJson(`urn:dev:torpor:${this.#node}:`, this.channels, this.#sensorIds, readings),
-      qos,
-      retain: false,
-    };
-    if (this.version === 5) message.properties = { contentType };
-    return message;
-  }
-
-  #received(bytes: Uint8Array): void {
-    this.#outcome.bytesDown += bytes.length;
-    let events;
-    try {
-      events = this.#session.receive(bytes);
-    } catch (e) {
-      return this.#finish(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
-    }
-    let acked = false;
-    for (const event of events) {
-      if (this.#finished) return;
-      switch (event.type) {
-        case "connack":
-          if (!this.#connack(event.sessionPresent, event.reasonCode, event.packet.properties)) return;
-          break;
-        case "acked":
-          this.#acked(event.entry, event.reasonCode, event.asQoS1);
-          acked = true;
-          break;
-        case "released":
-          this.commit();
-          break;
-        case "subscribed":
-          this.#link.subscribed = event.reasonCodes.every((code) => code < 0x80);
-          if (this.#link.subscribed) this.#sendMarker();
-          else {
-            this.host.log("broker refused the command subscription; commands are off this wake");
-            this.#marker = undefined;
-          }
-          this.commit();
-          break;
-        case "message":
-          this.#command(event.publish.topic, event.publish.payload);
-          break;
-        case "discarded":
-          this.#answer(oversizedCommand(event.size, MAXIMUM_PACKET_SIZE));
-          this.commit();
-          break;
-        case "disconnect":
-          this.#disconnected(event.reasonCode);
-          return this.#finish(`broker disconnected: ${reasonName(event.reasonCode)}`);
-        case "pong":
-          break;
-      }
-    }
-    // Released once every answer in these bytes is booked: the session has already taken them all
-    // out of the table, and a refusal further on puts its readings back.
-    if (acked) {
-      this.#release();
-      this.commit();
-    }
-    this.#pump();
-    this.#write();
-    this.#maybeDone();
-  }
-
-  #connack(sessionPresent: boolean, reasonCode: number, properties: ConnackPacket["properties"]): boolean {
-    const link = this.#link;
-    if (reasonCode !== 0) {
-      // A refusal that names its cause is one the next attempt can avoid, in this same wake.
-      if (this.version === 5 && reasonCode === 0x84) {
-        this.#fallBack("broker refused MQTT 5");
-        this.#outcome.adapted = true;
-      }
-      else if (this.version === 5 && reasonCode === 0x9b && (link.maximumQoS ?? 1) > 0) {
-        link.maximumQoS = Math.min(properties?.maximumQoS ?? 0, 1) as 0 | 1;
-        this.#outcome.adapted = true;
-      } else if (this.version === 5 && reasonCode === 0x9a && link.retainAvailable !== false) {
-        link.retainAvailable = false;
-        this.#outcome.adapted = true;
-      }
-      this.commit();
-      this.#finish(`broker refused the connection: ${connackReason(this.version, reasonCode)}`);
-      return false;
-    }
-    this.#connacked = true;
-    this.#sessionPresent = sessionPresent;
-    this.#outcome.sessionPresent = sessionPresent;
-    this.#outcome.version = this.version;
-    const before = this.#qos();
-    link.version = this.version;
-    if (this.probe) this.#fallBack("broker closed MQTT 5 CONNECTs without a CONNACK and took 3.1.1");
-    if (this.version === 5) {
-      delete link.v5RetryAt;
-      // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
-      if (properties?.receiveMaximum !== undefined) link.receiveMaximum = properties.receiveMaximum;
-      else delete link.receiveMaximum;
-      this.#overran = this.#sent.size > this.#receiveMaximum;
-      if (properties?.maximumPacketSize !== undefined) link.maximumPacketSize = properties.maximumPacketSize;
-      else delete link.maximumPacketSize;
-      if (properties?.maximumQoS !== undefined) link.maximumQoS = properties.maximumQoS as 0 | 1;
-      else delete link.maximumQoS;
-      if (properties?.retainAvailable === false) link.retainAvailable = false;
-      else delete link.retainAvailable;
-      this.#serverKeepAlive = properties?.serverKeepAlive;
-    }
-    if (this.#qos() < this.config.qos && this.#qos() !== before) {
-      this.host.log(`broker offers QoS ${this.#qos()} at most: telemetry goes at QoS ${this.#qos()}, not ${this.config.qos}`);
-    }
-    if (!sessionPresent && link.subscribed) {
-      // The broker lost the session and with it the subscription, and the marker went nowhere:
-      // subscribe again and send a new marker. Kept readings were in this connection's write, so
-      // the broker took them as new messages of the new session.
-      link.subscribed = false;
-      this.#subscribe();
-    }
-    delete link.results;
-    this.#armPing();
-    this.commit();
-    return true;
-  }
-
-  /** What a broker's DISCONNECT reason teaches about its limits, for the next connection. */
-  #disconnected(reasonCode: number): void {
-    const link = this.#link;
-    if (reasonCode === 0x95 && this.#largestSent > 0) link.maximumPacketSize = Math.min(link.maximumPacketSize ?? Infinity, this.#largestSent - 1);
-    else if (reasonCode === 0x93) link.receiveMaximum = Math.max(1, Math.floor(this.#sent.size / 2));
-    else if (reasonCode === 0x9a) link.retainAvailable = false;
-    else if (reasonCode === 0x9b) link.maximumQoS = Math.max(0, this.#qos() - 1) as 0 | 1;
-    this.commit();
-  }
-
-  #acked(entry: InFlight, reasonCode: number, asQoS1: boolean): void {
-    const { state } = this;
-    this.#sent.delete(entry);
-    if (this.#releasedBefore.delete(entry) && this.#sessionPresent === false) {
-      // A QoS 2 message the broker had taken (PUBREC) before it lost the session (a restart without
-      // persistence, the session expired while the node slept): a broker that delivers QoS 2 on
-      // PUBREL, as mosquitto does, lost the message with the session, and it answers this wake's
-      // PUBREL with a PUBCOMP all the same. The readings are still here: publish them again as a new
-      // message, as with every kept message when the session is gone (MQTT 5 §3.2.2-5). A broker
-      // that had delivered it already sends it twice: at least once, never lost.
-      if (entry.kind === 0) this.#session.requeue(entry), this.#waiting.push(entry);
-      return;
-    }
-    if (entry.kind === 0) {
-      if (reasonCode < 0x80) {
-        this.#outcome.delivered += entry.count;
-        state.counters.delivered += entry.count;
-        if (asQoS1 && !this.#link.qos2AsPuback) {
-          this.#link.qos2AsPuback = true;
-          this.host.log("broker answered a QoS 2 message with PUBACK: with this broker, exactly once is at least once");
-        }
-      } else if (publishRefusal(reasonCode) === "never") {
-        // The broker will never take it (not authorized for the topic, …): keeping it would only
-        // block the buffer. Released, counted, said.
-        state.counters.refused += entry.count;
-        this.#outcome.error = `broker refused ${entry.count} readings for good: ${reasonName(reasonCode)}`;
-        this.host.log(this.#outcome.error);
-      } else {
-        // "Not now" (quota, busy, too large for it): the readings stay, and this wake sends no more.
-        if (reasonCode === 0x95) {
-          const message = this.#message(entry.first, entry.count, entry.qos);
-          if (message) this.#link.maximumPacketSize = Math.min(this.#link.maximumPacketSize ?? Infinity, this.#session.publishLength(message) - 1);
-        }
-        if (reasonCode === 0x93) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
-        this.#session.requeue(entry);
-        if (this.#overran && (reasonCode === 0x97 || reasonCode === 0x93)) {
-          // Sent before the node knew the broker's limit: within it now, the same connection will do.
-          this.#waiting.push(entry);
-          return;
-        }
-        this.#held = true;
-        this.#outcome.error = `broker refused a batch for now: ${reasonName(reasonCode)}; its ${entry.count} readings are kept`;
-      }
-    }
-  }
-
-  /** Forgets readings no message needs any more: everything before the oldest still in flight. */
-  #release(): void {
-    const { state } = this;
-    let keep = state.unsent;
-    for (const e of state.session.inflight) if (e.kind === 0 && ((e.first - keep) | 0) < 0) keep = e.first;
-    state.buffer.release(keep);
-  }
-
-  /** QoS 0 telemetry sent on this connection counts as delivered: the broker has shown it took it. */
-  #confirmQoS0(): void {
-    const { state } = this;
-    let sent = Math.max(0, (this.#cursor - state.unsent) | 0);
-    for (const entry of this.#unconfirmed.splice(0)) {
-      this.#session.drop(entry);
-      sent += entry.count;
-    }
-    if (sent === 0) return;
-    this.#outcome.delivered += sent;
-    state.counters.delivered += sent;
-    state.unsent = this.#cursor;
-    this.#release();
-    this.commit();
-  }
-
-  #command(topic: string, payload: Uint8Array): void {
-    if (topic !== this.#topic.command) return;
-    if (this.#marker && isMarker(payload, this.#marker)) {
-      this.#marker = undefined;
-      this.#markerSeen = true;
-      return;
-    }
-    // Markers of earlier wakes (a session's queue can hold one) are not commands.
-    if (isMarker(payload)) return;
-    const effect = applyCommand(payload, this.#link, {
-      minSampleInterval: this.config.minSampleInterval,
-      minBatchSize: this.config.minBatchSize,
-      awakeBudget: this.config.awakeBudget,
-      awakeThisWake: this.#awakeGranted,
-      nowS: Math.floor(this.host.clock.now() / 1000),
-    });
-    this.#answer(effect);
-    if (effect.awake) {
-      this.#awakeGranted += effect.awake;
-      this.#awakeUntil = Math.max(this.#awakeUntil, this.host.clock.ticks() + effect.awake * 1000);
-      // Staying awake on purpose: the wake's deadline moves with it, and pings keep the line up.
-      this.#deadlineAt = Math.max(this.#deadlineAt, this.#awakeUntil + this.config.awakeTimeout * 1000);
-      this.#armDeadline();
-    }
-    this.commit();
-  }
-
-  /** Books a command's result: the status shows it, and an error is counted. */
-  #answer(effect: { result: string; ok: boolean }): void {
-    this.#outcome.commands.push(effect.result);
-    if (this.#outcome.commands.length > 8) this.#outcome.commands.shift();
-    noteResult(this.#link, effect.result);
-    if (!effect.ok) this.state.counters.commandErrors++;
-    this.host.log(`command ${effect.result}`);
-  }
-
-  #maybeDone(): void {
-    const { state } = this;
-    if (!this.#resolve || this.#closing || !this.#connacked || this.#sent.size || this.#marker !== undefined) return;
-    const more = !this.#held && (this.#waiting.length > 0 || ((state.buffer.next - this.#cursor) >>> 0) > 0);
-    if (more) return;
-    const awake = this.#awakeUntil - this.host.clock.ticks();
-    if (awake > 0) {
-      this.host.timer.clear(this.#awakeTimer);
-      this.#awakeTimer = this.host.timer.set(() => this.#guard(() => this.#maybeDone()), awake);
-      return;
-    }
-    // The marker came back after everything sent before it: the broker has the QoS 0 telemetry.
-    // Without a marker that proof comes with the orderly close (close()).
-    if (this.#markerSeen || this.persistent) this.#confirmQoS0();
-    this.#release();
-    this.commit();
-    if (this.persistent) this.#publishStatus();
-    this.#write();
-    this.host.timer.clear(this.#deadline);
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve(this.#outcome);
-  }
-
-  #publishStatus(): void {
-    const full = this.#status();
-    const retain = this.#link.retainAvailable !== false;
-    for (const status of [full, this.#essentials(full)]) {
-      const message: OutgoingPublish = { topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain };
-      if (this.#fits(message)) return void this.#send(message);
-    }
-    this.#skip("status");
-  }
-
-  #status(): Record<string, unknown> {
-    const { state, config, host } = this;
-    const status: Record<string, unknown> = {
-      state: this.persistent && !this.#closing ? "online" : "asleep",
-      host: host.name,
-      // From the schedule as it is now: a command taken in this exchange may have just changed it.
-      nextWake: Math.round(nextWake(host.clock.now(), withOverrides(config, this.#link.overrides).sampleInterval) / 1000),
-      buffered: state.buffer.length,
-      dropped: state.buffer.dropped,
-      ...state.counters,
-      sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
-      // Totals up to the last wake (src/power/energy.ts); docs/power.md turns them into battery life.
-      energy: state.energy,
-      mqtt: this.version === 5 ? "5" : "3.1.1",
-    };
-    if (this.#qos() !== config.qos) status.qos = this.#qos();
-    if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
-    if (this.#link.overrides) status.overrides = this.#link.overrides;
-    if (this.#link.results?.length) status.commands = this.#link.results;
-    return status;
-  }
-
-  /** The status a subscriber cannot do without, for a broker whose packet limit is tight. */
-  #essentials(full: Record<string, unknown>): Record<string, unknown> {
-    const keep = ["state", "nextWake", "buffered", "dropped", "delivered", "refused"];
-    return Object.fromEntries(keep.map((key) => [key, full[key]]));
-  }
-
-  /** A PINGREQ before the keepalive lapses while the connection idles (an "awake" command, a broker
-   *  whose Server Keep Alive is shorter than the sampling interval); re-armed by every write. */
-  #armPing(): void {
-    this.host.timer.clear(this.#pingTimer);
-    const keepAlive = this.keepAlive;
-    if (!this.isOpen || keepAlive === 0) return;
-    const due = keepAlive * 750;
-    this.#pingTimer = this.host.timer.set(() => this.#guard(() => (this.idleMs >= due - 50 ? this.ping() : this.#armPing())), Math.max(50, due - this.idleMs));
-  }
-
-  #write(): void {
-    const bytes = this.#session.takeOutput();
-    if (!bytes || !this.#socket || this.#finished) return;
-    this.#outcome.bytesUp += bytes.length;
-    this.#lastWrite = this.host.clock.ticks();
-    this.#socket.write(bytes);
-    if (this.#connacked) this.#armPing();
-  }
-
-  #finish(error?: string): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.host.timer.clear(this.#deadline);
-    this.host.timer.clear(this.#awakeTimer);
-    this.host.timer.clear(this.#pingTimer);
+  /** The socket closed and the radio off, once. */
+  #shut(): void {
+    if (this.#down) return;
+    this.#down = true;
     if (this.#socket) {
       try {
         this.#socket.close();
@@ -878,22 +233,6 @@ export class Connection {
         // Already closed by the peer.
       }
     }
-    this.host.network.down();
-    if (error !== undefined) this.#outcome.error = error;
-    if (error !== undefined && this.persistent && !this.#resolve) this.host.log(`connection lost: ${error}`);
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve?.(this.#outcome);
-  }
-}
-
-function isMarker(payload: Uint8Array, marker?: string): boolean {
-  // Cheap test first: markers are small and start with {"cmd":"sync".
-  if (payload.length > 64 || payload[8] !== 0x73 /* s */) return false;
-  try {
-    const value = JSON.parse(String.fromCharCode(...payload)) as { cmd?: unknown; marker?: unknown };
-    return value.cmd === "sync" && (marker === undefined || value.marker === marker);
-  } catch {
-    return false;
+    this.#host.network.down();
   }
 }
