@@ -42,7 +42,8 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
  * Always-connected mode: the node stays up, samples on the grid, keeps one MQTT connection open and
  * publishes over it when a batch is due; between samples it naps (light sleep). A PINGREQ goes out
  * only at a sampling wake after which the keepalive would otherwise lapse before the next one, so
- * pings and samples share wakes; any publish counts as traffic. A lost connection is opened again at
+ * pings and samples share wakes; any publish counts as traffic. Only a broker whose Server Keep Alive
+ * is shorter than the sampling interval gets pings between samples, from naps cut short for them. A lost connection is opened again at
  * the next due publish, with the same backoff as in deep sleep. `onCycle` reports each cycle and may
  * return false to end the run: the node then disconnects normally and returns.
  */
@@ -65,7 +66,7 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
       }
     } else {
       // The keepalive is the one promised at CONNECT, even if a command has changed the schedule since.
-      if (connection?.isOpen && connection.idleMs + interval * 1000 > connection.keepAlive * 1000) connection.ping();
+      if (connection?.isOpen && connection.idleMs + interval * 1000 >= connection.keepAlive * 1000) connection.ping();
       host.log(`buffered ${plural(node.state.buffer.length, "reading")}`);
     }
     node.endWake();
@@ -73,8 +74,13 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
       connection?.close();
       return;
     }
-    const ms = Math.max(0, next - host.clock.now());
-    await new Promise<void>((resolve) => host.nap(ms, resolve));
+    // Nap until the next sample; a broker whose keepalive is shorter than that (Server Keep Alive)
+    // gets its PINGREQ from a nap cut short for it.
+    for (let ms = next - host.clock.now(); ms > 0; ms = next - host.clock.now()) {
+      const ping = connection?.isOpen ? connection.pingDueMs : Infinity;
+      await new Promise<void>((resolve) => host.nap(Math.min(ms, ping), resolve));
+      if (ping < ms) connection?.ping();
+    }
     node.state.counters.wakes++;
   }
 }

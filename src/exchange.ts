@@ -199,14 +199,23 @@ export class Exchange {
     return ticks - this.#lastWrite;
   }
 
-  /** The ticks at which tick() must be called next: the deadline, a ping due, an awake window's end. */
+  /** The ticks by which the connection owes the broker a packet: the keepalive after the last write,
+   *  less a margin for the way there (undefined: no keepalive, or not open). */
+  get pingDueAt(): number | undefined {
+    const keepAlive = this.keepAlive * 1000;
+    return this.isOpen && keepAlive > 0 ? this.#lastWrite + keepAlive - Math.min(1000, keepAlive / 4) : undefined;
+  }
+
+  /** The ticks at which tick() must be called next, while an exchange is in progress: its deadline,
+   *  a ping due (an awake window can outlast the keepalive), an awake window's end. Between
+   *  exchanges of an always-connected node, the node's own naps keep the pings (`pingDueAt`). */
   get wakeAt(): number | undefined {
-    if (this.#closed) return undefined;
-    const times: number[] = [];
-    if (this.#pending) times.push(this.#deadline);
-    if (this.#pending && this.#awakeUntil > 0 && this.#canFinish()) times.push(this.#awakeUntil);
-    if (this.isOpen && this.keepAlive > 0) times.push(this.#lastWrite + this.keepAlive * 750);
-    return times.length ? Math.min(...times) : undefined;
+    if (this.#closed || !this.#pending) return undefined;
+    const times = [this.#deadline];
+    if (this.#awakeUntil > 0 && this.#canFinish()) times.push(this.#awakeUntil);
+    const ping = this.pingDueAt;
+    if (ping !== undefined) times.push(ping);
+    return Math.min(...times);
   }
 
   /** The outcome once the exchange in progress (the opening, or a flush) has settled; each outcome
@@ -246,7 +255,8 @@ export class Exchange {
     if (this.#closed) return;
     if (this.#pending && now.ticks >= this.#deadline) return this.fail(`no answer within ${this.#config.awakeTimeout} s`);
     this.#guard(() => {
-      if (this.isOpen && this.keepAlive > 0 && this.idleMs(now.ticks) >= this.keepAlive * 750 - 50) this.ping();
+      const ping = this.pingDueAt;
+      if (ping !== undefined && now.ticks >= ping - 50) this.ping(now);
       this.#maybeDone();
     });
   }
@@ -295,7 +305,8 @@ export class Exchange {
     });
   }
 
-  ping(): void {
+  ping(now: Instant): void {
+    this.#now = now;
     if (!this.isOpen) return;
     this.#session.ping();
   }

@@ -114,6 +114,12 @@ export class Connection {
     return this.#exchange.idleMs(this.#host.clock.ticks());
   }
 
+  /** Milliseconds until the broker is owed a packet (Infinity: never): a nap must end by then. */
+  get pingDueMs(): number {
+    const at = this.#exchange.pingDueAt;
+    return at === undefined ? Infinity : Math.max(0, at - this.#host.clock.ticks());
+  }
+
   open(): Promise<ExchangeOutcome> {
     const host = this.#host;
     const config = this.#config;
@@ -137,7 +143,7 @@ export class Connection {
   }
 
   ping(): void {
-    this.#step((x) => x.ping());
+    this.#step((x, now) => x.ping(now));
   }
 
   /** Publishes the status and DISCONNECTs normally, then closes; returns the bytes that took. */
