@@ -60,7 +60,9 @@ function hostIO<T>(io: T | undefined, type: string, what: string): T {
   return io;
 }
 
-const types: Record<string, SensorType> = {
+// A Map, not an object literal: a type named "constructor" or "toString" must find nothing, not
+// Object.prototype's members.
+const types = new Map<string, SensorType>(Object.entries({
   sht3x: {
     connection: { bus: "i2c", addresses: [0x44, 0x45] },
     create: (config, host) => new SHT3x(i2c(config, host)),
@@ -97,7 +99,7 @@ const types: Record<string, SensorType> = {
     // SenML has no unit for a state; "/" is its unit for a ratio such as a switch's (RFC 8428 §12.1).
     channels: [{ unit: "/", resolution: 1, property: ["switch", "position"] }],
   },
-};
+} satisfies Record<string, SensorType>));
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -116,8 +118,8 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
   let channels = 0;
   sensors.forEach((sensor, i) => {
     const at = `sensors[${i}]`;
-    const type = types[sensor.type];
-    if (!type) throw new ConfigError(`${at}.type`, `unknown sensor type "${sensor.type}" (known: ${Object.keys(types).join(", ")})`);
+    const type = types.get(sensor.type);
+    if (!type) throw new ConfigError(`${at}.type`, `unknown sensor type "${sensor.type}" (known: ${[...types.keys()].join(", ")})`);
     const { connection } = type;
     if (connection.bus === "i2c") {
       const addresses = connection.addresses.map((a) => `${hex(a)} (${a})`).join(" or ");
@@ -146,7 +148,7 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
 
 /** The type of a sensor entry that checkSensors has accepted. */
 export function sensorType(config: SensorConfig): SensorType {
-  return types[config.type]!;
+  return types.get(config.type)!;
 }
 
 /** The channels of every configured sensor, in a fixed order that the retained buffer relies on. */
