@@ -126,8 +126,14 @@ const MQTT_STRING_BYTES = 65535;
 /** The longest node id: the `node` key's own limit, which host ids keep to as well. */
 const NODE_ID_CHARS = 64;
 
-/** `<prefix>/<node>/telemetry` is the longest topic the node uses; it must fit an MQTT string. */
-const PREFIX_BYTES = MQTT_STRING_BYTES - "/".length - NODE_ID_CHARS - "/telemetry".length;
+/**
+ * The prefix's limit. MQTT alone would allow 65,460 bytes (`<prefix>/<node>/telemetry`, the longest
+ * topic, within 65,535), but the node must also take PUBLISHes on its own `<prefix>/<node>/cmd`,
+ * and it accepts packets of 4 KB at most (publisher.ts): with a longer prefix its commands (and the
+ * marker that ends each wake) could never arrive, and every wake would fail. 1 KB leaves a command
+ * about 3 KB.
+ */
+const PREFIX_BYTES = 1024;
 
 /** IEEE 802.11: an SSID is 0-32 octets; WPA2: a passphrase of 8-63 characters or 64 hex digits. */
 const SSID_BYTES = 32;
