@@ -216,9 +216,9 @@ function own(record: Raw, key: string): unknown {
 
 /**
  * Config is JSON: plain objects and arrays all the way down. A `"__proto__"` key that went through
- * Object.assign or a JavaScript object literal (which is what mcconfig compiles the manifest's
- * config into) is no key: it replaces the object's prototype, and every key on that prototype would
- * be read as if set. Refuse such an object rather than read through it; a `"__proto__"` that stayed
+ * Object.assign (the Node host layers --config over the manifest so) or a JavaScript object literal
+ * is no key: it replaces the object's prototype, and every key on that prototype would be read as
+ * if set. Refuse such an object rather than read through it; a `"__proto__"` that stayed
  * a key, as JSON.parse leaves it, is an unknown key like any other.
  */
 function plainTree(at: string, value: unknown, depth: number): void {
