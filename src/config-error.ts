@@ -17,21 +17,20 @@ export class ConfigError extends Error {
 /**
  * The error is one log line on a node nobody watches: control characters (C0, C1, the Unicode line
  * and paragraph separators) and lone surrogates from a config value are written as \uXXXX, so a
- * value can neither break the line nor make it unencodable, and the line is cut at MAX_LINE.
+ * value can neither break the line nor make it unencodable, and the line is cut at MAX_LINE (and
+ * marked so).
  */
 function oneLine(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
-    if (out.length >= MAX_LINE) return `${out}…`;
     const c = s.charCodeAt(i);
+    let piece = s[i]!;
     if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      out += s.slice(i, i + 2);
+      piece = s.slice(i, i + 2);
       i++;
-    } else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || (c >= 0xd800 && c <= 0xdfff)) {
-      out += `\\u${c.toString(16).padStart(4, "0")}`;
-    } else {
-      out += s[i];
-    }
+    } else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || (c >= 0xd800 && c <= 0xdfff)) piece = `\\u${c.toString(16).padStart(4, "0")}`;
+    if (out.length + piece.length > MAX_LINE) return `${out}…`;
+    out += piece;
   }
   return out;
 }

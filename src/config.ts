@@ -293,7 +293,7 @@ function name(key: string, value: unknown, emptyOk = false): string {
   return s;
 }
 
-/** The first topic levels: room for `/<node>/telemetry` after it, no wildcard (MQTT-3.3.2-2), and
+/** The first topic levels: at most PREFIX_BYTES, no wildcard (MQTT-3.3.2-2), and
  *  not `$…`, which brokers keep for themselves ($SYS; MQTT 4.7.2). */
 function topicLevel(key: string, value: unknown): string {
   const s = mqttText(key, value, PREFIX_BYTES);
