@@ -4,6 +4,7 @@
 // node touches a bus or the radio.
 
 import { ConfigError } from "./config-error";
+import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Length } from "./encoding/utf8";
 import { channelsOf, checkSensors } from "./sensors/registry";
 
@@ -334,8 +335,10 @@ function brokerUrl(key: string, value: unknown): BrokerAddress {
   return { secure, host, port };
 }
 
+/** A list or object given as JSON text, as mcconfig passes it: measured before it is parsed. */
 function structured(key: string, value: unknown): unknown {
   if (typeof value !== "string") return value;
+  if (nestedDeeperThan(value, MAX_DEPTH)) throw new ConfigError(key, `is nested more than ${MAX_DEPTH} levels deep`);
   try {
     return JSON.parse(value);
   } catch {

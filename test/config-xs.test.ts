@@ -24,6 +24,20 @@ const requests: ConfigWakeRequest[] = fc.sample(
 );
 
 describe("config that validates, runs (XS)", () => {
+  it("refuses JSON text nested too deep before XS's JSON.parse would overflow the machine's stack", async (t) => {
+    if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
+    const worker = await XsWorker.start({ meteringLimit: 0 });
+    try {
+      await worker.evaluate(bundle(xsFixture("config-wake.entry.ts")));
+      for (const key of ["sensors", "thresholds", "i2c"]) {
+        const { result } = await worker.call({ text: JSON.stringify({ [key]: "[".repeat(20_000) }), refuse5: false });
+        assert.deepEqual(result, { verdict: "rejected", error: `config ${key}: is nested more than 16 levels deep` });
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+
   it("judges every config file as Node does, and wakes without throwing on every one it accepts", async (t) => {
     if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
     const worker = await XsWorker.start({ meteringLimit: 0 });

@@ -227,6 +227,13 @@ describe("config that validates, runs", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 20; i++) deep = { x: deep };
     assert.throws(() => parseConfig({ sim: deep }), (e: unknown) => e instanceof ConfigError && /is nested more than 16 levels deep$/.test(e.message));
+    // As JSON text too (mcconfig's command line), measured before JSON.parse, which would recurse.
+    for (const key of ["sensors", "thresholds", "i2c"]) {
+      rejects({ [key]: "[".repeat(100_000) }, key, /^config \w+: is nested more than 16 levels deep$/);
+    }
+    assert.equal(parseConfig({ sensors: `[{"type":"sht3x","address":68}]`, thresholds: `{"sht3x/temperature": 1}` }).sensors.length, 1);
+    // Brackets inside a string (an escaped quote too) are no nesting: the id is judged, not the depth.
+    rejects({ sensors: `[{"type":"sht3x","address":68,"id":"${"[{".repeat(20)}\\"${"[".repeat(20)}"}]` }, "sensors[0].id", /must be 1-64 letters/);
   });
 
   it("validates the publisher's limits, the command floors and the awake budget, as strings too", () => {
