@@ -60,9 +60,7 @@ function hostIO<T>(io: T | undefined, type: string, what: string): T {
   return io;
 }
 
-// A Map, not an object literal: a type named "constructor" or "toString" must find nothing, not
-// Object.prototype's members.
-const types = new Map<string, SensorType>(Object.entries({
+const types: Record<string, SensorType> = {
   sht3x: {
     connection: { bus: "i2c", addresses: [0x44, 0x45] },
     create: (config, host) => new SHT3x(i2c(config, host)),
@@ -99,7 +97,13 @@ const types = new Map<string, SensorType>(Object.entries({
     // SenML has no unit for a state; "/" is its unit for a ratio such as a switch's (RFC 8428 §12.1).
     channels: [{ unit: "/", resolution: 1, property: ["switch", "position"] }],
   },
-} satisfies Record<string, SensorType>));
+};
+
+/** The entry for a type name, if it is one: an own key only, so that "constructor" or "toString"
+ *  finds nothing rather than Object.prototype's members. */
+function typeNamed(name: string): SensorType | undefined {
+  return Object.hasOwn(types, name) ? types[name] : undefined;
+}
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -118,8 +122,8 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
   let channels = 0;
   sensors.forEach((sensor, i) => {
     const at = `sensors[${i}]`;
-    const type = types.get(sensor.type);
-    if (!type) throw new ConfigError(`${at}.type`, `unknown sensor type "${sensor.type}" (known: ${[...types.keys()].join(", ")})`);
+    const type = typeNamed(sensor.type);
+    if (!type) throw new ConfigError(`${at}.type`, `unknown sensor type "${sensor.type}" (known: ${Object.keys(types).join(", ")})`);
     const { connection } = type;
     if (connection.bus === "i2c") {
       const addresses = connection.addresses.map((a) => `${hex(a)} (${a})`).join(" or ");
@@ -148,7 +152,7 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
 
 /** The type of a sensor entry that checkSensors has accepted. */
 export function sensorType(config: SensorConfig): SensorType {
-  return types.get(config.type)!;
+  return typeNamed(config.type)!;
 }
 
 /** The channels of every configured sensor, in a fixed order that the retained buffer relies on. */
