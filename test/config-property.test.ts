@@ -12,8 +12,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { runConnected, wake } from "../src/app";
 import { connectAsync } from "mqtt";
+import { runConnected, wake } from "../src/app";
 import { ConfigError, parseConfig, type Config } from "../src/config";
 import { topics } from "../src/publisher";
 import type { Host, TCP, TCPOptions } from "../src/host";
@@ -38,11 +38,11 @@ async function closedPort(): Promise<number> {
  * The guard keeps it, for the property to fail on, with the config that caused it.
  */
 function guarded(host: NodeHost, thrown: unknown[]): Host {
-  const guard = <A extends unknown[]>(f: ((...args: A) => void) | undefined, self?: unknown) =>
+  const guard = <A extends unknown[]>(f: ((...args: A) => void) | undefined) =>
     f &&
     function (this: unknown, ...args: A) {
       try {
-        f.apply(self ?? this, args);
+        f.apply(this, args);
       } catch (e) {
         thrown.push(e);
       }
