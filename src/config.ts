@@ -4,6 +4,8 @@
 // node touches a bus or the radio.
 
 import { ConfigError } from "./config-error";
+import { nestedDeeperThan } from "./encoding/json-depth";
+import { utf8Length } from "./encoding/utf8";
 import { channelsOf, checkSensors } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json";
@@ -116,6 +118,31 @@ export const defaults = {
 
 const knownKeys = new Set<string>([...Object.keys(defaults), "sim", "payloadFormat"]);
 
+/** Keys whose values no error ever shows, whatever their type: a log line is not a safe place. */
+const secrets = new Set<string>(["brokerPassword", "password", "tlsKey"]);
+
+/** MQTT's UTF-8 strings and binary data carry a two-byte length (3.1.1 §1.5.3, 5.0 §1.5.4, §1.5.6). */
+const MQTT_STRING_BYTES = 65535;
+
+/** The longest node id: the `node` key's own limit, which host ids keep to as well. */
+const NODE_ID_CHARS = 64;
+
+/**
+ * The prefix's limit. MQTT alone would allow 65,460 bytes (`<prefix>/<node>/telemetry`, the longest
+ * topic, within 65,535), but the node must also take PUBLISHes on its own `<prefix>/<node>/cmd`,
+ * and it accepts packets of 4 KB at most (publisher.ts): with a longer prefix its commands (and the
+ * marker that ends each wake) could never arrive, and every wake would fail. 1 KB leaves a command
+ * about 3 KB.
+ */
+const PREFIX_BYTES = 1024;
+
+/** IEEE 802.11: an SSID is 0-32 octets; WPA2: a passphrase of 8-63 characters or 64 hex digits. */
+const SSID_BYTES = 32;
+const WIFI_PASSWORD_BYTES = 64;
+
+/** Deeper than any key's schema (sensors[i].options.calibration.points[j].raw is 6). */
+const MAX_DEPTH = 16;
+
 type Raw = Record<string, unknown>;
 
 /**
@@ -125,15 +152,20 @@ type Raw = Record<string, unknown>;
  * `hostKeys` are keys a host consumes itself (Moddable's own build keys, for instance).
  */
 export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config {
+  plainTree("", raw, 0);
   for (const key of Object.keys(raw)) {
     if (!knownKeys.has(key) && !hostKeys.includes(key)) throw new ConfigError(key, "unknown key");
   }
-  const get = (key: keyof typeof defaults): unknown => (raw[key] === undefined ? defaults[key] : raw[key]);
+  const get = (key: keyof typeof defaults): unknown => {
+    const value = own(raw, key);
+    return value === undefined ? defaults[key] : value;
+  };
+  const brokerUser = mqttText("brokerUser", get("brokerUser"), MQTT_STRING_BYTES);
   const config: Config = {
     node: name("node", get("node"), true),
     broker: brokerUrl("broker", get("broker")),
-    brokerUser: text("brokerUser", get("brokerUser")),
-    brokerPassword: text("brokerPassword", get("brokerPassword")),
+    brokerUser,
+    brokerPassword: brokerPassword("brokerPassword", get("brokerPassword"), brokerUser),
     prefix: topicLevel("prefix", get("prefix")),
     mqttVersion: oneOf("mqttVersion", integer("mqttVersion", get("mqttVersion"), 4, 5), [4, 5] as const),
     qos: oneOf("qos", integer("qos", get("qos"), 0, 2), [0, 1, 2] as const),
@@ -153,12 +185,12 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     minBatchSize: integer("minBatchSize", get("minBatchSize"), 1, 1000),
     awakeBudget: integer("awakeBudget", get("awakeBudget"), 0, 86400),
     sensors: checkSensors(sensors("sensors", get("sensors"))),
-    i2c: raw.i2c === undefined ? undefined : bus("i2c", raw.i2c),
+    i2c: own(raw, "i2c") === undefined ? undefined : bus("i2c", own(raw, "i2c")),
     tlsCa: text("tlsCa", get("tlsCa")),
     tlsCert: text("tlsCert", get("tlsCert")),
     tlsKey: text("tlsKey", get("tlsKey")),
-    ssid: text("ssid", get("ssid")),
-    password: text("password", get("password")),
+    ssid: sized("ssid", text("ssid", get("ssid")), SSID_BYTES),
+    password: sized("password", text("password", get("password")), WIFI_PASSWORD_BYTES),
   };
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
@@ -170,15 +202,86 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
  */
 function payloadFormat(raw: Raw, format: unknown): PayloadFormat {
   const formats = ["senml-json"] as const;
-  if (raw.payloadFormat === undefined) return oneOf("format", text("format", format), formats);
-  const value = oneOf("payloadFormat", text("payloadFormat", raw.payloadFormat), formats);
-  if (raw.format !== undefined && raw.format !== value) throw new ConfigError("payloadFormat", `conflicts with format "${String(raw.format)}"; set one of them`);
+  const payload = own(raw, "payloadFormat");
+  if (payload === undefined) return oneOf("format", text("format", format), formats);
+  const value = oneOf("payloadFormat", text("payloadFormat", payload), formats);
+  const given = own(raw, "format");
+  if (given !== undefined && given !== value) throw new ConfigError("payloadFormat", `conflicts with format ${describe(given)}; set one of them`);
   return value;
 }
 
+/** A key's value if the object itself has it: never one inherited from a prototype. */
+function own(record: Raw, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/**
+ * Config is JSON: plain objects and arrays all the way down. A `"__proto__"` key that went through
+ * Object.assign (the Node host layers --config over the manifest so) or a JavaScript object literal
+ * is no key: it replaces the object's prototype, and every key on that prototype would be read as
+ * if set. Refuse such an object rather than read through it; a `"__proto__"` that stayed
+ * a key, as JSON.parse leaves it, is an unknown key like any other.
+ */
+function plainTree(at: string, value: unknown, depth: number): void {
+  if (typeof value !== "object" || value === null) return;
+  const expected = Array.isArray(value) ? Array.prototype : Object.prototype;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== expected && proto !== null) throw new ConfigError(at ? `${at}.__proto__` : "__proto__", "is not a config key: it replaced the object's prototype; remove it");
+  if (depth === MAX_DEPTH) throw new ConfigError(at, `is nested more than ${MAX_DEPTH} levels deep`);
+  for (const [key, v] of Object.entries(value)) plainTree(Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key, v, depth + 1);
+}
+
+/** A string key: any string, as long as it is well-formed UTF-16 (no lone surrogate), which every
+ *  consumer (UTF-8 for MQTT, C strings on a device) needs. */
 function text(key: string, value: unknown): string {
-  if (typeof value !== "string") throw new ConfigError(key, `expected a string, got ${describe(value)}`);
+  if (typeof value !== "string") throw new ConfigError(key, `expected a string, got ${secrets.has(key) ? kind(value) : describe(value)}`);
+  try {
+    utf8Length(value);
+  } catch (e) {
+    throw new ConfigError(key, `is not well-formed Unicode (${e instanceof Error ? e.message : String(e)})`);
+  }
   return value;
+}
+
+/** At most `max` bytes of UTF-8. */
+function sized(key: string, s: string, max: number): string {
+  const bytes = utf8Length(s);
+  if (bytes > max) throw new ConfigError(key, `is ${bytes} bytes of UTF-8; at most ${max} fit`);
+  return s;
+}
+
+/**
+ * A string that goes into MQTT packets as a UTF-8 Encoded String: at most `max` bytes, and none of
+ * the characters MQTT bans (U+0000: MQTT-1.5.3-2, MQTT-1.5.4-2) or lets a receiver treat as a
+ * Malformed Packet (control characters U+0001-U+001F and U+007F-U+009F, non-characters: 3.1.1
+ * §1.5.3, 5.0 §1.5.4). A broker that closes the connection on one would do so at every wake.
+ */
+function mqttText(key: string, value: unknown, max: number): string {
+  const s = sized(key, text(key, value), max);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.codePointAt(i)!;
+    const control = c < 0x20 || (c >= 0x7f && c <= 0x9f);
+    const nonCharacter = (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) === 0xfffe;
+    if (control || nonCharacter) {
+      throw new ConfigError(key, `has U+${c.toString(16).toUpperCase().padStart(4, "0")} at index ${i}: MQTT strings may not carry control characters or non-characters`);
+    }
+    if (c > 0xffff) i++;
+  }
+  return s;
+}
+
+/**
+ * MQTT's password is binary data (any bytes, at most 65,535 of them). MQTT 3.1.1 forbids it without
+ * a user name (MQTT-3.1.2-22); MQTT 5 allows that, but a node set to 5 falls back to 3.1.1 for good
+ * when a broker refuses 5, and every CONNECT would then be one it must not send. So a password
+ * always needs a user name, whatever `mqttVersion` says.
+ */
+function brokerPassword(key: string, value: unknown, user: string): string {
+  const s = sized(key, text(key, value), MQTT_STRING_BYTES);
+  if (s !== "" && user === "") {
+    throw new ConfigError(key, "needs a brokerUser: MQTT 3.1.1 allows no password without a user name, and a node set to mqttVersion 5 falls back to 3.1.1 when a broker refuses 5");
+  }
+  return s;
 }
 
 function name(key: string, value: unknown, emptyOk = false): string {
@@ -186,15 +289,17 @@ function name(key: string, value: unknown, emptyOk = false): string {
   if (s === "" && emptyOk) return s;
   // Names end up in topics and SenML names: keep to characters both allow (RFC 8428 §4.5.1).
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) {
-    throw new ConfigError(key, `"${s}" must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit`);
+    throw new ConfigError(key, `${describe(s)} must be 1-${NODE_ID_CHARS} letters, digits, '-', '_' or '.', starting with a letter or digit`);
   }
   return s;
 }
 
+/** The first topic levels: at most PREFIX_BYTES, no wildcard (MQTT-3.3.2-2), and
+ *  not `$…`, which brokers keep for themselves ($SYS; MQTT 4.7.2). */
 function topicLevel(key: string, value: unknown): string {
-  const s = text(key, value);
-  if (s === "" || /[+#\u0000]/.test(s) || s.startsWith("/") || s.endsWith("/")) {
-    throw new ConfigError(key, `"${s}" is not a usable topic prefix (no '+', '#', leading or trailing '/')`);
+  const s = mqttText(key, value, PREFIX_BYTES);
+  if (s === "" || /[+#]/.test(s) || s.startsWith("/") || s.endsWith("/") || s.startsWith("$")) {
+    throw new ConfigError(key, `${describe(s)} is not a usable topic prefix (no '+', '#', leading '$', leading or trailing '/')`);
   }
   return s;
 }
@@ -215,14 +320,14 @@ function packetLimit(key: string, value: unknown): number {
 
 function oneOf<T extends string | number>(key: string, value: string | number, allowed: readonly T[]): T {
   const found = allowed.find((a) => a === value);
-  if (found === undefined) throw new ConfigError(key, `${JSON.stringify(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+  if (found === undefined) throw new ConfigError(key, `${describe(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
   return found;
 }
 
 function brokerUrl(key: string, value: unknown): BrokerAddress {
   const s = text(key, value);
   const m = /^(mqtts?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(s);
-  if (!m) throw new ConfigError(key, `"${s}" is not an mqtt://host:port or mqtts://host:port URL`);
+  if (!m) throw new ConfigError(key, `${describe(s)} is not an mqtt://host:port or mqtts://host:port URL`);
   const secure = m[1] === "mqtts";
   const port = m[3] === undefined ? (secure ? 8883 : 1883) : Number(m[3]);
   if (port < 1 || port > 65535) throw new ConfigError(key, `port ${port} is out of range 1..65535`);
@@ -230,8 +335,10 @@ function brokerUrl(key: string, value: unknown): BrokerAddress {
   return { secure, host, port };
 }
 
+/** A list or object given as JSON text, as mcconfig passes it: measured before it is parsed. */
 function structured(key: string, value: unknown): unknown {
   if (typeof value !== "string") return value;
+  if (nestedDeeperThan(value, MAX_DEPTH)) throw new ConfigError(key, `is nested more than ${MAX_DEPTH} levels deep`);
   try {
     return JSON.parse(value);
   } catch {
@@ -242,11 +349,19 @@ function structured(key: string, value: unknown): unknown {
 function bus(key: string, value: unknown): { data: number; clock: number; hz: number } {
   const v = structured(key, value);
   if (!isRecord(v)) throw new ConfigError(key, `expected {"data": pin, "clock": pin, "hz": n}, got ${describe(value)}`);
+  knownKeysOf(key, v, ["data", "clock", "hz"]);
   return {
-    data: integer(`${key}.data`, v.data, 0, 255),
-    clock: integer(`${key}.clock`, v.clock, 0, 255),
-    hz: integer(`${key}.hz`, v.hz ?? 100000, 1000, 3400000),
+    data: integer(`${key}.data`, own(v, "data"), 0, 255),
+    clock: integer(`${key}.clock`, own(v, "clock"), 0, 255),
+    hz: integer(`${key}.hz`, own(v, "hz") ?? 100000, 1000, 3400000),
   };
+}
+
+/** An object's keys must be among `known`: a misspelt one would silently keep its default. */
+function knownKeysOf(at: string, record: Raw, known: readonly string[]): void {
+  for (const key of Object.keys(record)) {
+    if (!known.includes(key)) throw new ConfigError(`${at}.${key}`, `unknown key (known: ${known.join(", ")})`);
+  }
 }
 
 function thresholds(key: string, value: unknown, channels: readonly string[]): Record<string, number> {
@@ -269,14 +384,16 @@ function sensors(key: string, value: unknown): SensorConfig[] {
   return v.map((entry: unknown, i: number) => {
     const at = `${key}[${i}]`;
     if (!isRecord(entry)) throw new ConfigError(at, `expected an object, got ${describe(entry)}`);
-    const type = name(`${at}.type`, entry.type);
-    const address = entry.address === undefined ? undefined : integer(`${at}.address`, entry.address, 0x03, 0x77);
-    const pin = entry.pin === undefined ? undefined : integer(`${at}.pin`, entry.pin, 0, 255);
+    knownKeysOf(at, entry, ["type", "address", "pin", "id", "options"]);
+    const type = name(`${at}.type`, own(entry, "type"));
+    const given = { address: own(entry, "address"), pin: own(entry, "pin"), id: own(entry, "id"), options: own(entry, "options") };
+    const address = given.address === undefined ? undefined : integer(`${at}.address`, given.address, 0x03, 0x77);
+    const pin = given.pin === undefined ? undefined : integer(`${at}.pin`, given.pin, 0, 255);
     if (address === undefined && pin === undefined) throw new ConfigError(at, `needs an "address" (I2C) or a "pin"`);
-    const id = entry.id === undefined ? type : name(`${at}.id`, entry.id);
+    const id = given.id === undefined ? type : name(`${at}.id`, given.id);
     if (seen.has(id)) throw new ConfigError(at, `id "${id}" is used twice; give one of them an "id"`);
     seen.add(id);
-    const options = entry.options === undefined ? {} : entry.options;
+    const options = given.options === undefined ? {} : given.options;
     if (!isRecord(options)) throw new ConfigError(`${at}.options`, `expected an object, got ${describe(options)}`);
     const sensor: SensorConfig = { type, id, options };
     if (address !== undefined) sensor.address = address;
@@ -289,9 +406,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A value as an error may echo it: strings quoted and cut short (ConfigError escapes the rest). */
 function describe(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return typeof v === "number" || typeof v === "boolean" ? String(v) : kind(v);
+}
+
+/** What a value is, without what it says: for secrets. */
+function kind(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (v === null) return "null";
-  return typeof v === "object" ? "an object" : String(v);
+  if (typeof v === "object") return "an object";
+  return typeof v === "string" ? "a string" : `a ${typeof v}`;
 }

@@ -66,6 +66,18 @@ describe("sensor entries", () => {
     it(`rejects ${what}, naming ${key}`, () => rejects({ sensors }, key, message));
   }
 
+  it("finds no sensor type on Object.prototype: constructor, toString and the like are unknown types", () => {
+    for (const type of ["constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"]) {
+      rejects({ sensors: [{ type, pin: 4 }] }, "sensors[0].type", new RegExp(`^config sensors\\[0\\]\\.type: unknown sensor type "${type}" \\(known: sht3x, sht4x, bme280, battery, contact\\)$`));
+    }
+  });
+
+  it("takes only the keys an entry has, refusing a misspelt one", () => {
+    rejects({ sensors: [{ type: "sht3x", adress: 0x45, address: 0x44 }] }, "sensors[0].adress", /unknown key \(known: type, address, pin, id, options\)$/);
+    rejects({ sensors: '[{"type": "sht3x", "address": 68, "__proto__": {"id": "x"}}]' }, "sensors[0].__proto__", /unknown key/);
+    rejects({ sensors: [{ type: "battery", pin: 34, options: JSON.parse('{"__proto__": {"divider": 2}}') as unknown }] }, "sensors[0].options.__proto__", /unknown option/);
+  });
+
   it("allows 32 channels and names the entry that goes beyond", () => {
     const contacts = (n: number) => Array.from({ length: n }, (_, i) => ({ type: "contact", pin: i, id: `door${i}` }));
     assert.equal(channelsOf(parseConfig({ sensors: contacts(32) }).sensors).length, 32);

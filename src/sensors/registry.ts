@@ -99,6 +99,12 @@ const types: Record<string, SensorType> = {
   },
 };
 
+/** The entry for a type name, if it is one: an own key only, so that "constructor" or "toString"
+ *  finds nothing rather than Object.prototype's members. */
+function typeNamed(name: string): SensorType | undefined {
+  return Object.hasOwn(types, name) ? types[name] : undefined;
+}
+
 const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
@@ -116,7 +122,7 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
   let channels = 0;
   sensors.forEach((sensor, i) => {
     const at = `sensors[${i}]`;
-    const type = types[sensor.type];
+    const type = typeNamed(sensor.type);
     if (!type) throw new ConfigError(`${at}.type`, `unknown sensor type "${sensor.type}" (known: ${Object.keys(types).join(", ")})`);
     const { connection } = type;
     if (connection.bus === "i2c") {
@@ -146,7 +152,7 @@ export function checkSensors(sensors: SensorConfig[]): SensorConfig[] {
 
 /** The type of a sensor entry that checkSensors has accepted. */
 export function sensorType(config: SensorConfig): SensorType {
-  return types[config.type]!;
+  return typeNamed(config.type)!;
 }
 
 /** The channels of every configured sensor, in a fixed order that the retained buffer relies on. */
