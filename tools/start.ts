@@ -132,8 +132,9 @@ export async function start(options: StartOptions, out: (line: string) => void =
 
   const mqtt = await import("mqtt");
   const monitor = new TelemetryMonitor(base.config.prefix);
-  // The subscriber logs in as the nodes do. It does not wait for the broker: until it gets there,
-  // the nodes' own lines say what their publishes met.
+  // The subscriber logs in as the nodes do. It waits for the broker a moment, so that the first
+  // batch is seen, but not for a broker that is not there: the nodes' own lines then say what their
+  // publishes met, and it joins them when the broker does.
   const subscriber = mqtt.connect(url, {
     clean: true,
     reconnectPeriod: 500,
@@ -144,12 +145,18 @@ export async function start(options: StartOptions, out: (line: string) => void =
     ...pem,
   });
   let trouble: string | undefined;
+  let ready = () => {};
+  const settled = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, SUBSCRIBER_WAIT_MS);
+    ready = () => (clearTimeout(timer), resolve());
+  });
   subscriber.on("connect", () => {
     if (trouble !== undefined) out(`subscriber connected to ${url}`);
     trouble = undefined;
-    subscriber.subscribe(monitor.subscriptions, { qos: 1 });
+    subscriber.subscribe(monitor.subscriptions, { qos: 1 }, () => ready());
   });
   subscriber.on("error", (e) => {
+    ready();
     // Once per distinct trouble, not at every retry.
     if (e.message === trouble) return;
     trouble = e.message;
@@ -158,6 +165,8 @@ export async function start(options: StartOptions, out: (line: string) => void =
   subscriber.on("message", (topic, payload) => {
     for (const event of monitor.handle(topic, payload)) if (event.kind !== "status") out(`  ${formatEvent(event)}`);
   });
+  await settled;
+
   const stopping = new AbortController();
   const stop = () => stopping.abort();
   process.once("SIGINT", stop);
@@ -184,6 +193,9 @@ export async function start(options: StartOptions, out: (line: string) => void =
     await broker?.close();
   }
 }
+
+/** The longest the runner waits for its subscriber before starting the nodes. */
+const SUBSCRIBER_WAIT_MS = 3000;
 
 const wakeScript = path.join(__dirname, "..", "hosts", "node", "wake.js");
 
