@@ -109,16 +109,31 @@ class NodeRuntime {
     return withOverrides(this.baseConfig, this.state.link.overrides);
   }
 
-  /** Samples every sensor and commits the reading before anything else happens to it. */
+  /**
+   * Samples every sensor and commits the reading before anything else happens to it. A set clock
+   * that is not past the newest reading already taken (it stepped back, or this grid point was
+   * sampled before a reset) has nothing new to sample: that grid point's reading exists, and a
+   * second one would reach subscribers as a duplicate. The wake is counted (clockBack) and goes on
+   * without a reading, so publishing and its backoff still happen.
+   */
   async sample(cause: string): Promise<{ now: number; values: (number | null)[] }> {
     const { host, state, channels } = this;
     const config = this.config;
     const now = host.clock.now();
+    const time = sampleTime(now, config.sampleInterval);
+    const newest = state.buffer.newestTime;
+    if (newest !== undefined && time <= newest && (host.clock.synced?.() ?? true)) {
+      state.counters.clockBack++;
+      this.#latest = channels.map(() => null);
+      this.commit();
+      host.log(`woke (${cause}); clock at ${new Date(time * 1000).toISOString()} is not past the newest reading (${new Date(newest * 1000).toISOString()}): not sampled, clock back counted`);
+      return { now, values: this.#latest };
+    }
     const sampled = await sampleSensors(host, config, channels);
     this.#meter.sampled(sampled.durationMs);
     this.#latest = sampled.values;
     for (const e of sampled.errors) state.sensorErrors[e.sensor] = (state.sensorErrors[e.sensor] ?? 0) + 1;
-    const seq = state.buffer.append(sampleTime(now, config.sampleInterval), sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
+    const seq = state.buffer.append(time, sampled.values, sampled.errors.map((e) => ({ sensor: e.sensor, fault: sensorFaults.indexOf(e.fault) })));
     noteClock(host, state, seq);
     this.commit();
     const failures = sampled.errors.map((e) => `; ${config.sensors[e.sensor]!.id} failed (${e.fault}): ${e.message}`);

@@ -33,7 +33,8 @@ function fakeHost(): Host & { lines: string[]; flashed: Map<string, ArrayBuffer>
     timer: { set: unused, clear: unused },
     retained: { bytes, commit: () => {} },
     flash,
-    wakeCause: "timer",
+    // A real power loss wakes the node as a power-on; a timer wake would find the memory it expects.
+    wakeCause: "power-on",
     log: (line) => void lines.push(line),
     sleep: unused,
     nap: unused,

@@ -2,16 +2,45 @@
 // time runs at the real rate: the awake window is physics and is not compressed. While it sleeps
 // (its process is gone), time runs `scale` times faster: a node woken from its timer wakes exactly
 // when its sleep said, and a node whose process was killed finds that time went on at the scaled
-// rate since it was last seen. The anchor lives in a file in the node's state directory.
+// rate since it was last seen. The anchor lives in a checked record in the node's state directory
+// (host-file.ts); where the clock starts is the host's decision (host.ts), made from the anchor,
+// the sleep marker and the retained state.
 
-import * as fs from "node:fs";
 import type { Clock } from "../../src/host";
+import { readRecord, writeRecord } from "./host-file";
 
-interface Anchor {
+/** Simulated times outside these years are a damaged file, not a clock: readings are stamped in
+ *  unsigned 32-bit seconds, which end in 2106. */
+const EARLIEST = Date.UTC(2000, 0, 1);
+const LATEST = Date.UTC(2100, 0, 1);
+
+export function plausibleTime(ms: unknown): ms is number {
+  return typeof ms === "number" && Number.isInteger(ms) && ms >= EARLIEST && ms < LATEST;
+}
+
+export interface Anchor {
   /** Simulated ms since the epoch at realMs. */
   simMs: number;
   /** Real ms since the epoch when the anchor was set. */
   realMs: number;
+}
+
+export type AnchorRead = { status: "ok"; anchor: Anchor } | { status: "missing" } | { status: "bad"; why: string };
+
+/** The anchor file, checked: its record, its shape and its times. */
+export function readAnchor(path: string): AnchorRead {
+  const read = readRecord(path);
+  if (read.status !== "ok") return read;
+  const { simMs, realMs } = read.value;
+  if (!plausibleTime(simMs)) return { status: "bad", why: `simulated time ${JSON.stringify(simMs)} is not a time from 2000 to 2099` };
+  if (!plausibleTime(realMs)) return { status: "bad", why: `real time ${JSON.stringify(realMs)} is not a time from 2000 to 2099` };
+  return { status: "ok", anchor: { simMs, realMs } };
+}
+
+/** Where an anchor puts the clock now: on by the real time since, scaled, and never back (a host
+ *  clock that stepped back since counts as no time at all). */
+export function fromAnchor(anchor: Anchor, scale: number, realNow: number): number {
+  return Math.round(anchor.simMs + Math.max(0, realNow - anchor.realMs) * scale);
 }
 
 export class ScaledClock implements Clock {
@@ -22,16 +51,11 @@ export class ScaledClock implements Clock {
   /** Simulated ms added by naps beyond the real time they took. */
   #napped = 0;
 
-  /**
-   * @param wokeAt the simulated time a timer wake was due, when this process is one; the clock reads
-   * exactly that at the start of the wake.
-   */
-  constructor(path: string, scale: number, wokeAt?: number) {
+  /** @param startSim the simulated time at the start of this wake (host.ts decides it). */
+  constructor(path: string, scale: number, startSim: number) {
     this.#path = path;
     this.#scale = scale;
-    const realNow = Date.now();
-    const anchor = readAnchor(path);
-    this.#startSim = wokeAt ?? (anchor ? anchor.simMs + (realNow - anchor.realMs) * scale : realNow);
+    this.#startSim = startSim;
     this.#save();
   }
 
@@ -56,21 +80,11 @@ export class ScaledClock implements Clock {
   /** Records "now" as the point from which sleeping time runs at the scaled rate. */
   #save(): void {
     const anchor: Anchor = { simMs: this.now(), realMs: Date.now() };
-    fs.writeFileSync(this.#path, JSON.stringify(anchor));
+    writeRecord(this.#path, { ...anchor });
   }
 
   /** Marks the start of a deep sleep: from here the clock runs `scale` times faster. */
   sleep(): void {
     this.#save();
   }
-}
-
-function readAnchor(path: string): Anchor | undefined {
-  try {
-    const anchor = JSON.parse(fs.readFileSync(path, "utf8")) as Partial<Anchor>;
-    if (typeof anchor.simMs === "number" && typeof anchor.realMs === "number") return anchor as Anchor;
-  } catch {
-    // No clock yet (a new node) or an unreadable one: start from real time.
-  }
-  return undefined;
 }

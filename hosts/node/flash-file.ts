@@ -1,11 +1,14 @@
 // Flash (ESP32 NVS) on the Node host: one file per key in the node's state directory. Unlike the
 // retained file, which a kill may leave half-written as a power cut leaves RTC memory, a flash write
-// is all or nothing — NVS keeps the old value until the new one is complete — so it is written to a
-// temporary file, synced and renamed over the old one. Writes are counted, for wear figures.
+// is all or nothing — NVS keeps the old value until the new one is complete — so it is written as
+// every host file is (host-file.ts: a temporary file, synced, renamed over the old one). What it
+// holds is checked by the firmware (a retained slot's image, CRC and all). Writes are counted, for
+// wear figures.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Flash } from "../../src/host";
+import { writeFileAtomic } from "./host-file";
 
 export class FlashFiles implements Flash {
   /** Writes made by this process. */
@@ -29,16 +32,7 @@ export class FlashFiles implements Flash {
   }
 
   write(key: string, bytes: ArrayBuffer): void {
-    const file = this.#file(key);
-    const temporary = `${file}.new`;
-    const fd = fs.openSync(temporary, "w");
-    try {
-      fs.writeSync(fd, new Uint8Array(bytes));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, file);
+    writeFileAtomic(this.#file(key), new Uint8Array(bytes));
     this.writes++;
   }
 

@@ -7,13 +7,17 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { Config } from "../../src/config";
-import type { Host, WakeCause } from "../../src/host";
+import type { Host, RetainedMemory } from "../../src/host";
+import { RetainedSlots } from "../../src/power/retained";
+import { bufferCapacity, readState, STATE_VERSION } from "../../src/power/state";
+import { channelsOf } from "../../src/sensors/registry";
 import type { Environment } from "../sim/devices/environment";
 import { virtualBoard } from "../sim/devices/board";
 import { ScaledClock } from "./clock";
 import { FlashFiles } from "./flash-file";
 import { RetainedFile } from "./retained-file";
 import { NodeTCP, NodeTLS } from "./tcp";
+import { wakeStart, writeMarker } from "./wake-start";
 
 export interface NodeHostOptions {
   /** Directory holding this node's retained memory, clock and sleep marker. */
@@ -37,9 +41,18 @@ export interface NodeHost extends Host {
 export function createNodeHost(options: NodeHostOptions): NodeHost {
   fs.mkdirSync(options.stateDir, { recursive: true });
   const file = (name: string) => path.join(options.stateDir, name);
-  const { cause: wakeCause, until } = takeWakeCause(file("sleep.json"), file("retained.bin"));
-  const clock = new ScaledClock(file("clock.json"), options.timeScale, until);
+  const hasState = fs.existsSync(file("retained.bin"));
   const retained = new RetainedFile(file("retained.bin"));
+  const start = wakeStart({
+    marker: file("sleep.json"),
+    clock: file("clock.json"),
+    scale: options.timeScale,
+    realNow: Date.now(),
+    hasState,
+    floor: () => afterNewestReading(retained, options.config),
+  });
+  const wakeCause = start.cause;
+  const clock = new ScaledClock(file("clock.json"), options.timeScale, start.simMs);
 
   const board = virtualBoard(options.config, options.sim, options.environment, clock);
 
@@ -47,6 +60,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
   const asleep = new Promise<number>((resolve) => (wakeUp = resolve));
   // Lines carry the node's own (simulated) time: that is the time its readings are stamped with.
   const log = options.log ?? ((line: string) => process.stdout.write(`${new Date(clock.now()).toISOString().slice(11, 19)} ${line}\n`));
+  if (start.problem) log(start.problem);
 
   return {
     name: "node",
@@ -73,7 +87,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
     wakeCause,
     log,
     sleep(ms) {
-      fs.writeFileSync(file("sleep.json"), JSON.stringify({ until: clock.now() + ms }));
+      writeMarker(file("sleep.json"), clock.now() + ms);
       clock.sleep();
       wakeUp(ms);
     },
@@ -83,17 +97,18 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
   };
 }
 
-/**
- * A sleep marker means the last process ended in deep sleep and says when the timer was due; its
- * absence after a run means the process died (a reset).
- */
-function takeWakeCause(marker: string, retained: string): { cause: WakeCause; until?: number } {
+/** One sampling interval after the newest reading the retained state holds (kept or already
+ *  published), in ms: where a lost clock restarts. Undefined when there is no usable state. */
+function afterNewestReading(retained: RetainedMemory, config: Config): number | undefined {
   try {
-    const { until } = JSON.parse(fs.readFileSync(marker, "utf8")) as { until?: unknown };
-    fs.rmSync(marker);
-    if (typeof until === "number") return { cause: "timer", until };
+    const channels = channelsOf(config.sensors);
+    const slots = new RetainedSlots(retained, STATE_VERSION);
+    const loaded = slots.load();
+    if (loaded.status !== "ok") return undefined;
+    const state = readState(loaded.payload, channels.length, bufferCapacity(slots, channels.length, config.sensors.length), config.sensors.length);
+    const newest = state.buffer.newestTime;
+    return newest === undefined ? undefined : (newest + config.sampleInterval) * 1000;
   } catch {
-    // No marker: not a timer wake.
+    return undefined;
   }
-  return { cause: fs.existsSync(retained) ? "reset" : "power-on" };
 }

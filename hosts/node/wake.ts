@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { run, runConnected } from "../../src/app";
 import type { Environment } from "../sim/devices/environment";
 import { SyntheticEnvironment } from "../sim/devices/environment";
-import { layeredConfig, manifestConfig, readConfigFile } from "./config-file";
+import { layeredConfig, manifestConfig, readConfigFile, tlsPem } from "./config-file";
 import { createNodeHost } from "./host";
 import { readRecording } from "./recording";
 
@@ -30,6 +30,8 @@ export interface WakeReport {
 
 function nodeHost(options: WakeOptions, log?: (line: string) => void) {
   const { config, raw } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
+  // Checked at boot, so a missing CA file is exit 2 naming the key, not a TLS failure at every wake.
+  tlsPem(config);
   const environment: Environment = options.replay ? readRecording(options.replay) : new SyntheticEnvironment(1);
   const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, ...(log ? { log } : {}) });
   return { config, host };

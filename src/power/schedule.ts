@@ -59,7 +59,10 @@ export function publishReason(state: NodeState, config: Config, wake: WakeFacts)
   const { nowS } = wake;
   if (state.failures > 0) {
     const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
-    if (nowS - state.lastAttempt < periods * config.sampleInterval) return undefined;
+    // A clock behind the last attempt (it stepped back) says nothing about how long ago that was:
+    // the backoff is over rather than stretched until the clock catches up, maybe for hours.
+    const since = nowS - state.lastAttempt;
+    if (since >= 0 && since < periods * config.sampleInterval) return undefined;
   }
   if (state.session.inflight.length) return "retry";
   const buffer = state.buffer;

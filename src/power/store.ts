@@ -4,7 +4,8 @@
 //
 // Loading, in order: the retained slots; if they hold nothing usable, the flash copy; if that is
 // missing too, a clean start. A block that is corrupt, foreign or for other sensor channels counts
-// a `cold` start, logged once; a restore from flash counts `restored` instead.
+// a `cold` start, logged once, and so does an empty region on a wake from deep sleep; a restore
+// from flash counts `restored` instead. An empty region at power-on or after a reset is a first start.
 
 import type { Config } from "../config";
 import type { Host } from "../host";
@@ -36,8 +37,12 @@ export class RetainedStore {
     };
     const loaded = this.#slots.load();
     const retained = parse(loaded);
+    // Waking from deep sleep (a timer or a wake pin), retained memory holds the last wake's state:
+    // finding it empty means it was lost (a brown-out, a wiped region), not a first start.
+    const fromSleep = host.wakeCause === "timer" || host.wakeCause === "pin";
+    if (loaded.status === "empty" && fromSleep) retained.why = `empty on a ${host.wakeCause} wake (memory lost)`;
     let state = retained.state;
-    let lost = loaded.status !== "empty";
+    let lost = loaded.status !== "empty" || fromSleep;
     if (!state && host.flash) {
       const image = host.flash.read(FLASH_KEY);
       if (image) {

@@ -87,6 +87,13 @@ export class ReadingBuffer {
   /** Sequence number the next reading will get. */
   get next(): number { return this.#next; }
   get oldest(): Reading | undefined { return this.range(this.#first, 1)[0]; }
+  /** Time of the newest reading ever appended, kept or already released (undefined before the
+   *  first): a wake whose clock is not past it has nothing new to sample. */
+  get newestTime(): number | undefined {
+    const tail = this.#tail;
+    if (tail.count > 0) return tail.times[tail.count - 1];
+    return this.#next === 0 ? undefined : this.#head.time;
+  }
   /** Bytes the stored readings take (released ones still sharing a block with kept ones included). */
   get bytesUsed(): number { return this.#sealed + this.#tailBytes; }
 
