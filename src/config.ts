@@ -6,7 +6,7 @@
 import { ConfigError } from "./config-error";
 import { channelsOf, checkSensors } from "./sensors/registry";
 
-export type PayloadFormat = "senml-json";
+export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
 
 /** deep-sleep: one short connection per publish, deep sleep between wakes. always-connected: the
  *  connection stays open and the node naps (light sleep) between samples. */
@@ -169,7 +169,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
  * for the display's pixel format, so Moddable builds must use `payloadFormat`.
  */
 function payloadFormat(raw: Raw, format: unknown): PayloadFormat {
-  const formats = ["senml-json"] as const;
+  const formats = ["senml-json", "senml-cbor", "compact"] as const;
   if (raw.payloadFormat === undefined) return oneOf("format", text("format", format), formats);
   const value = oneOf("payloadFormat", text("payloadFormat", raw.payloadFormat), formats);
   if (raw.format !== undefined && raw.format !== value) throw new ConfigError("payloadFormat", `conflicts with format "${String(raw.format)}"; set one of them`);

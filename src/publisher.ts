@@ -16,7 +16,7 @@ import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/se
 import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
-import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
+import { encodePayload } from "./telemetry/payload";
 
 /** Messages in flight at once before the broker says otherwise: below mosquitto's default Receive
  *  Maximum (20), and within the retained in-flight table. */
@@ -356,12 +356,8 @@ export class Connection {
   #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
     const readings = this.state.buffer.range(first, count);
     if (!readings.length) return undefined;
-    const message: OutgoingPublish = {
-      topic: this.#topic.telemetry,
-      payload: encodeSenmlJson(`urn:dev:torpor:${this.#node}:`, this.channels, this.#sensorIds, readings),
-      qos,
-      retain: false,
-    };
+    const { payload, contentType } = encodePayload(this.config.format, { baseName: `urn:dev:torpor:${this.#node}:`, channels: this.channels, sensorIds: this.#sensorIds, readings, dropped: this.state.buffer.dropped });
+    const message: OutgoingPublish = { topic: this.#topic.telemetry, payload, qos, retain: false };
     if (this.version === 5) message.properties = { contentType };
     return message;
   }
