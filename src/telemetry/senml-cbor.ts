@@ -43,8 +43,10 @@ class CborWriter {
   /** A major type and its argument (an unsigned integer below 2^53), in the shortest form. */
   head(major: number, n: number): void {
     const type = major << 5;
-    if (n < 24) this.#bytes[this.#room(1)] = type | n;
-    else if (n < 0x100) {
+    if (n < 24) {
+      const at = this.#room(1); // before reading #bytes: #room may replace it
+      this.#bytes[at] = type | n;
+    } else if (n < 0x100) {
       const at = this.#room(2);
       this.#bytes[at] = type | 24;
       this.#bytes[at + 1] = n;
@@ -89,7 +91,8 @@ class CborWriter {
   text(s: string): void {
     const bytes = utf8Encode(s);
     this.head(3, bytes.length);
-    this.#bytes.set(bytes, this.#room(bytes.length));
+    const at = this.#room(bytes.length);
+    this.#bytes.set(bytes, at);
   }
 
   get bytes(): Uint8Array {
