@@ -72,10 +72,8 @@ export function decodePayload(payload: Uint8Array, options: DecodeOptions = {}):
       }
     }
   } catch (e) {
-    if (e instanceof PayloadError || e instanceof SenmlError || e instanceof RangeError || e instanceof SyntaxError || e instanceof TypeError) {
-      throw new PayloadError(`${format}: ${e.message}`);
-    }
-    throw e;
+    // Whatever the decoders throw (cbor2 throws plain Errors), it is this payload that is wrong.
+    throw new PayloadError(`${format}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
