@@ -95,8 +95,8 @@ describe("compact payload", () => {
     assert.throws(() => decodeCompact(Buffer.from("[]")), /not a compact payload/);
     assert.throws(() => decodeCompact(good.subarray(0, 5)), /compact payload ends in its time/);
     assert.throws(() => decodeCompact(good.subarray(0, good.length - 6)), /compact payload ends early/);
-    assert.throws(() => decodeCompact(Uint8Array.of(0xf1, 0x04, 0xff, 0xff, 0x04)), new RegExp(`readings \\(at most ${MAX_READINGS}\\)`));
-    assert.throws(() => decodeCompact(Uint8Array.of(0xf1, 0x04, 0x01, 0, 0, 0, 0, 0, 0x1f)), /unknown sensor code 31/);
+    assert.throws(() => decodeCompact(Uint8Array.of(0xf1, 0x08, 0xff, 0xff, 0x04)), new RegExp(`readings \\(at most ${MAX_READINGS}\\)`));
+    assert.throws(() => decodeCompact(Uint8Array.of(0xf1, 0x08, 0x01, 0, 0, 0, 0, 0, 0x1f)), /unknown sensor code 31/);
   });
 
   it("reads any bytes without hanging or throwing anything but a RangeError", () => {

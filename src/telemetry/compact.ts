@@ -19,8 +19,10 @@ export const COMPACT_V1 = 0xf1;
 
 const DROPPED = 1;
 const IRREGULAR = 2;
-/** Sensors a layout can hold: the flags byte's upper six bits. */
-const MAX_SENSORS = 63;
+/** Some reading has a missing value or a fault: each reading says whether it does. */
+const EXCEPTIONS = 4;
+/** The flags byte's upper five bits count the sensors, this value meaning "the count follows". */
+const MANY_SENSORS = 31;
 /** A decoder refuses more readings than this in one message: no batch is that large, and a corrupt
  *  count must not make it work for long. */
 export const MAX_READINGS = 65535;
@@ -57,20 +59,29 @@ class Body {
 class BodyWriter extends Body {
   readonly coder = new RangeEncoder();
 
+  /** The hot path of encoding on a node: the context classes are written out, not called. */
   residual(column: number, d: number): void {
-    const { coder, models } = this;
+    const coder = this.coder;
+    const models = this.models;
     const base = column * COLUMN;
     const previous = this.previous[column]!;
     this.previous[column] = d;
-    coder.bit(models, base + ZERO + sizeClass(previous), d === 0 ? 0 : 1);
-    if (d === 0) return;
-    coder.bit(models, base + SIGN + signClass(previous), d < 0 ? 1 : 0);
+    const size = previous === 0 ? 0 : previous > -4 && previous < 4 ? 1 : 2;
+    if (d === 0) {
+      coder.bit(models, base + ZERO + size, 0);
+      return;
+    }
+    coder.bit(models, base + ZERO + size, 1);
+    coder.bit(models, base + SIGN + (previous < 0 ? 0 : previous === 0 ? 1 : 2), d < 0 ? 1 : 0);
     const v = d < 0 ? -d : d;
     const length = 32 - Math.clz32(v);
     for (let j = 1; j < length; j++) coder.bit(models, base + UNARY + j, 1);
     if (length < 32) coder.bit(models, base + UNARY + length, 0);
-    if (length >= 2) coder.bit(models, base + MANTISSA + length, (v >>> (length - 2)) & 1);
-    if (length >= 3) coder.bit(models, base + SECOND + 2 * length + ((v >>> (length - 2)) & 1), (v >>> (length - 3)) & 1);
+    if (length < 2) return;
+    const first = (v >>> (length - 2)) & 1;
+    coder.bit(models, base + MANTISSA + length, first);
+    if (length < 3) return;
+    coder.bit(models, base + SECOND + 2 * length + first, (v >>> (length - 3)) & 1);
     if (length >= 4) coder.direct(v % 2 ** (length - 3), length - 3);
   }
 
@@ -122,16 +133,22 @@ class BodyReader extends Body {
 export function encodeCompact(layout: readonly LayoutSensor[], readings: readonly Reading[], dropped: number): Uint8Array {
   let channels = 0;
   for (const s of layout) channels += s.channels.length;
-  if (layout.length > MAX_SENSORS) throw new RangeError(`compact payload: ${layout.length} sensors (at most ${MAX_SENSORS})`);
   const n = readings.length;
   const t0 = n ? readings[0]!.time : 0;
   const step = n > 1 ? (readings[1]!.time - t0) | 0 : 0;
   let regular = true;
   for (let i = 2; i < n && regular; i++) regular = readings[i]!.time === (t0 + i * step) >>> 0;
+  let exceptions = false;
+  for (let i = 0; i < n && !exceptions; i++) {
+    const r = readings[i]!;
+    if (r.faults.length) exceptions = true;
+    for (let c = 0; c < r.values.length; c++) if (r.values[c] === null) exceptions = true;
+  }
 
   const head = new HeaderWriter();
   head.byte(COMPACT_V1);
-  head.byte((layout.length << 2) | (regular ? 0 : IRREGULAR) | (dropped ? DROPPED : 0));
+  head.byte((Math.min(layout.length, MANY_SENSORS) << 3) | (exceptions ? EXCEPTIONS : 0) | (regular ? 0 : IRREGULAR) | (dropped ? DROPPED : 0));
+  if (layout.length >= MANY_SENSORS) head.uint(layout.length);
   head.uint(n);
   head.u32(t0);
   head.int(step);
@@ -155,32 +172,36 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
   const { coder, models } = body;
   let time = t0;
   let delta = step;
-  readings.forEach((r, i) => {
-    if (r.values.length !== channels) throw new RangeError(`compact payload: a reading has ${r.values.length} values for ${channels} channels`);
+  for (let i = 0; i < n; i++) {
+    const r = readings[i]!;
+    const values = r.values;
+    if (values.length !== channels) throw new RangeError(`compact payload: a reading has ${values.length} values for ${channels} channels`);
     if (i > 0 && !regular) {
       const d = (r.time - time) | 0;
       body.residual(0, (d - delta) | 0);
       delta = d;
     }
     time = r.time;
-    let missing = false;
-    for (const v of r.values) if (v === null) missing = true;
-    const exception = missing || r.faults.length > 0;
-    coder.bit(models, body.exception, exception ? 1 : 0);
-    if (exception) {
-      r.values.forEach((v, c) => coder.bit(models, body.missing + c, v === null ? 1 : 0));
-      body.count(r.faults.length);
-      for (const f of r.faults) {
-        body.count(f.sensor);
-        body.count(f.fault);
+    if (exceptions) {
+      let exception = r.faults.length > 0;
+      for (let c = 0; c < channels && !exception; c++) if (values[c] === null) exception = true;
+      coder.bit(models, body.exception, exception ? 1 : 0);
+      if (exception) {
+        for (let c = 0; c < channels; c++) coder.bit(models, body.missing + c, values[c] === null ? 1 : 0);
+        body.count(r.faults.length);
+        for (const f of r.faults) {
+          body.count(f.sensor);
+          body.count(f.fault);
+        }
       }
     }
-    r.values.forEach((v, c) => {
-      if (v === null) return;
+    for (let c = 0; c < channels; c++) {
+      const v = values[c];
+      if (v === null || v === undefined) continue;
       if (i > 0) body.residual(c + 1, (v - predicted[c]!) | 0);
       predicted[c] = v;
-    });
-  });
+    }
+  }
   return head.concat(coder.finish());
 }
 
@@ -208,12 +229,14 @@ export function decodeCompact(bytes: Uint8Array): CompactBatch {
   if (first >> 4 !== 0xf) throw new RangeError(`not a compact payload (first byte 0x${first.toString(16)})`);
   if (first !== COMPACT_V1) throw new RangeError(`compact payload version ${first & 15} is not supported (only 1)`);
   const flags = r.byte("flags");
+  const sensorCount = flags >> 3 === MANY_SENSORS ? r.uint("sensor count") : flags >> 3;
+  if (sensorCount > 255) throw new RangeError(`compact payload: ${sensorCount} sensors`);
   const n = r.uint("reading count");
   if (n > MAX_READINGS) throw new RangeError(`compact payload: ${n} readings (at most ${MAX_READINGS})`);
   const t0 = r.u32("time");
   const step = r.int("step");
   const dropped = flags & DROPPED ? r.uint("dropped count") : 0;
-  const sensors = readLayout(r, flags >> 2);
+  const sensors = readLayout(r, sensorCount);
   const channels = sensors.reduce((k, s) => k + s.channels.length, 0);
   const predicted = new Int32Array(channels);
   for (let c = 0; c < channels; c++) predicted[c] = r.int("anchor");
@@ -232,7 +255,7 @@ export function decodeCompact(bytes: Uint8Array): CompactBatch {
     const values: (number | null)[] = [];
     const faults: ReadingFault[] = [];
     let missing = 0;
-    if (coder.bit(models, body.exception)) {
+    if (flags & EXCEPTIONS && coder.bit(models, body.exception)) {
       for (let c = 0; c < channels; c++) if (coder.bit(models, body.missing + c)) missing |= 1 << c;
       const count = body.count();
       if (count > sensors.length) throw new RangeError(`compact payload: ${count} faults for ${sensors.length} sensors`);
