@@ -3,7 +3,7 @@
 // 0xFF bytes; 32-bit range, renormalised a byte at a time below 2^24) with two changes: the models
 // are 16-bit and learn at the rate 1/(n + 2) for their first n decisions, then 1/32, so that a
 // message of a few dozen readings pays little to learn its statistics; and the stream omits LZMA's
-// leading zero byte and every trailing zero byte (the decoder reads zeros past the end), so ending a
+// leading zero byte and up to four trailing zero bytes (the decoder reads zeros past the end), so ending a
 // message costs about one byte.
 //
 // Why not the buffer's bit packing: on the Candanedo recording, batches of 60 readings packed as
