@@ -1,12 +1,13 @@
-// `npm run bench`: the reading buffer, the power budget and the XS cost of a wake, as one JSON
+// `npm run bench`: the reading buffer, the payload formats, the power budget and the XS cost of a wake, as one JSON
 // document (docs/power.md tabulates it). Each part also runs alone: node dist/bench/<part>.js.
 
 import { bufferBench } from "./buffer";
+import { formatsBench } from "./formats";
 import { powerBench } from "./power";
 import { xsBench } from "./xs";
 
 async function main(): Promise<void> {
-  const report = { buffer: bufferBench(), power: await powerBench(), xs: await xsBench() };
+  const report = { buffer: bufferBench(), formats: await formatsBench(), power: await powerBench(), xs: await xsBench() };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

@@ -8,7 +8,7 @@ import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Length } from "./encoding/utf8";
 import { channelsOf, checkSensors } from "./sensors/registry";
 
-export type PayloadFormat = "senml-json";
+export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
 
 /** deep-sleep: one short connection per publish, deep sleep between wakes. always-connected: the
  *  connection stays open and the node naps (light sleep) between samples. */
@@ -201,7 +201,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
  * for the display's pixel format, so Moddable builds must use `payloadFormat`.
  */
 function payloadFormat(raw: Raw, format: unknown): PayloadFormat {
-  const formats = ["senml-json"] as const;
+  const formats = ["senml-json", "senml-cbor", "compact"] as const;
   const payload = own(raw, "payloadFormat");
   if (payload === undefined) return oneOf("format", text("format", format), formats);
   const value = oneOf("payloadFormat", text("payloadFormat", payload), formats);

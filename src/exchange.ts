@@ -26,7 +26,7 @@ import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/se
 import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
-import { contentType, encodeSenmlJson } from "./telemetry/senml-json";
+import { encodePayload } from "./telemetry/payload";
 
 /** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
 const TABLE_SIZE = 16;
@@ -538,12 +538,9 @@ export class Exchange {
   #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
     const readings = this.#state.buffer.range(first, count);
     if (!readings.length) return undefined;
-    const message: OutgoingPublish = {
-      topic: this.#topic.telemetry,
-      payload: encodeSenmlJson(`urn:dev:torpor:${this.#o.node}:`, this.#o.channels, this.#sensorIds, readings),
-      qos,
-      retain: false,
-    };
+    const batch = { baseName: `urn:dev:torpor:${this.#o.node}:`, channels: this.#o.channels, sensorIds: this.#sensorIds, readings, dropped: this.#state.buffer.dropped };
+    const { payload, contentType } = encodePayload(this.#config.format, batch);
+    const message: OutgoingPublish = { topic: this.#topic.telemetry, payload, qos, retain: false };
     if (this.version === 5) message.properties = { contentType };
     return message;
   }

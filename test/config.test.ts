@@ -40,7 +40,7 @@ describe("config", () => {
     ["bad broker URL", { broker: "http://x:1883" }, /^config broker: "http:\/\/x:1883" is not an mqtt/],
     ["bad port", { broker: "mqtt://x:70000" }, /^config broker: port 70000 is out of range/],
     ["MQTT version", { mqttVersion: 3 }, /^config mqttVersion: 3 is out of range 4\.\.5$/],
-    ["format", { format: "xml" }, /^config format: "xml" is not one of "senml-json"$/],
+    ["format", { format: "xml" }, /^config format: "xml" is not one of "senml-json", "senml-cbor", "compact"$/],
     ["prefix wildcard", { prefix: "a/#" }, /^config prefix: "a\/#" is not a usable topic prefix/],
     ["node name", { node: "a b" }, /^config node: "a b" must be 1-64 letters/],
     ["sensors not a list", { sensors: "{}" }, /^config sensors: expected a list/],
@@ -59,7 +59,7 @@ describe("config", () => {
 
   it("takes the payload format as format or payloadFormat (mcconfig owns format)", () => {
     assert.equal(parseConfig({ payloadFormat: "senml-json" }).format, "senml-json");
-    assert.throws(() => parseConfig({ payloadFormat: "xml" }), /config payloadFormat: "xml" is not one of "senml-json"$/);
+    assert.throws(() => parseConfig({ payloadFormat: "xml" }), /config payloadFormat: "xml" is not one of "senml-json", "senml-cbor", "compact"$/);
     assert.throws(() => parseConfig({ payloadFormat: "senml-json", format: "RGB565LE" }), /config payloadFormat: conflicts with format "RGB565LE"/);
   });
 

@@ -4,7 +4,8 @@
 //   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json]
 
 import { parseArgs } from "node:util";
-import { resolveSenml, type ResolvedRecord } from "./senml";
+import { decodePayload } from "./payload-decoder";
+import type { ResolvedRecord } from "./senml";
 
 export interface Reading extends ResolvedRecord {
   node: string;
@@ -29,22 +30,23 @@ export class TelemetryMonitor {
     return [`${this.prefix}/+/telemetry`, `${this.prefix}/+/status`];
   }
 
-  handle(topic: string, payload: Uint8Array): MonitorEvent[] {
+  /** `contentType`: the message's MQTT 5 Content Type, if it had one (else the first byte tells). */
+  handle(topic: string, payload: Uint8Array, contentType?: string): MonitorEvent[] {
     const parts = topic.split("/");
     const kind = parts.pop();
     const node = parts.pop();
     if (!node || parts.join("/") !== this.prefix) return [];
-    let value: unknown;
-    try {
-      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
-    } catch (e) {
-      return [{ kind: "error", topic, message: `not UTF-8 JSON: ${(e as Error).message}` }];
+    if (kind === "status") {
+      try {
+        return [{ kind: "status", node, status: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload)) as Record<string, unknown> }];
+      } catch (e) {
+        return [{ kind: "error", topic, message: `not UTF-8 JSON: ${(e as Error).message}` }];
+      }
     }
-    if (kind === "status") return [{ kind: "status", node, status: value as Record<string, unknown> }];
     if (kind !== "telemetry") return [];
     let records: ResolvedRecord[];
     try {
-      records = resolveSenml(value);
+      records = decodePayload(payload, { baseName: `urn:dev:torpor:${node}:`, ...(contentType === undefined ? {} : { contentType }) }).records;
     } catch (e) {
       return [{ kind: "error", topic, message: (e as Error).message }];
     }
@@ -141,8 +143,8 @@ async function main(): Promise<void> {
   const client = mqtt.connect(broker, { clean: true });
   client.on("connect", () => client.subscribe(monitor.subscriptions, { qos: 1 }));
   client.on("error", (e) => process.stderr.write(`monitor: ${e.message}\n`));
-  client.on("message", (topic, payload) => {
-    for (const event of monitor.handle(topic, payload)) process.stdout.write(`${json ? JSON.stringify(event) : formatEvent(event)}\n`);
+  client.on("message", (topic, payload, packet) => {
+    for (const event of monitor.handle(topic, payload, packet.properties?.contentType)) process.stdout.write(`${json ? JSON.stringify(event) : formatEvent(event)}\n`);
   });
 }
 

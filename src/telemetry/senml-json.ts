@@ -11,7 +11,9 @@ import { scale } from "./resolution";
 
 export const contentType = "application/senml+json";
 
-interface SenmlRecord {
+/** One SenML record with the fields torpor writes, named as in JSON (senml-cbor.ts maps them to
+ *  RFC 8428 §6's integer labels). */
+export interface SenmlRecord {
   bn?: string;
   bt?: number;
   bu?: string;
@@ -30,7 +32,7 @@ interface SenmlRecord {
  * A failed sensor appears first, as a string record "<sensor id>/error" naming the fault, at the time
  * of the reading it is missing from, so any SenML reader can show what went wrong and when.
  */
-export function encodeSenmlJson(baseName: string, channels: readonly Channel[], sensorIds: readonly string[], readings: readonly Reading[]): Uint8Array {
+export function senmlRecords(baseName: string, channels: readonly Channel[], sensorIds: readonly string[], readings: readonly Reading[]): SenmlRecord[] {
   const records: SenmlRecord[] = [];
   const baseTime = readings.length ? readings[0]!.time : 0;
   const push = (record: SenmlRecord, time: number) => {
@@ -55,5 +57,9 @@ export function encodeSenmlJson(baseName: string, channels: readonly Channel[], 
   });
   // The base time leads the first record (RFC 8428 §4.1 puts no order on keys, but readers like it).
   if (records.length) records[0] = { bt: baseTime, ...records[0]! };
-  return utf8Encode(JSON.stringify(records));
+  return records;
+}
+
+export function encodeSenmlJson(baseName: string, channels: readonly Channel[], sensorIds: readonly string[], readings: readonly Reading[]): Uint8Array {
+  return utf8Encode(JSON.stringify(senmlRecords(baseName, channels, sensorIds, readings)));
 }

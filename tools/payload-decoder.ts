@@ -1,0 +1,111 @@
+// Decodes a torpor telemetry payload in any of its three formats into resolved SenML records
+// (tools/senml.ts): what the monitor shows and what any Node program can import. The format comes
+// from the MQTT 5 Content Type when there is one, else from the first byte, which tells the three
+// apart over MQTT 3.1.1: "[" SenML JSON, 0x80..0x9f a CBOR array (SenML CBOR), 0xf_ compact.
+//
+//   import { decodePayload } from "torpor/dist/tools/payload-decoder";
+//   decodePayload(bytes, { baseName: "urn:dev:torpor:node-1:" }).records
+
+import { decode as decodeCbor } from "cbor2";
+import { sensorFaults } from "../src/sensors/sensor";
+import { contentType as compactType, decodeCompact, type CompactBatch } from "../src/telemetry/compact";
+import { scale } from "../src/telemetry/resolution";
+import { contentType as cborType } from "../src/telemetry/senml-cbor";
+import { contentType as jsonType } from "../src/telemetry/senml-json";
+import { resolveSenml, SenmlError, type ResolvedRecord } from "./senml";
+
+export type PayloadFormatName = "senml-json" | "senml-cbor" | "compact";
+
+export class PayloadError extends Error {}
+
+const byContentType: Record<string, PayloadFormatName> = { [jsonType]: "senml-json", [cborType]: "senml-cbor", [compactType]: "compact" };
+
+/** RFC 8428 Table 4: SenML CBOR's integer labels and the JSON names they stand for. */
+const cborLabels = new Map<number, string>([
+  [-1, "bver"], [-2, "bn"], [-3, "bt"], [-4, "bu"], [-5, "bv"], [-6, "bs"],
+  [0, "n"], [1, "u"], [2, "v"], [3, "vs"], [4, "vb"], [5, "s"], [6, "t"], [7, "ut"], [8, "vd"],
+]);
+
+/** Which format a payload is in: named by its Content Type (MQTT 5), else told by its first byte. */
+export function payloadFormatOf(payload: Uint8Array, contentType?: string): PayloadFormatName {
+  if (contentType !== undefined) {
+    const format = byContentType[contentType.split(";")[0]!.trim().toLowerCase()];
+    if (!format) throw new PayloadError(`unknown Content Type "${contentType}"`);
+    return format;
+  }
+  const first = payload[0];
+  if (first === undefined) throw new PayloadError("empty payload");
+  if (first === 0x5b || first === 0x20 || first === 0x09 || first === 0x0a || first === 0x0d) return "senml-json";
+  if (first >= 0x80 && first <= 0x9f) return "senml-cbor";
+  if (first >= 0xf0) return "compact";
+  throw new PayloadError(`not a torpor payload: first byte 0x${first.toString(16).padStart(2, "0")}`);
+}
+
+export interface DecodeOptions {
+  /** MQTT 5 Content Type, when the message had one. */
+  contentType?: string;
+  /** Put before compact channel names (SenML payloads carry their own): "urn:dev:torpor:<node>:". */
+  baseName?: string;
+  /** For SenML times below 2^28, which RFC 8428 makes relative to now. */
+  nowS?: number;
+}
+
+export interface DecodedPayload {
+  format: PayloadFormatName;
+  records: ResolvedRecord[];
+  /** Compact only: the node's count of readings lost to a full buffer. */
+  dropped?: number;
+}
+
+/** Decodes a payload; anything it cannot read is a PayloadError saying why. */
+export function decodePayload(payload: Uint8Array, options: DecodeOptions = {}): DecodedPayload {
+  const format = payloadFormatOf(payload, options.contentType);
+  try {
+    switch (format) {
+      case "senml-json":
+        return { format, records: resolveSenml(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload)), options.nowS) };
+      case "senml-cbor":
+        return { format, records: resolveSenml(senmlFromCbor(decodeCbor(payload)), options.nowS) };
+      case "compact": {
+        const batch = decodeCompact(payload);
+        return { format, records: compactRecords(batch, options.baseName ?? ""), dropped: batch.dropped };
+      }
+    }
+  } catch (e) {
+    // Whatever the decoders throw (cbor2 throws plain Errors), it is this payload that is wrong.
+    throw new PayloadError(`${format}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A decoded SenML CBOR pack with its integer labels turned into the JSON names. */
+function senmlFromCbor(pack: unknown): unknown {
+  if (!Array.isArray(pack)) throw new SenmlError("a SenML CBOR pack is a CBOR array");
+  return pack.map((record: unknown, i) => {
+    if (!(record instanceof Map)) throw new SenmlError(`record ${i} is not a CBOR map`);
+    const out: Record<string, unknown> = {};
+    for (const [label, value] of record) out[typeof label === "number" ? (cborLabels.get(label) ?? `label${label}`) : String(label)] = value;
+    return out;
+  });
+}
+
+/** The records SenML JSON would carry for the same batch, in the same order: each failed sensor
+ *  as "<sensor>/error" naming the fault, then each channel's values. */
+export function compactRecords(batch: CompactBatch, baseName: string): ResolvedRecord[] {
+  const records: ResolvedRecord[] = [];
+  for (const reading of batch.readings) {
+    for (const { sensor, fault } of reading.faults) {
+      records.push({ name: `${baseName}${batch.sensors[sensor]!.id}/error`, time: reading.time, stringValue: sensorFaults[fault] ?? "unknown" });
+    }
+  }
+  let c = 0;
+  for (const sensor of batch.sensors) {
+    for (const channel of sensor.channels) {
+      for (const reading of batch.readings) {
+        const value = reading.values[c];
+        if (value !== null && value !== undefined) records.push({ name: baseName + channel.name, time: reading.time, unit: channel.unit, value: scale(value, channel.resolution) });
+      }
+      c++;
+    }
+  }
+  return records;
+}
