@@ -11,6 +11,7 @@
 
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
+import * as mqttPacket from "mqtt-packet";
 
 /** MQTT control packet types (the high nibble of the first byte). */
 export const PacketType = {
@@ -207,6 +208,62 @@ export function connectLevel(frame: Frame): number {
 /** CONNACK: Session Present and the return/reason code. */
 export function connackInfo(frame: Frame): { sessionPresent: boolean; code: number } {
   return { sessionPresent: (frame.bytes[2]! & 1) === 1, code: frame.bytes[3]! };
+}
+
+/** A packet as mqtt-packet reads it, for fields the byte helpers above do not reach (CONNECT's
+ *  client id, CONNACK's properties). `version` is the connection's: a CONNECT says its own. */
+export function decodeFrame(frame: Frame, version: 4 | 5 = 4): mqttPacket.Packet {
+  const parser = mqttPacket.parser({ protocolVersion: version });
+  let packet: mqttPacket.Packet | undefined;
+  let error: Error | undefined;
+  parser.on("packet", (p) => (packet ??= p));
+  parser.on("error", (e) => (error ??= e));
+  parser.parse(Buffer.from(frame.bytes));
+  if (!packet) throw new Error(`cannot decode a packet of type ${frame.type} (${Buffer.from(frame.bytes).toString("hex")}): ${error?.message ?? "incomplete"}`);
+  return packet;
+}
+
+/** The client id of the connection's CONNECT (undefined before the proxy forwarded one). */
+export function clientIdOf(trace: ConnectionTrace): string | undefined {
+  const connect = trace.up.frames[0];
+  if (connect?.type !== PacketType.CONNECT) return undefined;
+  return (decodeFrame(connect) as mqttPacket.IConnectPacket).clientId;
+}
+
+/**
+ * The connections one client opened through the proxy, in order. Other clients may share the proxy
+ * (a test's subscriber, reconnecting on its own schedule when the broker restarts), so "the last
+ * connection" is not necessarily the node's.
+ */
+export function connectionsOf(proxy: Proxy, clientId: string): ConnectionTrace[] {
+  return proxy.connections.filter((c) => clientIdOf(c) === clientId);
+}
+
+/**
+ * The first packet of `type` that went `direction` on a connection, waiting for it (at most `ms`):
+ * the proxy records a packet when it forwards it, so what the client wrote just before it closed
+ * may still be on its way through the proxy when the client's own work is done.
+ */
+export async function frameOf(trace: ConnectionTrace, direction: Direction, type: number, ms = 5000): Promise<Frame> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const frame = trace[direction].frames.find((f) => f.type === type);
+    if (frame) return frame;
+    if (performance.now() > deadline) throw new Error(`no packet of type ${type} went ${direction} within ${ms} ms (${trace[direction].frames.map((f) => f.type).join(" ") || "none"})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The connection's trace once both sides closed (at most `ms`), so that it holds every packet. */
+export async function settled(trace: ConnectionTrace, ms = 5000): Promise<ConnectionTrace> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the connection did not close within ${ms} ms`)), ms)));
+  try {
+    await Promise.race([trace.closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return trace;
 }
 
 function relay(client: net.Socket, target: { host: string; port: number }, faults: Faults, sockets: Set<net.Socket>): ConnectionTrace {
