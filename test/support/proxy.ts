@@ -210,6 +210,41 @@ export function connackInfo(frame: Frame): { sessionPresent: boolean; code: numb
   return { sessionPresent: (frame.bytes[2]! & 1) === 1, code: frame.bytes[3]! };
 }
 
+/** The reason code of a PUBACK, PUBREC, PUBREL or PUBCOMP: 0 when absent (always, in 3.1.1). */
+export function ackReason(frame: Frame): number {
+  const b = frame.bytes;
+  let i = 1;
+  while (b[i]! & 0x80) i++;
+  return b[i]! > 2 ? b[i + 3]! : 0;
+}
+
+/**
+ * The most QoS 1 and 2 messages the client had in flight at once on a connection, as MQTT 5
+ * §4.9 counts them against Receive Maximum: a PUBLISH enters (its re-send under the same id does not
+ * enter twice) and leaves with its PUBACK, its PUBCOMP, or a PUBREC carrying a failure code. The
+ * depth is taken at each PUBLISH sent from proxy time `from` on: a client that learns a smaller
+ * limit from CONNACK cannot take back what it pipelined before, but must send nothing more until
+ * it is within the limit again.
+ */
+export function maxInFlight(trace: ConnectionTrace, from = -Infinity): number {
+  // Both directions in forwarding order; on a tie the acknowledgement first (it answers an earlier
+  // PUBLISH), which never overstates the depth.
+  const events = [...trace.down.frames.map((f) => ({ f, up: false })), ...trace.up.frames.map((f) => ({ f, up: true }))].sort((a, b) => a.f.at - b.f.at || Number(a.up) - Number(b.up));
+  const open = new Set<number>();
+  let max = 0;
+  for (const { f, up } of events) {
+    if (up && f.type === PacketType.PUBLISH) {
+      const { qos, packetId } = publishInfo(f);
+      if (qos === 0) continue;
+      open.add(packetId!);
+      if (f.at >= from) max = Math.max(max, open.size);
+    } else if (!up && (f.type === PacketType.PUBACK || f.type === PacketType.PUBCOMP || (f.type === PacketType.PUBREC && ackReason(f) >= 0x80))) {
+      open.delete(ackPacketId(f));
+    }
+  }
+  return max;
+}
+
 /** A packet as mqtt-packet reads it, for fields the byte helpers above do not reach (CONNECT's
  *  client id, CONNACK's properties). `version` is the connection's: a CONNECT says its own. */
 export function decodeFrame(frame: Frame, version: 4 | 5 = 4): mqttPacket.Packet {
@@ -221,6 +256,11 @@ export function decodeFrame(frame: Frame, version: 4 | 5 = 4): mqttPacket.Packet
   parser.parse(Buffer.from(frame.bytes));
   if (!packet) throw new Error(`cannot decode a packet of type ${frame.type} (${Buffer.from(frame.bytes).toString("hex")}): ${error?.message ?? "incomplete"}`);
   return packet;
+}
+
+/** An MQTT 5 CONNACK's properties: the limits the broker announced (none: no limits). */
+export function connackProperties(frame: Frame): NonNullable<mqttPacket.IConnackPacket["properties"]> {
+  return (decodeFrame(frame, 5) as mqttPacket.IConnackPacket).properties ?? {};
 }
 
 /** The client id of the connection's CONNECT (undefined before the proxy forwarded one). */
