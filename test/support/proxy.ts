@@ -135,7 +135,7 @@ export async function startProxy(target: { host?: string; port: number }, faults
 }
 
 /** Splits a byte stream into MQTT packets, whatever the chunking. */
-class Framer {
+export class Framer {
   #pending = new Uint8Array(0);
 
   /** Takes a chunk; returns each packet completed in it, with the chunk offset just past its end. */
@@ -247,14 +247,15 @@ export function maxInFlight(trace: ConnectionTrace, from = -Infinity): number {
 
 /** A packet as mqtt-packet reads it, for fields the byte helpers above do not reach (CONNECT's
  *  client id, CONNACK's properties). `version` is the connection's: a CONNECT says its own. */
-export function decodeFrame(frame: Frame, version: 4 | 5 = 4): mqttPacket.Packet {
+export function decodeFrame(frame: Frame | Uint8Array, version: 4 | 5 = 4): mqttPacket.Packet {
+  const bytes = frame instanceof Uint8Array ? frame : frame.bytes;
   const parser = mqttPacket.parser({ protocolVersion: version });
   let packet: mqttPacket.Packet | undefined;
   let error: Error | undefined;
   parser.on("packet", (p) => (packet ??= p));
   parser.on("error", (e) => (error ??= e));
-  parser.parse(Buffer.from(frame.bytes));
-  if (!packet) throw new Error(`cannot decode a packet of type ${frame.type} (${Buffer.from(frame.bytes).toString("hex")}): ${error?.message ?? "incomplete"}`);
+  parser.parse(Buffer.from(bytes));
+  if (!packet) throw new Error(`cannot decode a packet of type ${bytes[0]! >> 4} (${Buffer.from(bytes).toString("hex")}): ${error?.message ?? "incomplete"}`);
   return packet;
 }
 
