@@ -31,7 +31,7 @@ for (const version of [5, 4] as const) {
     it("loses no reading to messages the broker drops, and does not retry one forever", async () => {
       const log = () => `${rig.node.log()}\n--- mosquitto ---\n${broker.log()}`;
       assert.equal((await rig.wake()).error, undefined, log());
-      // A backlog of five readings, sent at wake 6 in batches of (up to) three.
+      // A backlog: the broker is away for four wakes; the next attempt sends batches of three.
       await rig.outage(4);
       await rig.drain();
       assert.doesNotMatch(rig.node.log(), /protocol error/, "a reason code outside the spec's table is the broker's answer, not a broken stream");

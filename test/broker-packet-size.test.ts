@@ -45,7 +45,8 @@ for (const version of [5, 4] as const) {
       const { broker, rig } = await start("packet-size", limit, { batchSize: 3, maxLatency: 0 });
       const log = () => `${rig.node.log()}\n--- mosquitto ---\n${broker.log()}`;
       assert.equal((await rig.wake()).error, undefined, log());
-      // A backlog of five readings (attempts at wakes 2 and 4 fail), sent at wake 6 in batches of three.
+      // A backlog: the broker is away for four wakes (the attempts fail and back off); the next
+      // attempt carries several readings, more than one packet the broker takes can hold.
       await rig.outage(4);
       await rig.drain();
       const connections = await rig.connections();

@@ -64,7 +64,7 @@ export async function startScriptedBroker(script: Script = () => false): Promise
     }
 
     sendRaw(bytes: Uint8Array): void {
-      if (!this.socket.destroyed) this.socket.write(bytes);
+      if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(bytes);
     }
 
     end(): void {
@@ -117,6 +117,8 @@ export async function startScriptedBroker(script: Script = () => false): Promise
     const framer = new Framer();
     socket.on("data", (chunk: Buffer) => {
       for (const { bytes } of framer.push(new Uint8Array(chunk))) {
+        // Once it has closed its side (a refusing CONNACK, a cut), a broker takes nothing more.
+        if (socket.writableEnded) return;
         let packet: mqttPacket.Packet;
         try {
           packet = decodeFrame(bytes, connection.version ?? 4);
