@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { connectAsync } from "mqtt";
 import { asRoot, dedupe, retainedJson, Subscriber, tempDir, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
-import { connackInfo, PacketType, startProxy, type Proxy } from "./support/proxy";
+import { connackInfo, connectionsOf, frameOf, PacketType, settled, startProxy, type Proxy } from "./support/proxy";
 
 for (const version of [5, 4] as const) {
   describe(`a broker restarted between wakes (mosquitto, MQTT ${version === 5 ? "5" : "3.1.1"})`, { skip: mosquittoMissing() }, () => {
@@ -19,6 +19,8 @@ for (const version of [5, 4] as const) {
     let broker: Mosquitto;
     let proxy: Proxy;
     let node: TestNode;
+    // docs/mqtt.md: the client id is torpor-<node>.
+    const clientId = `torpor-restart-${version}`;
     const config = () => ["persistence true", `persistence_location ${store}/`, ...asRoot()];
     before(async () => {
       store = tempDir("mosquitto-store");
@@ -41,7 +43,11 @@ for (const version of [5, 4] as const) {
       try {
         const first = await node.wake();
         assert.equal(first.error, undefined, node.log());
-        assert.equal(connackInfo(proxy.connections[0]!.down.frames[0]!).sessionPresent, false, "a new node has no session yet");
+        // The subscriber shares the proxy (and reconnects through it after the restart, whenever its
+        // own timer says): the node's connections are the ones with its client id.
+        const [opened] = connectionsOf(proxy, clientId);
+        assert.ok(opened, node.log());
+        assert.equal(connackInfo(await frameOf(opened, "down", PacketType.CONNACK)).sessionPresent, false, "a new node has no session yet");
 
         // While the node sleeps, an operator queues a command (QoS 1, as the docs say); then the
         // broker restarts, from its persistence file, on another port.
@@ -54,8 +60,9 @@ for (const version of [5, 4] as const) {
 
         const second = await node.wake();
         assert.equal(second.error, undefined, node.log());
-        const connection = proxy.connections.at(-1)!;
-        assert.equal(connackInfo(connection.down.frames.find((f) => f.type === PacketType.CONNACK)!).sessionPresent, true, "session resumed after the restart");
+        const connection = await settled(connectionsOf(proxy, clientId).at(-1)!);
+        assert.equal(connectionsOf(proxy, clientId).length, 2, "one connection per wake");
+        assert.equal(connackInfo(await frameOf(connection, "down", PacketType.CONNACK)).sessionPresent, true, "session resumed after the restart");
         // The subscription came back with the session: this wake did not subscribe again.
         assert.equal(connection.up.frames.filter((f) => f.type === PacketType.SUBSCRIBE).length, 0);
         assert.match(second.lines.join("\n"), /^command c1: ok$/m);
@@ -89,6 +96,7 @@ describe("a broker restarted without persistence (mosquitto, MQTT 5)", { skip: m
   let broker: Mosquitto;
   let proxy: Proxy;
   let node: TestNode;
+  const clientId = "torpor-restart-lost";
   before(async () => {
     broker = await startMosquitto();
     proxy = await startProxy({ port: broker.port });
@@ -110,8 +118,8 @@ describe("a broker restarted without persistence (mosquitto, MQTT 5)", { skip: m
     try {
       const second = await node.wake();
       assert.equal(second.error, undefined, node.log());
-      const connection = proxy.connections.at(-1)!;
-      assert.equal(connackInfo(connection.down.frames.find((f) => f.type === PacketType.CONNACK)!).sessionPresent, false);
+      const connection = await settled(connectionsOf(proxy, clientId).at(-1)!);
+      assert.equal(connackInfo(await frameOf(connection, "down", PacketType.CONNACK)).sessionPresent, false);
       assert.equal(connection.up.frames.filter((f) => f.type === PacketType.SUBSCRIBE).length, 1, "subscribed again");
       assert.equal(second.delivered, 1);
       await subscriber.until(() => subscriber.records(node.telemetryTopic).length > 0);

@@ -1,7 +1,10 @@
 // Starts a real mosquitto (Debian's package) on a free loopback port with a test-owned config, for
 // integration tests. Tests call `mosquittoMissing()` first and skip with its message when it is absent.
+// A test gives the broker's limits as config lines: global ones (max_inflight_messages,
+// message_size_limit, max_packet_size, max_keepalive, retain_available, persistence …) anywhere,
+// per-listener ones (max_qos) in `listener`, which go right after the listener line they apply to.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -10,10 +13,22 @@ import * as path from "node:path";
 export interface Mosquitto {
   url: string;
   port: number;
+  /** What mosquitto logged so far (connections, refusals, disconnect reasons): for failure messages. */
+  log(): string;
   stop(): Promise<void>;
 }
 
+export interface MosquittoOptions {
+  /** Config lines for the whole broker. */
+  config?: string[];
+  /** Config lines for its one listener (MQTT 5 listener options such as `max_qos`). */
+  listener?: string[];
+  /** User name → password: written to a password file (mosquitto_passwd), anonymous clients refused. */
+  users?: Record<string, string>;
+}
+
 const binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find((p) => fs.existsSync(p));
+const passwd = ["/usr/bin/mosquitto_passwd", "/usr/local/bin/mosquitto_passwd"].find((p) => fs.existsSync(p));
 
 export function mosquittoMissing(): string | undefined {
   return binary ? undefined : "mosquitto is not installed (apt-get install mosquitto; .ci/run does this)";
@@ -27,12 +42,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startMosquitto(extraConfig: string[] = []): Promise<Mosquitto> {
+/** `options` as a list: config lines for the whole broker. */
+export async function startMosquitto(options: string[] | MosquittoOptions = []): Promise<Mosquitto> {
   if (!binary) throw new Error(mosquittoMissing());
+  const { config = [], listener = [], users } = Array.isArray(options) ? { config: options } : options;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-mosquitto-"));
   const conf = path.join(dir, "mosquitto.conf");
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ...extraConfig, ""].join("\n"));
+  const access = users ? ["allow_anonymous false", `password_file ${passwordFile(dir, users)}`] : ["allow_anonymous true"];
+  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...listener, ...access, "persistence false", ...config, ""].join("\n"));
   const child: ChildProcess = spawn(binary, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -40,6 +58,7 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<Mosqui
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    log: () => stderr,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -49,6 +68,16 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<Mosqui
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function passwordFile(dir: string, users: Record<string, string>): string {
+  if (!passwd) throw new Error("mosquitto_passwd is not installed (it comes with mosquitto)");
+  const file = path.join(dir, "passwd");
+  Object.entries(users).forEach(([user, password], i) => execFileSync(passwd, ["-b", ...(i === 0 ? ["-c"] : []), file, user, password]));
+  // mosquitto reads it after dropping root, when it runs as root.
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(file, 0o644);
+  return file;
 }
 
 async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
@@ -63,4 +92,3 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   }
   throw new Error(`mosquitto did not listen on ${port}: ${stderr()}`);
 }
-

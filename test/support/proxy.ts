@@ -11,6 +11,7 @@
 
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
+import * as mqttPacket from "mqtt-packet";
 
 /** MQTT control packet types (the high nibble of the first byte). */
 export const PacketType = {
@@ -134,7 +135,7 @@ export async function startProxy(target: { host?: string; port: number }, faults
 }
 
 /** Splits a byte stream into MQTT packets, whatever the chunking. */
-class Framer {
+export class Framer {
   #pending = new Uint8Array(0);
 
   /** Takes a chunk; returns each packet completed in it, with the chunk offset just past its end. */
@@ -207,6 +208,103 @@ export function connectLevel(frame: Frame): number {
 /** CONNACK: Session Present and the return/reason code. */
 export function connackInfo(frame: Frame): { sessionPresent: boolean; code: number } {
   return { sessionPresent: (frame.bytes[2]! & 1) === 1, code: frame.bytes[3]! };
+}
+
+/** The reason code of a PUBACK, PUBREC, PUBREL or PUBCOMP: 0 when absent (always, in 3.1.1). */
+export function ackReason(frame: Frame): number {
+  const b = frame.bytes;
+  let i = 1;
+  while (b[i]! & 0x80) i++;
+  return b[i]! > 2 ? b[i + 3]! : 0;
+}
+
+/**
+ * The most QoS 1 and 2 messages the client had in flight at once on a connection, as MQTT 5
+ * §4.9 counts them against Receive Maximum: a PUBLISH enters (its re-send under the same id does not
+ * enter twice) and leaves with its PUBACK, its PUBCOMP, or a PUBREC carrying a failure code. The
+ * depth is taken at each PUBLISH sent from proxy time `from` on: a client that learns a smaller
+ * limit from CONNACK cannot take back what it pipelined before, but must send nothing more until
+ * it is within the limit again.
+ */
+export function maxInFlight(trace: ConnectionTrace, from = -Infinity): number {
+  // Both directions in forwarding order; on a tie the acknowledgement first (it answers an earlier
+  // PUBLISH), which never overstates the depth.
+  const events = [...trace.down.frames.map((f) => ({ f, up: false })), ...trace.up.frames.map((f) => ({ f, up: true }))].sort((a, b) => a.f.at - b.f.at || Number(a.up) - Number(b.up));
+  const open = new Set<number>();
+  let max = 0;
+  for (const { f, up } of events) {
+    if (up && f.type === PacketType.PUBLISH) {
+      const { qos, packetId } = publishInfo(f);
+      if (qos === 0) continue;
+      open.add(packetId!);
+      if (f.at >= from) max = Math.max(max, open.size);
+    } else if (!up && (f.type === PacketType.PUBACK || f.type === PacketType.PUBCOMP || (f.type === PacketType.PUBREC && ackReason(f) >= 0x80))) {
+      open.delete(ackPacketId(f));
+    }
+  }
+  return max;
+}
+
+/** A packet as mqtt-packet reads it, for fields the byte helpers above do not reach (CONNECT's
+ *  client id, CONNACK's properties). `version` is the connection's: a CONNECT says its own. */
+export function decodeFrame(frame: Frame | Uint8Array, version: 4 | 5 = 4): mqttPacket.Packet {
+  const bytes = frame instanceof Uint8Array ? frame : frame.bytes;
+  const parser = mqttPacket.parser({ protocolVersion: version });
+  let packet: mqttPacket.Packet | undefined;
+  let error: Error | undefined;
+  parser.on("packet", (p) => (packet ??= p));
+  parser.on("error", (e) => (error ??= e));
+  parser.parse(Buffer.from(bytes));
+  if (!packet) throw new Error(`cannot decode a packet of type ${bytes[0]! >> 4} (${Buffer.from(bytes).toString("hex")}): ${error?.message ?? "incomplete"}`);
+  return packet;
+}
+
+/** An MQTT 5 CONNACK's properties: the limits the broker announced (none: no limits). */
+export function connackProperties(frame: Frame): NonNullable<mqttPacket.IConnackPacket["properties"]> {
+  return (decodeFrame(frame, 5) as mqttPacket.IConnackPacket).properties ?? {};
+}
+
+/** The client id of the connection's CONNECT (undefined before the proxy forwarded one). */
+export function clientIdOf(trace: ConnectionTrace): string | undefined {
+  const connect = trace.up.frames[0];
+  if (connect?.type !== PacketType.CONNECT) return undefined;
+  return (decodeFrame(connect) as mqttPacket.IConnectPacket).clientId;
+}
+
+/**
+ * The connections one client opened through the proxy, in order. Other clients may share the proxy
+ * (a test's subscriber, reconnecting on its own schedule when the broker restarts), so "the last
+ * connection" is not necessarily the node's.
+ */
+export function connectionsOf(proxy: Proxy, clientId: string): ConnectionTrace[] {
+  return proxy.connections.filter((c) => clientIdOf(c) === clientId);
+}
+
+/**
+ * The first packet of `type` that went `direction` on a connection, waiting for it (at most `ms`):
+ * the proxy records a packet when it forwards it, so what the client wrote just before it closed
+ * may still be on its way through the proxy when the client's own work is done.
+ */
+export async function frameOf(trace: ConnectionTrace, direction: Direction, type: number, ms = 5000): Promise<Frame> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const frame = trace[direction].frames.find((f) => f.type === type);
+    if (frame) return frame;
+    if (performance.now() > deadline) throw new Error(`no packet of type ${type} went ${direction} within ${ms} ms (${trace[direction].frames.map((f) => f.type).join(" ") || "none"})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The connection's trace once both sides closed (at most `ms`), so that it holds every packet. */
+export async function settled(trace: ConnectionTrace, ms = 5000): Promise<ConnectionTrace> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the connection did not close within ${ms} ms`)), ms)));
+  try {
+    await Promise.race([trace.closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return trace;
 }
 
 function relay(client: net.Socket, target: { host: string; port: number }, faults: Faults, sockets: Set<net.Socket>): ConnectionTrace {
