@@ -423,7 +423,8 @@ export class Exchange {
 
   /** The largest packet the broker takes: what it announced, or what the operator configured. */
   get #packetLimit(): number {
-    return Math.min(this.#link.maximumPacketSize ?? Infinity, this.#config.maxPacketSize || Infinity);
+    const link = this.#link;
+    return Math.min(link.maximumPacketSize ?? Infinity, link.refusedSize ?? Infinity, this.#config.maxPacketSize || Infinity);
   }
 
   #fits(message: OutgoingPublish): boolean {
@@ -596,7 +597,9 @@ export class Exchange {
       this.#release();
       this.#o.commit();
     }
-    this.#pump();
+    // Between the flushes of an always-connected node (a PINGRESP, a command), nothing new goes out:
+    // the schedule decides when a batch is due.
+    if (this.#pending) this.#pump();
     this.#maybeDone();
   }
 
@@ -655,10 +658,16 @@ export class Exchange {
     return true;
   }
 
+  /** A packet of `size` bytes was too large for the broker, which announced no limit it keeps (as
+   *  mosquitto's message_size_limit): from now on the node sends only smaller ones. */
+  #tooLarge(size: number): void {
+    this.#link.refusedSize = Math.min(this.#link.refusedSize ?? Infinity, size - 1);
+  }
+
   /** What a broker's DISCONNECT reason teaches about its limits, for the next connection. */
   #disconnected(reasonCode: number): void {
     const link = this.#link;
-    if (reasonCode === 0x95 && this.#largestSent > 0) link.maximumPacketSize = Math.min(link.maximumPacketSize ?? Infinity, this.#largestSent - 1);
+    if (reasonCode === 0x95 && this.#largestSent > 0) this.#tooLarge(this.#largestSent);
     else if (reasonCode === 0x93) link.receiveMaximum = Math.max(1, Math.floor(this.#sent.size / 2));
     else if (reasonCode === 0x9a) link.retainAvailable = false;
     else if (reasonCode === 0x9b) link.maximumQoS = Math.max(0, this.#qos() - 1) as 0 | 1;
@@ -689,22 +698,24 @@ export class Exchange {
         this.#link.qos2AsPuback = true;
         this.#o.log("broker answered a QoS 2 message with PUBACK: with this broker, exactly once is at least once");
       }
-    } else if (publishRefusal(reasonCode) === "never") {
+    } else if (publishRefusal(reasonCode) === "never" || (reasonCode === 0x95 && entry.count === 1)) {
       // The broker will never take it (not authorized for the topic, …): keeping it would only
       // block the buffer. Released, counted, said.
       state.counters.refused += entry.count;
       this.#outcome.error = `broker refused ${entry.count} readings for good: ${reasonName(reasonCode)}`;
       this.#o.log(this.#outcome.error);
     } else {
-      // "Not now" (quota, busy, too large for it): the readings stay, and this wake sends no more.
+      // "Not now" (quota, busy, too large for it): the readings stay, and this wake sends no more —
+      // unless what the refusal says can be put right at once: a batch too large goes again in
+      // smaller messages, and what the first write sent past a Receive Maximum the node did not
+      // know yet goes again within it.
       if (reasonCode === 0x95) {
         const message = this.#message(entry.first, entry.count, entry.qos);
-        if (message) this.#link.maximumPacketSize = Math.min(this.#link.maximumPacketSize ?? Infinity, this.#session.publishLength(message) - 1);
+        if (message) this.#tooLarge(this.#session.publishLength(message));
       }
       if (reasonCode === 0x93) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
       this.#session.requeue(entry);
-      if (this.#overran && (reasonCode === 0x97 || reasonCode === 0x93)) {
-        // Sent before the node knew the broker's limit: within it now, the same connection will do.
+      if (reasonCode === 0x95 || (this.#overran && (reasonCode === 0x97 || reasonCode === 0x93))) {
         this.#waiting.push(entry);
         return;
       }

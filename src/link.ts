@@ -25,6 +25,9 @@ export interface LinkMemory {
   /** The broker's limits from its last CONNACK (MQTT 5), applied before the next one arrives. */
   receiveMaximum?: number;
   maximumPacketSize?: number;
+  /** Below the smallest packet a broker refused as too large (0x95) though it announced no such
+   *  limit: kept across CONNACKs, which cannot tell it. */
+  refusedSize?: number;
   maximumQoS?: 0 | 1 | 2;
   /** False once a broker said it keeps no retained messages (Retain Available 0, or refused a Will
    *  with retain): the status and the Will then go out without the retain flag. */

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, defaults, parseConfig } from "../src/config";
 import { repoRoot } from "../hosts/node/config-file";
-import { topics } from "../src/publisher";
+import { topics } from "../src/exchange";
 
 describe("config", () => {
   it("fills every key from the defaults", () => {

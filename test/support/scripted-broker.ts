@@ -6,7 +6,9 @@
 //
 // Left to itself it is a small well-behaved broker, enough for a node and an MQTT.js subscriber:
 // CONNACK accepting (Session Present for a client id it has seen), PUBACK / PUBREC / PUBCOMP, SUBACK granting, PINGRESP, and each PUBLISH routed to
-// the connected clients subscribed to its exact topic (no wildcards, no retained store). A script
+// the connected clients subscribed to its exact topic, at the QoS they were granted (no wildcards,
+// no retained store, nothing queued for a client while it is away). Subscriptions belong to the
+// client id's session: a client that comes back without a clean start still has them. A script
 // sees every packet first, on every connection, and takes it over by returning true.
 
 import * as net from "node:net";
@@ -47,7 +49,10 @@ export async function startScriptedBroker(script: Script = () => false): Promise
   const sockets = new Set<net.Socket>();
   const connections: ScriptedConnection[] = [];
   const seen = new Set<string>();
-  const subscribers = new Map<string, Set<Connection>>();
+  /** Per topic, the client ids subscribed and the QoS granted them. */
+  const subscribers = new Map<string, Map<string, number>>();
+  /** Per client id, its connection now. */
+  const live = new Map<string, Connection>();
   const broker = { script };
 
   class Connection implements ScriptedConnection {
@@ -71,8 +76,8 @@ export async function startScriptedBroker(script: Script = () => false): Promise
       this.socket.end();
     }
 
-    deliver(publish: mqttPacket.IPublishPacket): void {
-      const qos = publish.qos;
+    deliver(publish: mqttPacket.IPublishPacket, granted: number): void {
+      const qos = Math.min(publish.qos, granted) as mqttPacket.QoS;
       this.send({ cmd: "publish", topic: publish.topic, payload: publish.payload, qos, retain: false, dup: false, ...(qos > 0 ? { messageId: this.#nextId++ } : {}) });
     }
 
@@ -85,15 +90,19 @@ export async function startScriptedBroker(script: Script = () => false): Promise
         case "publish":
           if (packet.qos === 1) this.send({ cmd: "puback", messageId: packet.messageId! });
           if (packet.qos === 2) this.send({ cmd: "pubrec", messageId: packet.messageId! });
-          for (const c of subscribers.get(packet.topic) ?? []) c.deliver(packet);
+          for (const [id, qos] of subscribers.get(packet.topic) ?? []) live.get(id)?.deliver(packet, qos);
           break;
         case "pubrel":
           this.send({ cmd: "pubcomp", messageId: packet.messageId! });
           break;
+        case "pubrec":
+          // A subscriber's half of a QoS 2 delivery.
+          this.send({ cmd: "pubrel", messageId: packet.messageId! });
+          break;
         case "subscribe":
           for (const s of packet.subscriptions) {
-            if (!subscribers.has(s.topic)) subscribers.set(s.topic, new Set());
-            subscribers.get(s.topic)!.add(this);
+            if (!subscribers.has(s.topic)) subscribers.set(s.topic, new Map());
+            if (this.clientId !== undefined) subscribers.get(s.topic)!.set(this.clientId, s.qos);
           }
           this.send({ cmd: "suback", messageId: packet.messageId, granted: packet.subscriptions.map((s) => s.qos) });
           break;
@@ -130,6 +139,9 @@ export async function startScriptedBroker(script: Script = () => false): Promise
           connection.clientId = packet.clientId;
           connection.version = packet.protocolVersion === 5 ? 5 : 4;
           connection.nth = connections.filter((c) => c.clientId === packet.clientId).length;
+          // The session is the client id's, whoever answers this CONNECT (a script may).
+          if (packet.clean) for (const set of subscribers.values()) set.delete(packet.clientId);
+          live.set(packet.clientId, connection);
         }
         connection.received.push(packet);
         if (!broker.script(packet, connection)) connection.answer(packet);
@@ -138,7 +150,7 @@ export async function startScriptedBroker(script: Script = () => false): Promise
     socket.on("error", () => {});
     socket.on("close", () => {
       sockets.delete(socket);
-      for (const set of subscribers.values()) set.delete(connection);
+      if (connection.clientId !== undefined && live.get(connection.clientId) === connection) live.delete(connection.clientId);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
