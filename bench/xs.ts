@@ -50,6 +50,10 @@ export async function xsBench() {
         compute: meter.compute,
         slotsLiveBefore: before,
         slotsAllocated: meter.currentHeapCount - before,
+        // Slots in use when the wake ended, its garbage included: no collection runs in a wake on
+        // xsnap's large heap, so this is the wake's high-water mark (xsnap reports no chunk bytes:
+        // bench/memory.ts measures those in mcsim).
+        peakSlots: meter.currentHeapCount,
         slotsLiveAfter: after.meter.currentHeapCount,
         retainedPayloadBytes: (after.result as { payloadBytes: number }).payloadBytes,
       });

@@ -4,16 +4,18 @@
 // The ESP32 host's logic that needs no SDK is tested here either way.
 
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { NetCache } from "../hosts/esp32/net-cache";
 import { acceptedKeys, BOARD_KEYS_END } from "../hosts/esp32/sdk-config";
 import { ConfigError, parseConfig } from "../src/config";
-import { buildEsp32, buildSimulator, findSdk, simulatorPublishes, SKIP_MESSAGE } from "../tools/check-moddable";
+import { boardConfigBoots, buildEsp32, buildSimulator, findSdk, memoryLimits, removeOutput, simulatorFitsMemory, simulatorPublishes, SKIP_MESSAGE } from "../tools/check-moddable";
 
 const sdk = findSdk();
 
 describe("Moddable SDK builds", { skip: sdk ? false : SKIP_MESSAGE }, () => {
   const minutes = (n: number) => ({ timeout: n * 60_000 });
+  // Every build goes to a private folder (mcconfig -o), not the developer's $MODDABLE/build.
+  after(() => removeOutput(sdk!));
 
   it("mcconfig -d -m -p lin -t build builds the simulator app", minutes(5), async () => {
     const r = await buildSimulator(sdk!, "debug");
@@ -32,6 +34,19 @@ describe("Moddable SDK builds", { skip: sdk ? false : SKIP_MESSAGE }, () => {
 
   it("mcconfig -d -m -p esp32/nodemcu gets as far too (a board target, debug)", minutes(10), async () => {
     const r = await buildEsp32(sdk!, "esp32/nodemcu", "debug");
+    assert.ok(r.ok, r.detail);
+  });
+
+  for (const board of ["moddable_two", "wt32_eth01"]) {
+    it(`esp32/${board}'s own config keys pass the host's check at boot, a misspelt one does not`, minutes(2), async () => {
+      const r = await boardConfigBoots(sdk!, board);
+      assert.ok(r.ok, r.detail);
+    });
+  }
+
+  it("the app in mcsim wakes and publishes a batch of 60 within 75 % of the S3/C6 fixed heap", minutes(5), async (t) => {
+    const r = await simulatorFitsMemory(sdk!, memoryLimits[0]!);
+    if (r.skipped !== undefined) return t.skip(r.skipped);
     assert.ok(r.ok, r.detail);
   });
 
