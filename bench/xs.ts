@@ -11,6 +11,23 @@ import * as path from "node:path";
 import { bundle, repoRoot } from "../test/support/bundle";
 import { findXsnapWorker, XsWorker } from "../test/support/xsnap";
 
+/**
+ * XS compute of each wake from an empty buffer to `fills` readings (index 0: the first), one
+ * command each, on a fresh worker: what tools/power turns into CPU time.
+ */
+export async function xsComputeByFill(fills: number): Promise<{ compute: number[] } | { skipped: string }> {
+  if (!findXsnapWorker()) return { skipped: "xsnap-worker is not built (npm ci builds it)" };
+  const worker = await XsWorker.start({ meteringLimit: 0, timeoutMs: 600_000 });
+  try {
+    await worker.evaluate(bundle(path.join(repoRoot, "bench", "xs-wake.entry.ts")));
+    const compute: number[] = [];
+    for (let i = 0; i < fills; i++) compute.push((await worker.call({ op: "wake" })).meter.compute);
+    return { compute };
+  } finally {
+    await worker.close();
+  }
+}
+
 export async function xsBench() {
   if (!findXsnapWorker()) return { benchmark: "XS compute per wake", skipped: "xsnap-worker is not built (npm ci builds it)" };
   const worker = await XsWorker.start({ meteringLimit: 0, timeoutMs: 600_000 });
@@ -33,6 +50,10 @@ export async function xsBench() {
         compute: meter.compute,
         slotsLiveBefore: before,
         slotsAllocated: meter.currentHeapCount - before,
+        // Slots in use when the wake ended, its garbage included: no collection runs in a wake on
+        // xsnap's large heap, so this is the wake's high-water mark (xsnap reports no chunk bytes:
+        // bench/memory.ts measures those in mcsim).
+        peakSlots: meter.currentHeapCount,
         slotsLiveAfter: after.meter.currentHeapCount,
         retainedPayloadBytes: (after.result as { payloadBytes: number }).payloadBytes,
       });

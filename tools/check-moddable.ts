@@ -1,9 +1,14 @@
 // `npm run check:moddable`: the builds that need the Moddable SDK, from the repository root, as a
-// Moddable developer runs them — the simulator build (debug and release), the JavaScript half of
-// the ESP32 build (manifest, TypeScript, xsc, xsl; the C half needs ESP-IDF), and, where xvfb-run and
-// mosquitto exist, a short headless run of the simulator that must publish telemetry to a mosquitto
-// started for it — and, where openssl exists too, the same over mqtts:// to a mosquitto with a test
-// CA that the build carries as a resource. Without $MODDABLE it says so and succeeds: CI has no SDK.
+// Moddable developer runs them, but into a private output folder (mcconfig -o) so that a
+// developer's own builds in $MODDABLE/build are left alone: the simulator build (debug and release);
+// the JavaScript half of the ESP32 build (manifest, TypeScript, xsc, xsl; the C half needs ESP-IDF)
+// for esp32, esp32 debug, esp32/nodemcu, esp32/esp32s3 and esp32/xiao_esp32c3; the mc/config that
+// board targets with keys of their own (moddable_two, wt32_eth01) build, checked as the ESP32 host
+// checks it at boot, and the sdkconfig that keeps PHY calibration data; and, where xvfb-run and
+// mosquitto exist, headless runs of the simulator that must publish telemetry to a mosquitto started
+// for it: once as built, once over mqtts:// (where openssl exists too), and under the XS memory limits
+// of each ESP32 target family (memoryLimits) through a full batch. Without $MODDABLE it says so and
+// succeeds: CI has no SDK.
 //
 //   MODDABLE=/path/to/moddable npm run check:moddable
 
@@ -12,6 +17,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as vm from "node:vm";
+import { acceptedKeys } from "../hosts/esp32/sdk-config";
+import { ConfigError, parseConfig } from "../src/config";
 import { resolveSenml } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
@@ -26,13 +34,20 @@ export interface Sdk {
   bin: string;
   /** mcconfig's name for this machine's platform. */
   desktop: "lin" | "mac" | "win";
+  /** The output folder every build here goes to (mcconfig -o), not the SDK's own build folder. */
+  out: string;
 }
 
 export function findSdk(env: NodeJS.ProcessEnv = process.env): Sdk | undefined {
   const root = env.MODDABLE;
   if (!root) return undefined;
   const desktop = process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : "lin";
-  return { root, bin: path.join(root, "build", "bin", desktop, "release"), desktop };
+  return { root, bin: path.join(root, "build", "bin", desktop, "release"), desktop, out: path.join(os.tmpdir(), `torpor-moddable-${process.pid}`) };
+}
+
+/** Removes the private output folder. */
+export function removeOutput(sdk: Sdk): void {
+  fs.rmSync(sdk.out, { recursive: true, force: true });
 }
 
 export interface CheckResult {
@@ -73,6 +88,12 @@ function sdkEnv(sdk: Sdk, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...process.env, MODDABLE: sdk.root, PATH: `${sdk.bin}${path.delimiter}${process.env.PATH ?? ""}`, ...extra };
 }
 
+/** mcconfig, building into the private output folder. */
+function mcconfig(sdk: Sdk, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd = repoRoot): Promise<Ran> {
+  fs.mkdirSync(sdk.out, { recursive: true });
+  return run("mcconfig", [...args, "-o", sdk.out], env, timeoutMs, cwd);
+}
+
 function tail(text: string, lines = 25): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
@@ -82,7 +103,7 @@ function has(command: string): boolean {
 }
 
 export function simulatorBinary(sdk: Sdk, variant: "debug" | "release", name = app): string {
-  return path.join(sdk.root, "build", "bin", sdk.desktop, "mc", variant, name, "mc.so");
+  return path.join(sdk.out, "bin", sdk.desktop, "mc", variant, name, "mc.so");
 }
 
 /** `mcconfig [-d] -m -p lin -t build`: `-t build` so that a debug build never launches, or pkills, a simulator. */
@@ -90,9 +111,32 @@ export async function buildSimulator(sdk: Sdk, variant: "debug" | "release", set
   const name = `mcconfig ${variant === "debug" ? "-d " : ""}-m -p ${sdk.desktop} -t build`;
   const binary = simulatorBinary(sdk, variant, path.basename(dir));
   fs.rmSync(binary, { force: true });
-  const r = await run("mcconfig", [...(variant === "debug" ? ["-d"] : []), "-m", "-p", sdk.desktop, "-t", "build", ...settings], sdkEnv(sdk), 300_000, dir);
+  const r = await mcconfig(sdk, [...(variant === "debug" ? ["-d"] : []), "-m", "-p", sdk.desktop, "-t", "build", ...settings], sdkEnv(sdk), 300_000, dir);
   const ok = r.code === 0 && fs.existsSync(binary);
   return { name, ok, detail: ok ? `built ${binary}` : `exit ${r.code}\n${tail(r.output)}` };
+}
+
+const esp32Settings = ["ssid=torpor-check", "password=not-a-secret", "broker=mqtt://broker.example.com:1883"];
+
+/** Where mcconfig -o puts an ESP32 build's intermediate files (makefile, mc.config.js, sdkconfig.mc). */
+function esp32TmpDir(sdk: Sdk, platform: string, variant: "debug" | "release"): string {
+  const sub = platform.includes("/") ? platform.split("/")[1]! : "";
+  return path.join(sdk.out, "tmp", "esp32", ...(sub ? [sub] : []), variant, app);
+}
+
+/**
+ * mcconfig for an ESP32 platform without ESP-IDF: it resolves the manifest and writes the makefile,
+ * mc.config.js and sdkconfig.mc, then stops at "$IDF_PATH not set". Resolves to that folder, or to
+ * what went wrong.
+ */
+async function configureEsp32(sdk: Sdk, platform: string, variant: "debug" | "release", settings: string[]): Promise<{ tmp: string } | { failed: string }> {
+  const env = sdkEnv(sdk);
+  delete env.IDF_PATH;
+  const tmp = esp32TmpDir(sdk, platform, variant);
+  fs.rmSync(path.join(tmp, "makefile"), { force: true });
+  const r = await mcconfig(sdk, [...(variant === "debug" ? ["-d"] : []), "-m", "-p", platform, "-t", "build", ...settings], env, 300_000);
+  if (!r.output.includes("$IDF_PATH not set") || !fs.existsSync(path.join(tmp, "makefile"))) return { failed: `manifest resolution failed (exit ${r.code})\n${tail(r.output)}` };
+  return { tmp };
 }
 
 /**
@@ -103,32 +147,25 @@ export async function buildSimulator(sdk: Sdk, variant: "debug" | "release", set
  * ($IDF_PATH set), the whole build runs instead.
  */
 export async function buildEsp32(sdk: Sdk, platform = "esp32", variant: "debug" | "release" = "release"): Promise<CheckResult> {
-  const settings = ["ssid=torpor-check", "password=not-a-secret", "broker=mqtt://broker.example.com:1883"];
-  const flags = [...(variant === "debug" ? ["-d"] : []), "-m", "-p", platform, "-t", "build", ...settings];
-  const name = `mcconfig ${flags.slice(0, -3).join(" ")} ssid=… password=… broker=…`;
+  const name = `mcconfig ${variant === "debug" ? "-d " : ""}-m -p ${platform} -t build ssid=… password=… broker=…`;
   const idf = process.env.IDF_PATH;
   if (idf && fs.existsSync(path.join(idf, "export.sh"))) {
-    const r = await run("mcconfig", flags, sdkEnv(sdk), 1_800_000);
+    const r = await mcconfig(sdk, [...(variant === "debug" ? ["-d"] : []), "-m", "-p", platform, "-t", "build", ...esp32Settings], sdkEnv(sdk), 1_800_000);
     return { name, ok: r.code === 0, detail: r.code === 0 ? `built with ESP-IDF at ${idf}` : `exit ${r.code}\n${tail(r.output)}` };
   }
   if (!has("git")) return { name, ok: true, skipped: "git is needed to stand in for ESP-IDF's checkout", detail: "" };
-  const sub = platform.includes("/") ? platform.split("/")[1]! : "";
-  const tmp = path.join(sdk.root, "build", "tmp", "esp32", ...(sub ? [sub] : []), variant, app);
-  const makefile = path.join(tmp, "makefile");
-  const archive = path.join(tmp, "mc.xs.c");
+  const configured = await configureEsp32(sdk, platform, variant, esp32Settings);
+  if ("failed" in configured) return { name, ok: false, detail: configured.failed };
+  const makefile = path.join(configured.tmp, "makefile");
+  const archive = path.join(configured.tmp, "mc.xs.c");
   fs.rmSync(archive, { force: true });
-  const env = sdkEnv(sdk);
-  delete env.IDF_PATH;
-  const configured = await run("mcconfig", flags, env, 300_000);
-  if (!configured.output.includes("$IDF_PATH not set") || !fs.existsSync(makefile)) {
-    return { name, ok: false, detail: `manifest resolution failed (exit ${configured.code})\n${tail(configured.output)}` };
-  }
   const fakeIdf = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-no-idf-"));
   try {
     const git = (...args: string[]) => spawnSync("git", ["-C", fakeIdf, "-c", "user.email=check@torpor", "-c", "user.name=torpor", ...args], { stdio: "ignore" });
     git("init", "-q");
     git("commit", "-q", "--allow-empty", "-m", "stand-in for ESP-IDF");
-    const r = await run("make", ["-f", makefile, "SDKCONFIG_H=/dev/null", archive], { ...env, IDF_PATH: fakeIdf }, 600_000);
+    const env = sdkEnv(sdk, { IDF_PATH: fakeIdf });
+    const r = await run("make", ["-f", makefile, "SDKCONFIG_H=/dev/null", archive], env, 600_000);
     const ok = r.code === 0 && fs.existsSync(archive) && r.output.includes("# xsl modules");
     const kb = ok ? Math.round(fs.statSync(archive).size / 1024) : 0;
     return {
@@ -141,6 +178,75 @@ export async function buildEsp32(sdk: Sdk, platform = "esp32", variant: "debug" 
   } finally {
     fs.rmSync(fakeIdf, { recursive: true, force: true });
   }
+}
+
+/**
+ * The mc/config that mcconfig generated (mc.config.js), as the ESP32 sees it: evaluated with the
+ * display and touch classes a board's config imports replaced by empty classes of the same names.
+ */
+export function evaluateMcConfig(source: string): Record<string, unknown> {
+  const imports = [...source.matchAll(/^import (\w+) from "[^"]*";$/gm)].map((m) => m[1]!);
+  const body = source
+    .replace(/^import .*$/gm, "")
+    .replace("export default Object.freeze(", "result = (")
+    .replace(/\}, true\);\s*$/, "});");
+  const context: { result?: Record<string, unknown> } = {};
+  vm.runInNewContext(`${imports.map((n) => `class ${n} {}`).join("\n")}\n${body}`, context);
+  if (!context.result) throw new Error("mc.config.js has no default export");
+  return context.result;
+}
+
+/** What main.ts and the ESP32 host do with mc/config at boot: drop mcconfig's `format`, then parse. */
+function bootConfig(config: Record<string, unknown>): void {
+  const { format: _pixels, ...raw } = config;
+  parseConfig(raw, acceptedKeys(config));
+}
+
+/**
+ * A board target's mc/config passes the ESP32 host's config check at boot (the target's own keys
+ * accepted), and the same build with a misspelt key on the command line fails it, naming the key.
+ */
+export async function boardConfigBoots(sdk: Sdk, board: string): Promise<CheckResult> {
+  const name = `mcconfig -p esp32/${board}: its mc/config passes the host's check at boot; batchsize=12 does not`;
+  const config = async (settings: string[]) => {
+    const configured = await configureEsp32(sdk, `esp32/${board}`, "release", settings);
+    if ("failed" in configured) throw new Error(configured.failed);
+    return evaluateMcConfig(fs.readFileSync(path.join(configured.tmp, "mc.config.js"), "utf8"));
+  };
+  try {
+    const good = await config(esp32Settings);
+    bootConfig(good);
+    const misspelt = await config([...esp32Settings, "batchsize=12"]);
+    try {
+      bootConfig(misspelt);
+      return { name, ok: false, detail: "batchsize=12 was accepted" };
+    } catch (e) {
+      if (!(e instanceof ConfigError) || e.key !== "batchsize") throw e;
+      return { name, ok: true, detail: `accepted ${Object.keys(good).join(", ")}; refused ${e.message}` };
+    }
+  } catch (e) {
+    return { name, ok: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/**
+ * Whether an ESP32 build keeps the PHY calibration data in NVS, so that a wake from deep sleep skips
+ * RF calibration (ESP-IDF's CONFIG_ESP_PHY_CALIBRATION_AND_DATA_STORAGE; Moddable's sdkconfig for the
+ * ESP32 turns it off, and hosts/esp32/phy-calibration turns it on where the target brings no
+ * sdkconfig of its own). `expected` is what the build must say; a target with its own sdkconfig
+ * must also still have it.
+ */
+export async function phyCalibrationKept(sdk: Sdk, platform: string, expected: boolean, targetLine?: string): Promise<CheckResult> {
+  const name = `mcconfig -p ${platform}: sdkconfig ${expected ? "keeps" : "does not keep"} PHY calibration data${targetLine ? `, and has the target's ${targetLine}` : ""}`;
+  const configured = await configureEsp32(sdk, platform, "release", esp32Settings);
+  if ("failed" in configured) return { name, ok: false, detail: configured.failed };
+  const dir = fs.readdirSync(configured.tmp).find((d) => d.startsWith("xsProj-"));
+  const file = dir ? path.join(configured.tmp, dir, "sdkconfig.mc") : "";
+  if (!file || !fs.existsSync(file)) return { name, ok: false, detail: `no sdkconfig.mc under ${configured.tmp}` };
+  const text = fs.readFileSync(file, "utf8");
+  const kept = /^CONFIG_ESP_PHY_CALIBRATION_AND_DATA_STORAGE=y$/m.test(text);
+  const ok = kept === expected && (!targetLine || text.split("\n").includes(targetLine));
+  return { name, ok, detail: `${file}: CONFIG_ESP_PHY_CALIBRATION_AND_DATA_STORAGE ${kept ? "=y" : "off"}` };
 }
 
 const mosquittoBinary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"].find((p) => fs.existsSync(p));
@@ -187,12 +293,125 @@ async function startMosquitto(tls?: BrokerTLS): Promise<{ url: string; stop(): P
   throw new Error(`mosquitto did not listen on ${port}`);
 }
 
+/** A manifest in `dir` that includes the repository's, as a developer's own wrapper would, with `extra`. */
+function writeWrapperManifest(dir: string, extra: Record<string, unknown>): void {
+  fs.writeFileSync(
+    path.join(dir, "manifest.json"),
+    JSON.stringify({
+      include: [path.join(repoRoot, "manifest.json")],
+      ...extra,
+      // The repository's manifest names tsc relative to $(MAIN_DIR), which is now this directory.
+      typescript: { compiler: path.join(repoRoot, "node_modules", ".bin", "tsc") },
+    }),
+  );
+}
+
+/** What mcsim printed, its instrument samples, and the payloads the subscriber received. */
+interface SimulatorRun {
+  ok: boolean;
+  /** Why not, when not ok. */
+  problem: string;
+  log: string;
+  payloads: string[];
+  /** Per instruments line (about one a second), the instruments by name ("Slot used", "Chunk used", …). */
+  samples: Record<string, number>[];
+}
+
+interface SimulatorOptions {
+  /** The app's directory (its manifest.json); the repository by default. */
+  app?: string;
+  /** key=value settings for mcconfig, after broker= and node=. */
+  settings?: string[];
+  tls?: BrokerTLS;
+  /** Telemetry received so far (each a payload); true ends the run as a success. */
+  enough(payloads: string[]): boolean;
+  timeoutMs: number;
+}
+
 /**
- * Builds the simulator app for a mosquitto started here, runs it headless (xvfb-run) until a
- * subscriber has received one telemetry batch, then stops the simulator, the X server and mosquitto.
+ * Builds the simulator app (debug) for a mosquitto started here, runs it headless (xvfb-run) until
+ * `enough` says so — or mcsim aborts, or the time is up — then stops the simulator, the X server and
+ * mosquitto. Skipped (undefined) where it cannot run.
  */
+async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<SimulatorRun | { skipped: string }> {
+  const missing = sdk.desktop !== "lin" ? "a headless simulator run needs Linux" : !has("xvfb-run") ? "xvfb-run is not installed" : !mosquittoBinary ? "mosquitto is not installed" : undefined;
+  if (missing) return { skipped: missing };
+  const broker = await startMosquitto(options.tls);
+  const dir = options.app ?? repoRoot;
+  const node = `check-${process.pid}-${path.basename(dir)}`;
+  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`].map((f) => path.join(os.tmpdir(), f));
+  stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
+  const { connectAsync } = await import("mqtt");
+  const subscriber = await connectAsync(broker.url, { clean: true, ...(options.tls ? { ca: fs.readFileSync(options.tls.cafile) } : {}) });
+  let simulator: ReturnType<typeof spawn> | undefined;
+  const result: SimulatorRun = { ok: false, problem: "", log: "", payloads: [], samples: [] };
+  try {
+    await subscriber.subscribeAsync(`torpor/${node}/telemetry`, { qos: 1 });
+    const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, ...(options.settings ?? [])], dir);
+    if (!built.ok) return { ...result, problem: built.detail };
+    let output = "";
+    let settle: (problem: string) => void = () => {};
+    const settled = new Promise<string>((resolve) => (settle = resolve));
+    subscriber.on("message", (_topic, payload) => {
+      result.payloads.push(payload.toString());
+      if (options.enough(result.payloads)) settle("");
+    });
+    // Its own process group, so that mcsim, Xvfb and xvfb-run all end together.
+    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "debug", path.basename(dir))], {
+      cwd: repoRoot,
+      env: sdkEnv(sdk),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (d: Buffer) => {
+      output += d.toString();
+      const abort = /XS abort: [^\n]*/.exec(output);
+      if (abort) settle(abort[0]);
+    };
+    simulator.stdout!.on("data", collect);
+    simulator.stderr!.on("data", collect);
+    simulator.on("exit", () => settle("mcsim exited"));
+    const timer = setTimeout(() => settle(`not done within ${options.timeoutMs / 1000} s (${result.payloads.length} telemetry messages)`), options.timeoutMs);
+    result.problem = await settled;
+    clearTimeout(timer);
+    result.ok = result.problem === "";
+    const lines = output.split("\n");
+    const key = lines.find((l) => l.startsWith("instruments key: "))?.slice("instruments key: ".length).split(",") ?? [];
+    for (const line of lines) {
+      if (!line.startsWith("instruments: ")) continue;
+      const values = line.slice("instruments: ".length).split(",").map(Number);
+      result.samples.push(Object.fromEntries(key.map((k, i) => [k, values[i] ?? 0])));
+    }
+    result.log = lines.filter((l) => l && !l.startsWith("instruments")).slice(0, 12).join("\n");
+    return result;
+  } finally {
+    if (simulator?.pid !== undefined) await stopGroup(simulator);
+    await subscriber.endAsync();
+    await broker.stop();
+    stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
+  }
+}
+
+/** A subscriber's view of a telemetry payload: a SenML temperature from the node, in Cel. */
+function hasTemperature(payload: string): boolean {
+  try {
+    return resolveSenml(JSON.parse(payload)).some((r) => r.name.endsWith(":sht3x/temperature") && r.unit === "Cel" && typeof r.value === "number");
+  } catch {
+    return false;
+  }
+}
+
+async function publishes(sdk: Sdk, name: string, options: Omit<SimulatorOptions, "enough">): Promise<CheckResult> {
+  const r = await runSimulator(sdk, { ...options, enough: (payloads) => payloads.length > 0 });
+  if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+  const payload = r.payloads[0];
+  if (!r.ok || payload === undefined) return { name, ok: false, detail: `${r.problem}; mcsim said:\n${r.log}` };
+  return { name, ok: hasTemperature(payload), detail: `telemetry ${payload}\nmcsim said:\n${r.log}` };
+}
+
+/** Builds the simulator app for a mosquitto started here and runs it until a subscriber has one telemetry batch. */
 export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
-  return publishes(sdk, "the app in mcsim publishes telemetry to mosquitto", undefined, timeoutMs);
+  return publishes(sdk, "the app in mcsim publishes telemetry to mosquitto", { settings: ["batchSize=1", "sampleInterval=2"], timeoutMs });
 }
 
 /**
@@ -225,66 +444,85 @@ export async function simulatorPublishesTLS(sdk: Sdk, timeoutMs = 60_000): Promi
       if (r.status !== 0) return { name, ok: false, detail: `openssl ${args[0]} failed:\n${tail(r.stderr.toString())}` };
     }
     for (const f of ["ca.pem", "server.pem", "server.key"]) fs.chmodSync(file(f), 0o644);
-    fs.writeFileSync(
-      path.join(appDir, "manifest.json"),
-      JSON.stringify({
-        include: [path.join(repoRoot, "manifest.json")],
-        resources: { "*": ["./check-ca"] },
-        // The repository's manifest names tsc relative to $(MAIN_DIR), which is now this directory.
-        typescript: { compiler: path.join(repoRoot, "node_modules", ".bin", "tsc") },
-      }),
-    );
-    return await publishes(sdk, name, { cafile: file("ca.pem"), certfile: file("server.pem"), keyfile: file("server.key"), app: appDir, settings: ["tlsCa=check-ca.der"] }, timeoutMs);
+    writeWrapperManifest(appDir, { resources: { "*": ["./check-ca"] } });
+    return await publishes(sdk, name, {
+      app: appDir,
+      tls: { cafile: file("ca.pem"), certfile: file("server.pem"), keyfile: file("server.key") },
+      settings: ["batchSize=1", "sampleInterval=2", "tlsCa=check-ca.der"],
+      timeoutMs,
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function publishes(sdk: Sdk, name: string, tls: (BrokerTLS & { app: string; settings: string[] }) | undefined, timeoutMs: number): Promise<CheckResult> {
-  const missing = sdk.desktop !== "lin" ? "a headless simulator run needs Linux" : !has("xvfb-run") ? "xvfb-run is not installed" : !mosquittoBinary ? "mosquitto is not installed" : undefined;
-  if (missing) return { name, ok: true, skipped: missing, detail: "" };
-  const broker = await startMosquitto(tls);
-  const node = `check-${process.pid}${tls ? "-tls" : ""}`;
-  const retained = path.join(os.tmpdir(), `torpor-${node}.retained`);
-  fs.rmSync(retained, { force: true });
-  const { connectAsync } = await import("mqtt");
-  const subscriber = await connectAsync(broker.url, { clean: true, ...(tls ? { ca: fs.readFileSync(tls.cafile) } : {}) });
-  let simulator: ReturnType<typeof spawn> | undefined;
+/** XS creation values (the manifest's `creation`) that stand for an ESP32 target family's memory. */
+export interface MemoryLimit {
+  name: string;
+  creation: { chunk: { initial: number; incremental: number }; heap: { initial: number; incremental: number } };
+}
+
+const fixed = (slots: number, chunkBytes: number) => ({ chunk: { initial: chunkBytes, incremental: 0 }, heap: { initial: slots, incremental: 0 } });
+
+/**
+ * The target families docs/hardware.md lists, as the SDK 8.2 targets set them
+ * ($MODDABLE/build/devices/esp32/targets/<board>/manifest.json, "creation"):
+ * - esp32s3, esp32c6, xiao_esp32s3, nodemcu, moddable_two, wt32_eth01 and most others fix the heap at
+ *   4,928 slots and 78,848 chunk bytes. Checked at 75 % of both: the 25 % headroom torpor keeps.
+ * - esp32c3 and xiao_esp32c3 give XS one static block of 94,208 bytes that chunks and slots (16 bytes
+ *   each on the chip) share, stack included; a batch of 60 over MQTT 5 does not fit in it beside
+ *   torpor's 1,024-slot stack, so hosts/esp32/manifest.json raises it to 139,264 for those two
+ *   targets, which leaves 122,880 bytes. mcsim has no static block, so it runs with half of that as
+ *   fixed slots and half as fixed chunks: what fits in one split of the block fits in the block.
+ * - plain `esp32` (no target) takes mcconfig's defaults, which grow.
+ * mcsim is a 64-bit program: a slot is the same slot, but chunks that hold pointers are larger than on
+ * the chip, so the chunk limits here are stricter than the device's.
+ */
+export const memoryLimits: readonly MemoryLimit[] = [
+  { name: "the esp32s3/esp32c6 fixed heap less 25 % (3,696 of 4,928 slots, 59,136 of 78,848 chunk bytes)", creation: fixed(3_696, 59_136) },
+  { name: "the esp32c3 static block, raised to 139,264 bytes (as 3,840 slots + 61,440 chunk bytes)", creation: fixed(3_840, 61_440) },
+  { name: "plain esp32 (mcconfig's defaults: 2,048 slots and 32 KB of chunks, growing)", creation: { chunk: { initial: 32_768, incremental: 1_024 }, heap: { initial: 2_048, incremental: 64 } } },
+];
+
+/** The run the memory checks make: three sensors (six channels), MQTT 5, one full batch of 60. */
+export const MEMORY_BATCH = 60;
+const memorySettings = [
+  "mqttVersion=5",
+  `batchSize=${MEMORY_BATCH}`,
+  "sampleInterval=1",
+  `sensors=${JSON.stringify([{ type: "sht3x", address: 68 }, { type: "bme280", address: 118 }, { type: "battery", pin: 34, options: { divider: 2 } }])}`,
+];
+
+/** In mcsim's instruments, slots are counted in bytes: 32 a slot in a 64-bit simulator. */
+const SIM_SLOT_BYTES = 32;
+
+/**
+ * The app in mcsim under `limit` (a wrapper manifest in a temporary directory that includes the
+ * repository's and sets `creation`), waking every second until a subscriber has a telemetry batch
+ * of MEMORY_BATCH samples: fails if XS aborts ("memory full") on the way. Reports the largest
+ * slots and chunk bytes in use among mcsim's once-a-second samples, garbage included.
+ */
+export async function simulatorFitsMemory(sdk: Sdk, limit: MemoryLimit, timeoutMs = 150_000): Promise<CheckResult> {
+  const name = `the app in mcsim within ${limit.name}: wakes and publishes a batch of ${MEMORY_BATCH}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-memory-"));
+  const appDir = path.join(dir, "torpor-memory");
+  fs.mkdirSync(appDir);
   try {
-    await subscriber.subscribeAsync(`torpor/${node}/telemetry`, { qos: 1 });
-    const dir = tls?.app ?? repoRoot;
-    const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, "batchSize=1", "sampleInterval=2", ...(tls?.settings ?? [])], dir);
-    if (!built.ok) return { ...built, name };
-    let output = "";
-    const received = new Promise<string>((resolve) => subscriber.on("message", (_topic, payload) => resolve(payload.toString())));
-    // Its own process group, so that mcsim, Xvfb and xvfb-run all end together.
-    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "debug", path.basename(dir))], {
-      cwd: repoRoot,
-      env: sdkEnv(sdk),
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    simulator.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-    simulator.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-    const payload = await Promise.race([received, timedOut]);
-    clearTimeout(timer);
-    const log = output.split("\n").filter((l) => l && !l.startsWith("instruments")).slice(0, 12).join("\n");
-    if (payload === undefined) return { name, ok: false, detail: `no telemetry within ${timeoutMs / 1000} s; mcsim said:\n${log}` };
-    // What any subscriber would make of it: a SenML temperature from the node, in Cel.
-    let ok = false;
-    try {
-      ok = resolveSenml(JSON.parse(payload)).some((r) => r.name === `urn:dev:torpor:${node}:sht3x/temperature` && r.unit === "Cel" && typeof r.value === "number");
-    } catch {
-      ok = false;
-    }
-    return { name, ok, detail: `torpor/${node}/telemetry ${payload}\nmcsim said:\n${log}` };
+    writeWrapperManifest(appDir, { creation: limit.creation });
+    const samples = (payload: string) => {
+      try {
+        return new Set(resolveSenml(JSON.parse(payload)).map((r) => r.time)).size;
+      } catch {
+        return 0;
+      }
+    };
+    const r = await runSimulator(sdk, { app: appDir, settings: memorySettings, enough: (payloads) => payloads.some((p) => samples(p) >= MEMORY_BATCH), timeoutMs });
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    const peak = (instrument: string) => Math.max(0, ...r.samples.map((s) => s[instrument] ?? 0));
+    const used = `peak sampled ${Math.round(peak("Slot used") / SIM_SLOT_BYTES)} slots, ${peak("Chunk used")} chunk bytes; ${r.payloads.length} telemetry messages`;
+    return { name, ok: r.ok, detail: r.ok ? used : `${r.problem}; ${used}; mcsim said:\n${r.log}` };
   } finally {
-    if (simulator?.pid !== undefined) await stopGroup(simulator);
-    await subscriber.endAsync();
-    await broker.stop();
-    fs.rmSync(retained, { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -312,14 +550,26 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => buildEsp32(sdk, "esp32", "release"),
     () => buildEsp32(sdk, "esp32", "debug"),
     () => buildEsp32(sdk, "esp32/nodemcu", "release"),
+    () => buildEsp32(sdk, "esp32/esp32s3", "release"),
+    () => buildEsp32(sdk, "esp32/xiao_esp32c3", "release"),
+    () => boardConfigBoots(sdk, "moddable_two"),
+    () => boardConfigBoots(sdk, "wt32_eth01"),
+    () => phyCalibrationKept(sdk, "esp32", true),
+    () => phyCalibrationKept(sdk, "esp32/nodemcu", true),
+    () => phyCalibrationKept(sdk, "esp32/wt32_eth01", false, "CONFIG_ETH_ENABLED=y"),
     () => simulatorPublishes(sdk),
     () => simulatorPublishesTLS(sdk),
+    ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
   ];
   const results: CheckResult[] = [];
-  for (const step of steps) {
-    const result = await step();
-    results.push(result);
-    report(result);
+  try {
+    for (const step of steps) {
+      const result = await step();
+      results.push(result);
+      report(result);
+    }
+  } finally {
+    removeOutput(sdk);
   }
   return results;
 }

@@ -1,10 +1,14 @@
-// `npm run power`: projects a node's battery life from its config, the awake times measured on the
-// Node host (a short run of real wakes against an embedded broker, or the energy totals a node kept
-// in its state directory) and the ESP32's currents from Espressif's datasheet (docs/power.md cites
-// them), and shows how batch size and sampling interval move it.
+// `npm run power`: projects a node's battery life from its config and named parameters, each with
+// its source (`parameters`): the ESP32's currents from Espressif's datasheet, the boot and Wi-Fi
+// times (assumed: nobody has measured them on a board yet, so a sensitivity table shows what they
+// move), the CPU time of a wake as XS compute measured on the real engine (@agoric/xsnap) converted
+// at a stated rate, and the sensors' conversion waits and the bytes of each publish from real wakes
+// on the Node host against an embedded broker — one run per batch size shown, up to a full batch of
+// 60 — or the energy totals a node kept in its state directory.
 //
 //   npm run power -- [--config FILE] [--state DIR] [--wakes N] [--battery-mah N] [--boot-ms N]
-//                    [--wifi-ms N] [--cpu-ma N] [--rx-ma N] [--tx-ma N] [--sleep-ua N] [--json]
+//                    [--wifi-ms N] [--rf-calibration-ms N] [--xs-per-ms N] [--cpu-ma N] [--rx-ma N]
+//                    [--tx-ma N] [--sleep-ua N] [--json]
 
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -17,14 +21,19 @@ import { RetainedSlots } from "../src/power/retained";
 import { DOWNLINK_PERIOD_S } from "../src/power/schedule";
 import { bufferCapacity, readState, STATE_VERSION } from "../src/power/state";
 import { channelsOf } from "../src/sensors/registry";
+import { xsComputeByFill } from "../bench/xs";
 import { startEmbeddedBroker } from "./broker";
 import { UsageError } from "./usage-error";
 
 /** What the model takes from measurements: per wake, and per wake that used the radio. */
 export interface Measured {
-  /** Awake per wake without the radio: sampling, commits, the rest (the boot is not in it). */
+  /** XS compute per wake (the engine's meter, about one unit a bytecode), measured on XS; the model
+   *  turns it into CPU time at `xsPerMs`. Undefined when awakeMs is a device's own measurement. */
+  xsCompute: number | undefined;
+  /** CPU time per wake without the radio or the sensors' waits, ms, where a device measured it
+   *  (--state of a device); otherwise the Node host's V8 time, shown but not used. */
   awakeMs: number;
-  /** Of which sampling. */
+  /** Waiting for the sensors' conversions per wake, ms (the drivers' datasheet times, as the Node host waits them). */
   sampleMs: number;
   /** Radio up per publishing wake, as measured (on the Node host: the broker exchange only). */
   radioMs: number;
@@ -34,34 +43,43 @@ export interface Measured {
   source: string;
 }
 
-/** Currents (ESP32 datasheet, docs/power.md) and the figures a host cannot measure for us. */
-export interface Assumptions {
-  /** Deep sleep with the RTC timer and RTC memory on, µA. */
-  sleepUa: number;
-  /** CPU running, radio off (modem-sleep, 240 MHz), mA. */
-  cpuMa: number;
-  /** Radio receiving or idle-listening, mA: association, waiting for CONNACK and PUBACKs. */
-  rxMa: number;
-  /** Radio transmitting, mA, over the airtime of the bytes sent at txMbps. */
-  txMa: number;
-  txMbps: number;
-  /** From the wake-up to the firmware's first instruction: ROM, bootloader, XS. */
-  bootMs: number;
-  /** Bringing Wi-Fi up: association and DHCP (the Node host has no radio to measure). */
-  wifiMs: number;
-  batteryMah: number;
+/** A figure of the model and where it comes from. */
+export interface Parameter {
+  value: number;
+  unit: string;
+  source: string;
 }
 
-export const datasheet: Assumptions = {
-  sleepUa: 10,
-  cpuMa: 68,
-  rxMa: 100,
-  txMa: 240,
-  txMbps: 1,
-  bootMs: 250,
-  wifiMs: 1000,
-  batteryMah: 2500,
-};
+/**
+ * Every figure the model assumes, named, with its source. The currents are Espressif's *ESP32 Series
+ * Datasheet*, §5 "Power Consumption by Power Modes" and "RF Power-Consumption Specifications"; the
+ * boot and Wi-Fi times are nobody's measurement yet (docs/power.md says how a board owner takes them).
+ */
+export const parameters = {
+  sleepUa: { value: 10, unit: "µA", source: "datasheet: deep sleep, RTC timer + RTC memory (a board's regulator and LEDs add theirs: docs/hardware.md)" },
+  cpuMa: { value: 68, unit: "mA", source: "datasheet: modem-sleep at 240 MHz, 30–68 mA, the upper end; also used for the boot" },
+  rxMa: { value: 100, unit: "mA", source: "datasheet: RX 802.11b/g/n, 95–100 mA; also for scanning, association and waiting for acks" },
+  txMa: { value: 240, unit: "mA", source: "datasheet: TX 802.11b 1 Mbit/s at 19.5 dBm, over the airtime of the bytes sent" },
+  txMbps: { value: 1, unit: "Mbit/s", source: "the rate the TX current is quoted at, the slowest" },
+  bootMs: { value: 250, unit: "ms", source: "assumed, not measured: deep-sleep wake to the firmware's first instruction (ROM, bootloader, loading the image, XS)" },
+  wifiMs: {
+    value: 1000,
+    unit: "ms",
+    source: "assumed, not measured: finding the access point (the SDK scans every channel; the host's cached channel and BSSID narrow it where the SDK lets them), association, WPA2 handshake, DHCP",
+  },
+  rfCalibrationMs: {
+    value: 0,
+    unit: "ms",
+    source: "ESP-IDF RF calibration guide: none on a wake from deep sleep with the PHY calibration data kept in NVS, as torpor's ESP32 builds keep it; about 100 ms at every Wi-Fi start where a target's own sdkconfig does not keep it",
+  },
+  xsPerMs: { value: 2400, unit: "XS compute/ms", source: "assumed, not measured: XS on a 240 MHz Xtensa at about 100 cycles per unit of its meter (about one bytecode)" },
+  batteryMah: { value: 2500, unit: "mAh", source: "a typical 18650 cell, no derating for self-discharge or cut-off voltage" },
+} satisfies Record<string, Parameter>;
+
+/** The parameters' values: what `project` takes. */
+export type Assumptions = { [K in keyof typeof parameters]: number };
+
+export const defaultAssumptions: Assumptions = Object.fromEntries(Object.entries(parameters).map(([k, p]) => [k, p.value])) as Assumptions;
 
 export interface Schedule {
   sampleInterval: number;
@@ -91,9 +109,10 @@ export function project(s: Schedule, m: Measured, a: Assumptions): Projection {
   const batch = effectiveBatch(s);
   // At least one connection a day, for queued commands and the clock (schedule.ts).
   const radioWakesPerDay = Math.max(wakesPerDay / batch, 86_400 / DOWNLINK_PERIOD_S);
-  const awakeMs = wakesPerDay * (a.bootMs + m.awakeMs);
+  const cpuMs = m.xsCompute === undefined ? m.awakeMs : m.xsCompute / a.xsPerMs;
+  const awakeMs = wakesPerDay * (a.bootMs + m.sampleMs + cpuMs);
   const airMs = (m.bytesUp * 8) / (a.txMbps * 1000);
-  const radioMs = radioWakesPerDay * (a.wifiMs + m.radioMs);
+  const radioMs = radioWakesPerDay * (a.wifiMs + a.rfCalibrationMs + m.radioMs);
   // mA·ms per day, by part.
   const awake = awakeMs * a.cpuMa;
   const radio = radioMs * a.rxMa + radioWakesPerDay * airMs * (a.txMa - a.rxMa);
@@ -126,7 +145,8 @@ export function measuredFromState(dir: string, config: Config): Measured {
   const wakes = state.counters.wakes;
   if (wakes < 2 || e.radioWakes < 1) throw new UsageError(`--state ${dir}: too few wakes recorded (${wakes} wakes, ${e.radioWakes} with the radio)`);
   return {
-    awakeMs: (e.awakeMs - e.radioMs) / wakes,
+    xsCompute: undefined,
+    awakeMs: (e.awakeMs - e.radioMs - e.sampleMs) / wakes,
     sampleMs: e.sampleMs / wakes,
     radioMs: e.radioMs / e.radioWakes,
     bytesUp: e.bytesUp / e.radioWakes,
@@ -136,8 +156,9 @@ export function measuredFromState(dir: string, config: Config): Measured {
 }
 
 /** Runs `wakes` wakes of the config on the Node host against an embedded broker, and reads the
- *  totals they recorded. */
-export async function measureOnNodeHost(raw: RawConfig, wakes: number): Promise<Measured> {
+ *  totals they recorded; the CPU part comes from `xsCompute` (XS compute per wake at each buffer fill,
+ *  from 1), averaged over the fills a batch goes through. */
+export async function measureOnNodeHost(raw: RawConfig, wakes: number, xsCompute?: readonly number[]): Promise<Measured> {
   const broker = await startEmbeddedBroker();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-power-"));
   try {
@@ -145,35 +166,70 @@ export async function measureOnNodeHost(raw: RawConfig, wakes: number): Promise<
     fs.writeFileSync(configFile, JSON.stringify({ ...raw, broker: broker.url, mode: "deep-sleep" }));
     const state = path.join(dir, "node");
     for (let i = 0; i < wakes; i++) await wakeOnce({ state, config: configFile, timeScale: 1e6 }, () => {});
-    const measured = measuredFromState(state, layeredConfig(manifestConfig(), raw).config);
-    return { ...measured, source: `${wakes} wakes on the Node host against an embedded broker` };
+    const config = layeredConfig(manifestConfig(), raw).config;
+    const measured = measuredFromState(state, config);
+    const batch = Math.min(effectiveBatch(config), xsCompute?.length ?? 0);
+    const compute = xsCompute && batch > 0 ? xsCompute.slice(0, batch).reduce((x, y) => x + y, 0) / batch : undefined;
+    return {
+      ...measured,
+      xsCompute: compute,
+      source: `${wakes} wakes on the Node host against an embedded broker${compute === undefined ? "" : `; XS compute of ${batch} wakes on XS 13`}`,
+    };
   } finally {
     await broker.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The batch sizes the report shows, the config's own among them. */
+export function batchSizes(config: Schedule): number[] {
+  return [...new Set([1, 5, 12, 60, config.batchSize])].sort((x, y) => x - y);
+}
+
+/** The schedule with another batch size, maxLatency raised so that the batch, not it, decides. */
+export function withBatch(config: Schedule, batchSize: number): Schedule {
+  return { ...config, batchSize, maxLatency: Math.max(config.maxLatency, batchSize * config.sampleInterval) };
+}
+
+/**
+ * A measurement per batch size shown: each a run on the Node host long enough for two full batches
+ * (so the largest, 60, is measured from a real publish of 60 readings), with XS compute per wake
+ * measured on XS 13 up to the largest batch.
+ */
+export async function measureBatches(raw: RawConfig, config: Config, wakes: number): Promise<Map<number, Measured>> {
+  const batches = batchSizes(config);
+  const xs = await xsComputeByFill(Math.min(Math.max(...batches), 1440));
+  const compute = "skipped" in xs ? undefined : xs.compute;
+  const result = new Map<number, Measured>();
+  for (const batchSize of batches) {
+    const schedule = withBatch(config, batchSize);
+    result.set(batchSize, await measureOnNodeHost({ ...raw, batchSize, maxLatency: schedule.maxLatency }, Math.max(wakes, 2 * batchSize + 2), compute));
+  }
+  return result;
+}
+
 const usage = `usage: npm run power -- [options]
 
-Projects battery life on an ESP32 from the config, awake times measured on the Node host and the
-ESP32 datasheet's currents (docs/power.md), and shows how batch size and interval move it.
+Projects battery life on an ESP32 from the config and named parameters (docs/power.md gives each
+its source), with the CPU time of a wake from XS compute measured on XS, and the sensors' waits and
+each publish's bytes from real wakes on the Node host (one run per batch size shown, up to 60); then
+shows how batch size and interval move it, and how much the assumed figures do.
 
-  --config FILE      JSON file of config keys (default: the manifest's config)
-  --state DIR        take the measured times from the energy totals of a node's state directory
-                     (default: run --wakes wakes on the Node host against an embedded broker)
-  --wakes N          wakes of that run (default 24)
-  --battery-mah N    battery capacity (default ${datasheet.batteryMah})
-  --boot-ms N        wake-up to firmware start (default ${datasheet.bootMs})
-  --wifi-ms N        Wi-Fi association and DHCP per publish (default ${datasheet.wifiMs})
-  --cpu-ma N         CPU active, radio off (default ${datasheet.cpuMa})
-  --rx-ma N          radio on, receiving (default ${datasheet.rxMa})
-  --tx-ma N          radio transmitting (default ${datasheet.txMa})
-  --sleep-ua N       deep sleep (default ${datasheet.sleepUa})
-  --json             print the figures as JSON
-  --help             show this help
+  --config FILE          JSON file of config keys (default: the manifest's config)
+  --state DIR            take the measured figures from the energy totals of a node's state directory
+                         (default: real wakes on the Node host against an embedded broker)
+  --wakes N              wakes of each such run, at least two batches' worth (default 24)
+${Object.entries(parameters)
+  .map(([key, p]) => `  --${flagOf(key).padEnd(21)}${p.unit}, default ${p.value}`)
+  .join("\n")}
+  --json                 print the figures as JSON
+  --help                 show this help
 `;
 
-const numeric = ["wakes", "battery-mah", "boot-ms", "wifi-ms", "cpu-ma", "rx-ma", "tx-ma", "sleep-ua"] as const;
+/** bootMs → boot-ms */
+function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
 
 export interface PowerOptions {
   config?: string;
@@ -193,7 +249,7 @@ export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
         state: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean" },
-        ...Object.fromEntries(numeric.map((flag) => [flag, { type: "string" as const }])),
+        ...Object.fromEntries(["wakes", ...Object.keys(parameters).map(flagOf)].map((flag) => [flag, { type: "string" as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -202,7 +258,7 @@ export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
     throw new UsageError((e as Error).message.split("\n")[0]!);
   }
   if (values.help) return "help";
-  const number = (flag: (typeof numeric)[number], fallback: number, integer = false): number => {
+  const number = (flag: string, fallback: number, integer = false): number => {
     const v = values[flag];
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -214,16 +270,7 @@ export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
   const options: PowerOptions = {
     wakes: number("wakes", 24, true),
     json: values.json === true,
-    assumptions: {
-      ...datasheet,
-      batteryMah: number("battery-mah", datasheet.batteryMah),
-      bootMs: number("boot-ms", datasheet.bootMs),
-      wifiMs: number("wifi-ms", datasheet.wifiMs),
-      cpuMa: number("cpu-ma", datasheet.cpuMa),
-      rxMa: number("rx-ma", datasheet.rxMa),
-      txMa: number("tx-ma", datasheet.txMa),
-      sleepUa: number("sleep-ua", datasheet.sleepUa),
-    },
+    assumptions: Object.fromEntries(Object.entries(defaultAssumptions).map(([key, value]) => [key, number(flagOf(key), value)])) as Assumptions,
   };
   if (typeof values.config === "string") {
     if (!fs.existsSync(values.config)) throw new UsageError(`--config ${values.config}: no such file`);
@@ -236,34 +283,53 @@ export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
   return options;
 }
 
-/** The projection for the config, and the same with other batch sizes and intervals. */
-export function sweep(config: Schedule, m: Measured, a: Assumptions) {
-  const batches = [...new Set([1, 5, 12, 60, config.batchSize])].sort((x, y) => x - y);
+/** What the sensitivity table varies: the assumed figures, each over a range a board may show. */
+export const sensitivity: readonly { key: keyof Assumptions; values: readonly number[] }[] = [
+  { key: "bootMs", values: [100, 250, 500] },
+  { key: "wifiMs", values: [300, 1000, 3000] },
+  { key: "rfCalibrationMs", values: [0, 100] },
+  { key: "sleepUa", values: [10, 25, 100, 1000] },
+  { key: "xsPerMs", values: [600, 2400, 9600] },
+];
+
+/**
+ * The projection for the config; the same with other batch sizes (each with its own measurement)
+ * and intervals; and the config's battery life with each assumed figure varied alone.
+ */
+export function sweep(config: Schedule, measured: ReadonlyMap<number, Measured>, a: Assumptions) {
+  const m = measured.get(config.batchSize)!;
   const intervals = [...new Set([30, 60, 300, 900, config.sampleInterval])].sort((x, y) => x - y);
   return {
     config: project(config, m, a),
-    // Latency raised with the batch, so that the batch, not maxLatency, decides.
-    byBatch: batches.map((batchSize) => project({ ...config, batchSize, maxLatency: Math.max(config.maxLatency, batchSize * config.sampleInterval) }, m, a)),
+    byBatch: batchSizes(config).map((batchSize) => project(withBatch(config, batchSize), measured.get(batchSize) ?? m, a)),
+    // Latency raised with the interval, so that the batch, not maxLatency, decides.
     byInterval: intervals.map((sampleInterval) => project({ ...config, sampleInterval, maxLatency: Math.max(config.maxLatency, config.batchSize * sampleInterval) }, m, a)),
+    sensitivity: sensitivity.map(({ key, values }) => ({ key, days: values.map((value) => ({ value, batteryDays: project(config, m, { ...a, [key]: value }).batteryDays })) })),
   };
 }
 
-function report(raw: Config, m: Measured, a: Assumptions, figures: ReturnType<typeof sweep>): string {
+function report(raw: Config, measured: ReadonlyMap<number, Measured>, a: Assumptions, figures: ReturnType<typeof sweep>): string {
   const c = figures.config;
-  const days = (p: Projection) => (p.batteryDays >= 730 ? `${(p.batteryDays / 365).toFixed(1)} years` : `${p.batteryDays.toFixed(0)} days`);
+  const m = measured.get(raw.batchSize)!;
+  const days = (d: number) => (d >= 730 ? `${(d / 365).toFixed(1)} years` : `${d.toFixed(0)} days`);
   const row = (p: Projection) =>
-    `  ${String(p.sampleInterval).padStart(6)} s ${String(p.batchSize).padStart(6)} ${String(p.effectiveBatch).padStart(9)} ${p.radioWakesPerDay.toFixed(1).padStart(11)} ${p.averageUa.toFixed(0).padStart(8)} µA  ${days(p)}`;
+    `  ${String(p.sampleInterval).padStart(6)} s ${String(p.batchSize).padStart(6)} ${String(p.effectiveBatch).padStart(9)} ${p.radioWakesPerDay.toFixed(1).padStart(11)} ${p.averageUa.toFixed(0).padStart(8)} µA  ${days(p.batteryDays)}`;
   const header = "  interval   batch  effective  radio/day   average   battery";
+  const cpu = m.xsCompute === undefined ? `CPU ${m.awakeMs.toFixed(1)} ms measured` : `XS compute ${(m.xsCompute / 1000).toFixed(0)} k = ${(m.xsCompute / a.xsPerMs).toFixed(1)} ms at ${a.xsPerMs}/ms`;
+  const value = (key: keyof Assumptions) => `${a[key]} ${parameters[key].unit}${a[key] === parameters[key].value ? "" : " (given)"}`;
   const lines = [
     `torpor power budget: ${raw.sampleInterval} s interval, batch ${raw.batchSize}, maxLatency ${raw.maxLatency} s`,
     `measured (${m.source}):`,
-    `  awake per wake ${m.awakeMs.toFixed(1)} ms (sampling ${m.sampleMs.toFixed(1)} ms), broker exchange ${m.radioMs.toFixed(1)} ms, ${m.bytesUp.toFixed(0)} B up / ${m.bytesDown.toFixed(0)} B down per publish`,
-    `assumed: boot ${a.bootMs} ms, Wi-Fi up ${a.wifiMs} ms; currents (ESP32 datasheet): deep sleep ${a.sleepUa} µA, CPU ${a.cpuMa} mA, RX ${a.rxMa} mA, TX ${a.txMa} mA at ${a.txMbps} Mbit/s; battery ${a.batteryMah} mAh`,
+    `  per wake: ${cpu}, sensors ${m.sampleMs.toFixed(1)} ms; per publish: broker exchange ${m.radioMs.toFixed(1)} ms, ${m.bytesUp.toFixed(0)} B up / ${m.bytesDown.toFixed(0)} B down`,
+    "parameters:",
+    ...(Object.keys(parameters) as (keyof Assumptions)[]).map((key) => `  ${key} ${value(key)}: ${parameters[key].source}`),
     "",
-    `this config: ${c.averageUa.toFixed(0)} µA on average (sleep ${(100 * c.shares.sleep).toFixed(0)} %, awake ${(100 * c.shares.awake).toFixed(0)} %, radio ${(100 * c.shares.radio).toFixed(0)} %): ${days(c)}`,
+    `this config: ${c.averageUa.toFixed(0)} µA on average (sleep ${(100 * c.shares.sleep).toFixed(0)} %, awake ${(100 * c.shares.awake).toFixed(0)} %, radio ${(100 * c.shares.radio).toFixed(0)} %): ${days(c.batteryDays)}`,
   ];
   if (c.effectiveBatch < c.batchSize) lines.push(`note: maxLatency ${c.maxLatency} s publishes every ${c.effectiveBatch} readings, before a batch of ${c.batchSize} is full`);
   lines.push("", "by batch size:", header, ...figures.byBatch.map(row), "", "by interval:", header, ...figures.byInterval.map(row));
+  lines.push("", "sensitivity (this config, one figure varied at a time):");
+  for (const s of figures.sensitivity) lines.push(`  ${s.key.padEnd(16)}${s.days.map((d) => `${d.value} ${parameters[s.key].unit}: ${days(d.batteryDays)}`).join("   ")}`);
   return lines.join("\n");
 }
 
@@ -284,9 +350,11 @@ async function main(): Promise<void> {
     process.exit(e instanceof UsageError || e instanceof ConfigError || (e as Error).message.startsWith("--config") ? 2 : 1);
   }
   try {
-    const measured = options.state ? measuredFromState(options.state, config) : await measureOnNodeHost(raw, options.wakes);
+    const measured = options.state
+      ? new Map(batchSizes(config).map((b) => [b, measuredFromState(options.state!, config)] as const))
+      : await measureBatches(raw, config, options.wakes);
     const figures = sweep(config, measured, options.assumptions);
-    if (options.json) process.stdout.write(`${JSON.stringify({ measured, assumptions: options.assumptions, ...figures }, null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures }, null, 2)}\n`);
     else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n`);
   } catch (e) {
     process.stderr.write(`power: ${(e as Error).message}\n`);

@@ -3,6 +3,7 @@
 // with a deadline (station.ts); TCP over lwip; retained memory, wake cause, deep sleep and pin wake
 // from torpor's native module (native/), because the SDK has none of them for ESP32.
 
+import mcConfig from "mc/config";
 import Analog from "embedded:io/analog";
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
@@ -18,24 +19,18 @@ import { parseContactOptions } from "../../src/sensors/contact";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import * as power from "./native/power";
 import { NetCache } from "./net-cache";
+import { acceptedKeys } from "./sdk-config";
 import { clock, log, timers } from "./runtime";
 import { BufferedTCP, pendingSockets } from "./sdk-tcp";
 import { BufferedTLS } from "./sdk-tls";
 import { Station, type StaticAddress } from "./station";
 
 /**
- * Keys the SDK's own manifests put in mc/config on ESP32 — manifest_net's SNTP server, the SSL
- * module's key exchanges (`tls`, modules/crypt/tls_common.json) and what
- * board targets (build/devices/esp32/targets/<board>) set for their displays, buttons and power —
- * and `staticIP`, read here. mcconfig's `format` never reaches parseConfig (main.ts drops it).
+ * The keys of mc/config that are not torpor's but belong here: the SDK's and this board target's,
+ * whatever the target defines (sdk-config.ts says how they are told apart from a misspelt key), and
+ * `staticIP`, read here. mcconfig's `format` never reaches parseConfig (main.ts drops it).
  */
-export const configKeys: readonly string[] = [
-  "staticIP", "sntp", "tls",
-  "autorotate", "backlight", "brightness", "button", "buttonArray", "button_pin", "buzzer", "camera",
-  "corner", "driverRotation", "enablePowerButton", "es8311", "ir_pin", "ir_rx_pin", "ir_tx_pin",
-  "lcd_pin", "led", "led_pin", "peripheral_power_pin", "power_pin", "rotation", "rtc", "screen",
-  "Screen", "startupSound", "startupVibration", "touch", "virtualButton", "voltage", "xPower", "xPWR_key",
-];
+export const configKeys: readonly string[] = Object.freeze(acceptedKeys(mcConfig));
 
 export const checkHostConfig: CheckHostConfig = (raw) => {
   staticAddress(raw.staticIP);

@@ -13,11 +13,15 @@ import type { BufferSource, TCP as HostTCP, TCPOptions } from "../../src/host";
 
 const CLOSE_GRACE_MS = 2000;
 
-/** Sockets whose queue has not gone out yet: a device waits for them before it turns the radio off. */
-const draining = new Set<BufferedTCP>();
+/**
+ * How many sockets have a queue that has not gone out yet: a device waits for them before it turns
+ * the radio off. A count, not a Set of them: this module is preloaded, and a Set made at preload
+ * lives in flash, where it cannot change.
+ */
+let draining = 0;
 
 export function pendingSockets(): number {
-  return draining.size;
+  return draining;
 }
 
 /** What BufferedTCP drives: the SDK's TCP socket, or its TLS socket over one. */
@@ -55,6 +59,8 @@ export class BufferedTCP implements HostTCP {
   #writable = 0;
   #closing: Timer | undefined;
   #done = false;
+  /** Counted in `draining`. */
+  #draining = false;
 
   /** `reserve`: bytes of the space a write returns that the next chunk must leave unused. */
   constructor(options: TCPOptions, open: OpenSocket = openTCP, reserve = 0) {
@@ -92,7 +98,7 @@ export class BufferedTCP implements HostTCP {
     if (bytes.length === 0) return;
     // A copy: the caller may reuse its buffer once write() returns, as node:net allows.
     this.#queue.push(bytes.slice());
-    draining.add(this);
+    this.#setDraining(true);
     this.#drain();
   }
 
@@ -117,9 +123,14 @@ export class BufferedTCP implements HostTCP {
       else this.#queue[0] = head.subarray(n);
     }
     if (this.#queue.length === 0) {
-      draining.delete(this);
+      this.#setDraining(false);
       if (this.#closing !== undefined) this.#end();
     }
+  }
+
+  #setDraining(on: boolean): void {
+    if (on !== this.#draining) draining += on ? 1 : -1;
+    this.#draining = on;
   }
 
   #end(): void {
@@ -127,7 +138,7 @@ export class BufferedTCP implements HostTCP {
     this.#done = true;
     if (this.#closing !== undefined) Timer.clear(this.#closing);
     this.#queue.length = 0;
-    draining.delete(this);
+    this.#setDraining(false);
     try {
       this.#socket.close();
     } catch {
