@@ -23,6 +23,7 @@ import { ProtocolError, type Version } from "./mqtt/codec";
 import type { ConnackPacket } from "./mqtt/packets";
 import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
+import { defaultAssumptions, project } from "./power/projection";
 import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
@@ -827,6 +828,8 @@ export class Exchange {
       energy: state.energy,
       mqtt: this.version === 5 ? "5" : "3.1.1",
     };
+    const days = batteryDays(state, withOverrides(config, this.#link.overrides));
+    if (days !== undefined) status.batteryDays = days;
     if (this.#qos() !== config.qos) status.qos = this.#qos();
     if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
     if (this.#link.overrides) status.overrides = this.#link.overrides;
@@ -839,6 +842,23 @@ export class Exchange {
     const keep = ["state", "nextWake", "buffered", "dropped", "delivered", "refused"];
     return Object.fromEntries(keep.map((key) => [key, full[key]]));
   }
+}
+
+/** Days a battery of the datasheet's defaults lasts on `config`'s schedule at what the node's wakes
+ *  have cost so far (its energy totals); undefined before it has published once. */
+function batteryDays(state: NodeState, config: Config): number | undefined {
+  const { energy } = state;
+  const wakes = state.counters.wakes;
+  if (wakes === 0 || energy.radioWakes === 0) return undefined;
+  const measured = {
+    xsCompute: undefined,
+    awakeMs: Math.max(0, energy.awakeMs - energy.sampleMs - energy.radioMs) / wakes,
+    sampleMs: energy.sampleMs / wakes,
+    radioMs: energy.radioMs / energy.radioWakes,
+    bytesUp: energy.bytesUp / energy.radioWakes,
+    bytesDown: energy.bytesDown / energy.radioWakes,
+  };
+  return Math.round(project(config, measured, defaultAssumptions).batteryDays);
 }
 
 function isMarker(payload: Uint8Array, marker?: string): boolean {

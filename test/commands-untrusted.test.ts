@@ -122,6 +122,21 @@ for (const version of [4, 5] as const) {
       }
     });
 
+    it("shows in its status what a commanded schedule will cost in battery life", async () => {
+      const node = await sleepingNode("battery");
+      try {
+        assert.equal((await node.wake()).error, undefined, node.log());
+        const before = (await retainedJson(broker.url, node.statusTopic)).batteryDays as number;
+        assert.ok(before > 0, `batteryDays ${before}`);
+        await send(node, JSON.stringify({ cmd: "set", batchSize: 30, id: "slow" }));
+        assert.deepEqual(commandLines((await node.wake()).lines), ["command slow: ok"]);
+        const after = (await retainedJson(broker.url, node.statusTopic)).batteryDays as number;
+        assert.ok(after > before * 2, `batch 30 should last far longer than batch 1: ${before} → ${after} days`);
+      } finally {
+        node.remove();
+      }
+    });
+
     it("takes 300 random payloads between wakes: no crash, every reading delivered, every command answered", async () => {
       // Schedules stay publishing at every wake (batch 1) so that each wake takes its commands.
       // ({"cmd":"sync"} is left out: it is the node's own marker, ignored by design.)
