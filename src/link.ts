@@ -41,6 +41,10 @@ export interface LinkMemory {
   overrides?: Overrides;
   /** Results of the commands taken in the last connected wake, published in the status. */
   results?: string[];
+  /** When the status last went out (Unix seconds), and a fingerprint of what it said that does not
+   *  change at every wake: the next is sent when that changes or its heartbeat is due. */
+  statusAt?: number;
+  statusPrint?: number;
   /** Seconds of "awake" granted on `day` (Unix days): the daily budget's meter. */
   awake?: { day: number; seconds: number };
 }
