@@ -117,7 +117,13 @@ export function applyCommand(payload: Uint8Array, link: LinkMemory, limits: Comm
     // JSON.parse recurses per level: a deeply nested payload would overflow XS's native stack,
     // which no catch survives. No command nests at all.
     if (nestedDeeperThan(text, MAX_NESTING)) throw new Error(`nested deeper than ${MAX_NESTING} levels`);
-    const value: unknown = JSON.parse(text);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // The engine's own message differs from host to host and may quote the payload.
+      throw new Error("not JSON");
+    }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
     command = value as Record<string, unknown>;
   } catch (e) {

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
+import fc from "fast-check";
 import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
 import { decodeJson, encodeJson } from "./fixtures/xs/json";
@@ -44,14 +45,40 @@ describe("the exchange without IO", () => {
   });
 });
 
+/** Wakes whose queued commands are anything at all: hostile JSON, junk, huge values, deep nesting. */
+const hostile = fc.sample(
+  fc.array(
+    fc.oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.string({ maxLength: 60 }),
+      fc.record({ cmd: fc.constantFrom("set", "awake", "reset", "status", "__proto__"), seconds: fc.integer({ min: -5, max: 700 }), sampleInterval: fc.oneof(fc.integer(), fc.string()), id: fc.string({ maxLength: 40 }) }, { requiredKeys: ["cmd"] }).map((c) => JSON.stringify(c)),
+      fc.integer({ min: 1, max: 2000 }).map((n) => `${"[".repeat(n)}${"]".repeat(n)}`),
+    ),
+    { minLength: 1, maxLength: 12 },
+  ),
+  { numRuns: 40, seed: 11 },
+).map((commands): ExchangeScenario => ({ version: 5, readings: 2, commands, untilMs: 2_000_000 }));
+
+describe("hostile commands in the exchange", () => {
+  it("never throw, end the exchange in order, and each is answered once", () => {
+    for (const scenario of hostile) {
+      const t = run(scenario);
+      assert.equal(t.outcome.error, undefined, t.log.join("\n"));
+      assert.equal(t.delivered, 2);
+      assert.equal(t.log.filter((l) => l.startsWith("command ")).length, scenario.commands!.filter((c) => !/^\{"sync":"/.test(c)).length, t.log.join("\n"));
+      assert.deepEqual(t.sent.slice(-1), ["disconnect"]);
+    }
+  });
+});
+
 describe("the exchange on XS", () => {
   const available = findXsnapWorker() !== undefined;
-  it("writes the same transcripts as on Node", async (t: TestContext) => {
+  it("writes the same transcripts as on Node, hostile commands included", async (t: TestContext) => {
     if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
     const worker = await XsWorker.start({ meteringLimit: 0 });
     try {
       await worker.evaluate(bundle(xsFixture("exchange.entry.ts")));
-      for (const scenario of Object.values(scenarios)) {
+      for (const scenario of [...Object.values(scenarios), ...hostile]) {
         const { result } = await worker.call(scenario);
         assert.deepEqual(result, decodeJson(encodeJson(run(scenario))));
       }
