@@ -4,6 +4,10 @@
 // simulated time, until the wake is done. There is no network: the first wake's publish fails at
 // once, and the schedule (batch 1000, latency a week) publishes no more, so every other wake is
 // the core of a wake — restore, sample, append, commit, schedule, commit.
+//
+// bench/xs.ts bundles this with bench/crc-metered.ts in place of src/power/crc32.ts, so that each
+// wake also reports the compute its CRCs took; "nibble-crc" measures what the CRCs of the same wake
+// cost before the byte table and incremental commits (the reference in bench/crc32-nibble.ts).
 
 import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
@@ -13,6 +17,10 @@ import { STATE_VERSION } from "../src/power/state";
 import { virtualBoard } from "../hosts/sim/devices/board";
 import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
 import { serveJson } from "../test/fixtures/xs/serve";
+import { crcCompute } from "./crc-metered";
+import { crc32Nibble } from "./crc32-nibble";
+
+declare const resetMeter: (limit: number, index: number) => number;
 
 const config = parseConfig({
   batchSize: 1000,
@@ -81,14 +89,29 @@ async function settle<T>(promise: Promise<T>): Promise<T> {
   return value as T;
 }
 
-async function oneWake(): Promise<void> {
+async function oneWake(): Promise<{ crc: number }> {
   wakeStart = time;
+  crcCompute();
   const summary = await settle(wake(host, config));
   timers = [];
   time = summary.nextWake;
+  return { crc: crcCompute() };
 }
 
-type Request = { op: "wakes"; count: number } | { op: "wake" } | { op: "idle" } | { op: "gc" };
+/** The old wake's CRC work on the current slot: the whole slot hashed at the load and at each of
+ *  the two commits, with the nibble table. Returns its compute alone. */
+function nibbleCrc(): number {
+  const slots = new RetainedSlots(retained, STATE_VERSION);
+  slots.load();
+  const image = slots.image();
+  const before = resetMeter(0, 0);
+  for (let pass = 0; pass < 3; pass++) crc32Nibble(image, 16, image.length, crc32Nibble(image, 0, 12));
+  const used = resetMeter(0, 0);
+  resetMeter(0, before + used);
+  return used;
+}
+
+type Request = { op: "wakes"; count: number } | { op: "wake" } | { op: "idle" } | { op: "gc" } | { op: "nibble-crc" };
 
 serveJson<Request>(async (request) => {
   switch (request.op) {
@@ -103,6 +126,8 @@ serveJson<Request>(async (request) => {
       const loaded = new RetainedSlots(retained, STATE_VERSION).load();
       return { payloadBytes: loaded.status === "ok" ? loaded.payload.length : 0 };
     }
+    case "nibble-crc":
+      return { compute: nibbleCrc() };
     case "idle":
       return {};
   }
