@@ -75,14 +75,14 @@ class BodyWriter extends Body {
     coder.bit(models, base + SIGN + (previous < 0 ? 0 : previous === 0 ? 1 : 2), d < 0 ? 1 : 0);
     const v = d < 0 ? -d : d;
     const length = 32 - Math.clz32(v);
-    for (let j = 1; j < length; j++) coder.bit(models, base + UNARY + j, 1);
+    if (length > 1) coder.ones(models, base + UNARY + 1, length - 1);
     if (length < 32) coder.bit(models, base + UNARY + length, 0);
     if (length < 2) return;
     const first = (v >>> (length - 2)) & 1;
     coder.bit(models, base + MANTISSA + length, first);
     if (length < 3) return;
     coder.bit(models, base + SECOND + 2 * length + first, (v >>> (length - 3)) & 1);
-    if (length >= 4) coder.direct(v % 2 ** (length - 3), length - 3);
+    if (length >= 4) coder.direct(v & ((1 << (length - 3)) - 1), length - 3);
   }
 
   /** Elias gamma of n ≥ 0, at 1/2 a bit: counts and indices, rare enough not to model. */
@@ -136,13 +136,14 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
   const n = readings.length;
   const t0 = n ? readings[0]!.time : 0;
   const step = n > 1 ? (readings[1]!.time - t0) | 0 : 0;
+  // One pass, natives where they serve (includes): on XS a loop turn costs a dozen bytecodes.
   let regular = true;
-  for (let i = 2; i < n && regular; i++) regular = readings[i]!.time === (t0 + i * step) >>> 0;
   let exceptions = false;
-  for (let i = 0; i < n && !exceptions; i++) {
-    const r = readings[i]!;
-    if (r.faults.length) exceptions = true;
-    for (let c = 0; c < r.values.length; c++) if (r.values[c] === null) exceptions = true;
+  let r: Reading;
+  for (let i = 0; i < n; i++) {
+    r = readings[i]!;
+    if (regular && i > 1 && r.time !== (t0 + i * step) >>> 0) regular = false;
+    if (!exceptions && (r.faults.length > 0 || r.values.includes(null))) exceptions = true;
   }
 
   const head = new HeaderWriter();
@@ -172,9 +173,11 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
   const { coder, models } = body;
   let time = t0;
   let delta = step;
+  let values: readonly (number | null)[];
+  let v: number | null | undefined;
   for (let i = 0; i < n; i++) {
-    const r = readings[i]!;
-    const values = r.values;
+    r = readings[i]!;
+    values = r.values;
     if (values.length !== channels) throw new RangeError(`compact payload: a reading has ${values.length} values for ${channels} channels`);
     if (i > 0 && !regular) {
       const d = (r.time - time) | 0;
@@ -196,7 +199,7 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
       }
     }
     for (let c = 0; c < channels; c++) {
-      const v = values[c];
+      v = values[c];
       if (v === null || v === undefined) continue;
       if (i > 0) body.residual(c + 1, (v - predicted[c]!) | 0);
       predicted[c] = v;

@@ -92,6 +92,34 @@ export class RangeEncoder {
     this.#range = range;
   }
 
+  /** Codes `count` 1 bits with models first, first + 1, …: a unary run, in one call (on XS a
+   *  call costs a fifth of a coded bit). bit() for a 1, written out in a loop. */
+  ones(models: Models, first: number, count: number): void {
+    const probabilities = models.p;
+    const counts = models.n;
+    let low = this.#low;
+    let range = this.#range;
+    let p = 0, n = 0, bound = 0, next = 0;
+    for (let i = first, end = first + count; i < end; i++) {
+      p = probabilities[i]!;
+      n = counts[i]!;
+      bound = (range >>> 16) * p;
+      low += bound;
+      range -= bound;
+      next = p - ((p * RATE[n]!) >> 16);
+      probabilities[i] = next < FLOOR ? FLOOR : next;
+      if (n < LEARNING) counts[i] = n + 1;
+      while (range < TOP) {
+        range *= 256;
+        this.#low = low;
+        this.#shift();
+        low = this.#low;
+      }
+    }
+    this.#low = low;
+    this.#range = range;
+  }
+
   /** Codes the low `count` bits of `value` (count ≤ 31), most significant first, each at 1/2. */
   direct(value: number, count: number): void {
     let range = this.#range;
