@@ -77,13 +77,12 @@ export class RangeEncoder {
       this.#low += bound;
       range -= bound;
       next = p - ((p * RATE[n]!) >> 16);
-      if (next < FLOOR) next = FLOOR;
+      models.p[i] = next < FLOOR ? FLOOR : next;
     } else {
       range = bound;
       next = p + (((0x10000 - p) * RATE[n]!) >> 16);
-      if (next > CEILING) next = CEILING;
+      models.p[i] = next > CEILING ? CEILING : next;
     }
-    models.p[i] = next;
     if (n < LEARNING) models.n[i] = n + 1;
     while (range < TOP) {
       range *= 256;
@@ -151,16 +150,18 @@ export class RangeEncoder {
   }
 
   #shift(): void {
-    if (this.#low < 0xff000000 || this.#low >= SPAN) {
-      const carry = this.#low >= SPAN ? 1 : 0;
+    const low = this.#low;
+    if (low < 0xff000000 || low >= SPAN) {
+      const carry = low >= SPAN ? 1 : 0;
       if (this.#first) this.#first = false;
       else this.#put((this.#cache + carry) & 0xff);
       for (; this.#pending > 0; this.#pending--) this.#put((0xff + carry) & 0xff);
-      this.#cache = Math.floor(this.#low / TOP) % 256;
+      // low < 2^33: the quotient is below 512, and & truncates it as floor would.
+      this.#cache = (low / TOP) & 0xff;
     } else {
       this.#pending++;
     }
-    this.#low = (this.#low % TOP) * 256;
+    this.#low = (low % TOP) * 256;
   }
 
   #put(byte: number): void {
