@@ -13,6 +13,8 @@ import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { Host } from "../src/host";
 import { RetainedSlots } from "../src/power/retained";
+import { RetainedStore } from "../src/power/store";
+import { channelsOf } from "../src/sensors/registry";
 import { STATE_VERSION } from "../src/power/state";
 import { virtualBoard } from "../hosts/sim/devices/board";
 import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
@@ -111,7 +113,31 @@ function nibbleCrc(): number {
   return used;
 }
 
-type Request = { op: "wakes"; count: number } | { op: "wake" } | { op: "idle" } | { op: "gc" } | { op: "nibble-crc" };
+/**
+ * The compute of range() for the oldest `count` readings kept, the middle `count` and the newest,
+ * each on the buffer as a wake finds it: freshly loaded, nothing decoded yet.
+ */
+function rangeCost(count: number): { from: number; compute: number; readings: number }[] {
+  const fresh = () => new RetainedStore(host, channelsOf(config.sensors), config.sensors.length).state.buffer;
+  const kept = fresh().length;
+  return [0, Math.floor((kept - count) / 2), kept - count].map((start) => {
+    const buffer = fresh();
+    const first = (buffer.first + start) >>> 0;
+    const before = resetMeter(0, 0);
+    const readings = buffer.range(first, count).length;
+    const used = resetMeter(0, 0);
+    resetMeter(0, before + used);
+    return { from: start, compute: used, readings };
+  });
+}
+
+type Request =
+  | { op: "wakes"; count: number }
+  | { op: "wake" }
+  | { op: "idle" }
+  | { op: "gc" }
+  | { op: "nibble-crc" }
+  | { op: "range"; count: number };
 
 serveJson<Request>(async (request) => {
   switch (request.op) {
@@ -126,6 +152,8 @@ serveJson<Request>(async (request) => {
       const loaded = new RetainedSlots(retained, STATE_VERSION).load();
       return { payloadBytes: loaded.status === "ok" ? loaded.payload.length : 0 };
     }
+    case "range":
+      return rangeCost(request.count);
     case "nibble-crc":
       return { compute: nibbleCrc() };
     case "idle":

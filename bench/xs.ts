@@ -59,6 +59,10 @@ async function meteredWake(): Promise<string> {
 }
 
 const CRC_SHARE = 0.15;
+/** range() of the newest 60 of 1440 readings before it could walk back from the head: measured
+ *  with this bench on the commit before (the code walked from the anchor, 180 blocks). */
+const RANGE_BEFORE = 970_740;
+const RANGE_BEFORE_NOTE = "measured with this bench on commit 952ef12, before range() could walk back from the head";
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function xsBench() {
@@ -107,11 +111,23 @@ export async function xsBench() {
         retainedPayloadBytes: (after.result as { payloadBytes: number }).payloadBytes,
       });
     }
+    // A batch of 60 read out of the full buffer as a publishing wake finds it (freshly loaded): the
+    // oldest, one from the middle and the newest.
+    const batches = (await worker.call({ op: "range", count: 60 })).result as { from: number; compute: number; readings: number }[];
+    const newest = batches[batches.length - 1]!;
+    targets.push({
+      target: `range() of the newest 60 readings of a full buffer (${readings} wakes) costs about one batch (at most twice the oldest 60's), not a walk from the anchor`,
+      limit: 2 * batches[0]!.compute,
+      measured: newest.compute,
+      met: newest.compute <= 2 * batches[0]!.compute,
+      before: RANGE_BEFORE,
+    });
     return {
       benchmark: "XS compute and slots per wake (restore, sample SHT3x + battery, append, commit ×2, no publish)",
       baseline: { op: "idle", compute: idle.compute, heapSlots: idle.currentHeapCount },
       crcBaseline: "beforeCrcWork: the same wake with its CRCs as three whole-slot passes of the nibble table (the code before issue 11)",
       results: rows,
+      rangeOfABatch: { readingsBuffered: readings, batches, before: { newest60: RANGE_BEFORE, note: RANGE_BEFORE_NOTE } },
       targets,
     };
   } finally {

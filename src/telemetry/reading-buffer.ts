@@ -74,6 +74,10 @@ export class ReadingBuffer {
   #cursorBlock = 0;
   #cursorOffset = 0;
   readonly #cursorState: Predictor;
+  /** Byte offsets of the sealed entries (a block, or a run of zero blocks), oldest first, for
+   *  walking back from the head; #entryCount -1 when not known (built again when needed). */
+  #entries: Uint16Array | undefined;
+  #entryCount = 0;
   /** CRC-32 of the sealed bytes and of those before the last entry, and crcPower(#sealed); valid
    *  while #crcKnown. */
   #crcKnown = true;
@@ -171,6 +175,7 @@ export class ReadingBuffer {
           this.#sealedPower = crcMultiply(this.#sealedPower, crcPower(length));
         }
         this.#lastEntry = this.#sealed;
+        this.#indexEntry(this.#sealed);
       } else if (this.#crcKnown) {
         this.#sealedCrc = crc32(this.#bytes, this.#lastEntry, this.#sealed, this.#lastCrc);
       }
@@ -239,6 +244,7 @@ export class ReadingBuffer {
     this.#tail.faults.fill(undefined);
     this.#lastEntry = -1;
     this.#cursorValid = false;
+    this.#entryCount = 0;
     this.#crcEmpty();
     // #first stays: appending back up to it, the released readings are not counted if dropped.
     this.#next = start;
@@ -269,6 +275,11 @@ export class ReadingBuffer {
     } else {
       this.#dropCrc(entry, crcChange, true);
     }
+    if (size && this.#entryCount > 0) {
+      const entries = this.#entries!;
+      for (let k = 1; k < this.#entryCount; k++) entries[k - 1] = entries[k]! - size;
+      this.#entryCount--;
+    }
     if (size) {
       bytes.copyWithin(0, size, this.#sealed + this.#tailBytes);
       this.#sealed -= size;
@@ -284,6 +295,65 @@ export class ReadingBuffer {
     }
     const newStart = this.#start;
     if (((this.#first - newStart) | 0) < 0) this.#first = newStart;
+  }
+
+  /** Notes a new sealed entry at `offset` in the index, if the index is kept and has room. */
+  #indexEntry(offset: number): void {
+    if (this.#entryCount < 0) return;
+    if (!this.#entries || this.#entryCount === this.#entries.length) {
+      this.#entryCount = -1;
+      return;
+    }
+    this.#entries[this.#entryCount++] = offset;
+  }
+
+  /** The entry index, built by walking the entries' shapes (no decoding) if it is not kept. */
+  #entryIndex(): Uint16Array {
+    if (this.#entryCount < 0 || !this.#entries) {
+      const { channels } = this;
+      const header = headerBytes(channels);
+      const entries = new Uint16Array(this.#blocks + 8);
+      let count = 0;
+      for (let offset = 0; offset < this.#sealed; count++) {
+        entries[count] = offset;
+        offset = isZeroBlock(this.#bytes, offset, channels) ? offset + header + 1 : blockEnd(this.#bytes, offset, this.#sealed, BLOCK, channels);
+      }
+      this.#entries = entries;
+      this.#entryCount = count;
+    }
+    return this.#entries;
+  }
+
+  /**
+   * Where a walk to position `from` should start when walking back from the head is shorter than
+   * walking on from `block`: rewinds `state` (from the head) entry by entry to the first entry that
+   * starts at or before `from`, and returns its block and offset; undefined if it is not shorter.
+   */
+  #fromHead(from: number, block: number, state: Predictor): { block: number; offset: number } | undefined {
+    const target = Math.floor(from / BLOCK);
+    if (this.#blocks - target >= target - block) return undefined;
+    const entries = this.#entryIndex();
+    const { channels } = this;
+    const header = headerBytes(channels);
+    const bytes = this.#bytes;
+    state.copyFrom(this.#head);
+    let at = this.#blocks;
+    let end = this.#sealed;
+    if (at <= target) return { block: at, offset: end };
+    for (let k = this.#entryCount - 1; k >= 0; k--) {
+      const offset = entries[k]!;
+      if (isZeroBlock(bytes, offset, channels)) {
+        const run = bytes[offset + header]! + 1;
+        state.time = (state.time - run * BLOCK * state.delta) >>> 0;
+        at -= run;
+      } else {
+        this.#decoder.rewind(bytes, offset, end, BLOCK, state);
+        at--;
+      }
+      end = offset;
+      if (at <= target) return { block: at, offset };
+    }
+    return { block: 0, offset: 0 };
   }
 
   /**
@@ -366,6 +436,13 @@ export class ReadingBuffer {
       state.copyFrom(this.#cursorState);
     } else {
       state.copyFrom(this.#anchor);
+    }
+    // From the anchor, or from the head backwards when that is shorter: a batch near the newest
+    // readings of a full buffer costs about one batch, not the whole buffer.
+    const back = this.#fromHead(from, block, state);
+    if (back) {
+      block = back.block;
+      offset = back.offset;
     }
     const decoded = this.#block;
     while (block < this.#blocks && block * BLOCK < to) {
@@ -454,8 +531,12 @@ export class ReadingBuffer {
     const header = headerBytes(channels);
     let blocks = 0;
     let offset = 0;
+    const entries = new Uint16Array(buffer.#blocks + 8);
+    buffer.#entries = entries;
     while (offset < sealed) {
       buffer.#lastEntry = offset;
+      if (buffer.#entryCount >= 0 && buffer.#entryCount < entries.length) entries[buffer.#entryCount++] = offset;
+      else buffer.#entryCount = -1;
       if (isZeroBlock(buffer.#bytes, offset, channels)) {
         if (offset + header >= sealed) throw new RangeError("retained reading buffer is malformed");
         blocks += buffer.#bytes[offset + header]! + 1;

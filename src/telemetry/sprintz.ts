@@ -270,6 +270,37 @@ export class BlockDecoder {
     return this.#dataEnd;
   }
 
+  /**
+   * The inverse of decode() without the readings: moves `state` from just after the block of `n`
+   * readings at `at` to just before it. Delta coding runs backwards too: the step before the block
+   * is the step after it less the block's time residuals, the time before it the time after less
+   * each reading's step, a value before it the value after less its residuals (a missing value has
+   * none). So a reading near the newest can be had from the head without decoding from the anchor.
+   */
+  rewind(bytes: Uint8Array, at: number, end: number, n: number, state: Predictor): void {
+    const { channels } = this;
+    this.#layout(bytes, at, end, n);
+    const widths = this.#widths;
+    const columns = this.#columns;
+    const missing = this.#missing;
+    const w0 = widths[0]!;
+    // Step i (1-based) is delta_before + the first i time residuals: the block's n steps add up to
+    // n × delta_before + Σ (n - i + 1) × dod_i.
+    let dods = 0;
+    let weighted = 0;
+    for (let i = 0; i < n; i++) {
+      const dod = w0 ? unzigzag(getBits(bytes, columns[0]! + i * w0, w0)) : 0;
+      dods = (dods + dod) | 0;
+      weighted = (weighted + Math.imul(n - i, dod)) | 0;
+      for (let c = 0; c < channels; c++) {
+        const w = widths[c + 1]!;
+        if (w && !(missing[i]! & (1 << c))) state.values[c] = (state.values[c]! - unzigzag(getBits(bytes, columns[c + 1]! + i * w, w))) | 0;
+      }
+    }
+    state.delta = (state.delta - dods) | 0;
+    state.time = (state.time - Math.imul(n, state.delta) - weighted) >>> 0;
+  }
+
   /** Parses the header and the exceptions; a block that runs past `end` is a RangeError (corrupt). */
   #layout(bytes: Uint8Array, at: number, end: number, n: number, into?: BlockReadings): void {
     const { channels } = this;
