@@ -16,19 +16,38 @@ export function crcCompute(): number {
   return total;
 }
 
-function metered<A extends unknown[]>(f: (...args: A) => number): (...args: A) => number {
-  return (...args: A) => {
-    const before = resetMeter(0, 0);
-    const result = f(...args);
-    const used = resetMeter(0, 0);
-    resetMeter(0, before + used);
-    spent += used;
-    return result;
-  };
+// Each wrapper takes its function's parameters as they are (no rest and spread, which would be
+// counted as CRC work) and reads the meter just around the call.
+export const CRC_ONE = crc.CRC_ONE;
+
+export function crc32(bytes: Uint8Array, start?: number, end?: number, previous?: number): number {
+  const before = resetMeter(0, 0);
+  const result = crc.crc32(bytes, start, end, previous);
+  return settle(before, result);
 }
 
-export const CRC_ONE = crc.CRC_ONE;
-export const crc32 = metered(crc.crc32);
-export const crcMultiply = metered(crc.crcMultiply);
-export const crcPower = metered(crc.crcPower);
-export const crc32Combine = metered(crc.crc32Combine);
+export function crcMultiply(a: number, b: number): number {
+  const before = resetMeter(0, 0);
+  const result = crc.crcMultiply(a, b);
+  return settle(before, result);
+}
+
+export function crcPower(length: number): number {
+  const before = resetMeter(0, 0);
+  const result = crc.crcPower(length);
+  return settle(before, result);
+}
+
+export function crc32Combine(first: number, second: number, power: number): number {
+  const before = resetMeter(0, 0);
+  const result = crc.crc32Combine(first, second, power);
+  return settle(before, result);
+}
+
+/** Adds what the meter counted since `before` was read to `spent`, and puts the meter back. */
+function settle(before: number, result: number): number {
+  const used = resetMeter(0, 0);
+  resetMeter(0, before + used);
+  spent += used;
+  return result;
+}

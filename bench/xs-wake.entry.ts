@@ -100,6 +100,14 @@ async function oneWake(): Promise<{ crc: number }> {
   return { crc: crcCompute() };
 }
 
+/** The compute of the CRCs of a load alone (the whole newest slot, hashed once): the part of a
+ *  wake's CRC work no commit can spare. */
+function loadCrc(): number {
+  crcCompute();
+  new RetainedSlots(retained, STATE_VERSION).load();
+  return crcCompute();
+}
+
 /** The old wake's CRC work on the current slot: the whole slot hashed at the load and at each of
  *  the two commits, with the nibble table. Returns its compute alone. */
 function nibbleCrc(): number {
@@ -155,7 +163,7 @@ serveJson<Request>(async (request) => {
     case "range":
       return rangeCost(request.count);
     case "nibble-crc":
-      return { compute: nibbleCrc() };
+      return { compute: nibbleCrc(), load: loadCrc() };
     case "idle":
       return {};
   }

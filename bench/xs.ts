@@ -83,7 +83,7 @@ export async function xsBench() {
       const { meter, result } = await worker.call({ op: "wake" });
       const crc = (result as { crc: number }).crc;
       const after = await worker.call({ op: "gc" });
-      const nibble = ((await worker.call({ op: "nibble-crc" })).result as { compute: number }).compute;
+      const { compute: nibble, load } = (await worker.call({ op: "nibble-crc" })).result as { compute: number; load: number };
       readings++;
       const share = round3(crc / meter.compute);
       const before = { compute: meter.compute - crc + nibble, crcCompute: nibble, crcShare: round3(nibble / (meter.compute - crc + nibble)) };
@@ -100,6 +100,9 @@ export async function xsBench() {
         compute: meter.compute,
         crcCompute: crc,
         crcShare: share,
+        // The load's pass over the whole slot, which power-cut safety needs at every wake.
+        crcOfLoad: load,
+        crcOfLoadShare: round3(load / meter.compute),
         beforeCrcWork: before,
         slotsLiveBefore: liveBefore,
         slotsAllocated: meter.currentHeapCount - liveBefore,
