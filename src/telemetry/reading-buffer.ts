@@ -39,8 +39,8 @@ export interface Reading {
 /** Channels one reading can have: the missing-value mask is 32 bits. */
 export const MAX_CHANNELS = 32;
 
-/** Below this many sealed bytes a commit hashes them: cheaper than taking their CRC from the load
- *  (a power of x by squaring, a dozen GF(2) products) and combining it. */
+/** Below this many sealed bytes, a buffer just read leaves their CRC to the commits' own hashing:
+ *  cheaper than taking it from the load (a power of x by squaring, a dozen GF(2) products). */
 const CRC_KEPT_FROM = 512;
 
 export class ReadingBuffer {
