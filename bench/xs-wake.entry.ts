@@ -4,15 +4,25 @@
 // simulated time, until the wake is done. There is no network: the first wake's publish fails at
 // once, and the schedule (batch 1000, latency a week) publishes no more, so every other wake is
 // the core of a wake — restore, sample, append, commit, schedule, commit.
+//
+// bench/xs.ts bundles this with bench/crc-metered.ts in place of src/power/crc32.ts, so that each
+// wake also reports the compute its CRCs took; "nibble-crc" measures what the CRCs of the same wake
+// cost before the byte table and incremental commits (the reference in bench/crc32-nibble.ts).
 
 import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { Host } from "../src/host";
 import { RetainedSlots } from "../src/power/retained";
+import { RetainedStore } from "../src/power/store";
+import { channelsOf } from "../src/sensors/registry";
 import { STATE_VERSION } from "../src/power/state";
 import { virtualBoard } from "../hosts/sim/devices/board";
 import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
 import { serveJson } from "../test/fixtures/xs/serve";
+import { crcCompute } from "./crc-metered";
+import { crc32Nibble } from "./crc32-nibble";
+
+declare const resetMeter: (limit: number, index: number) => number;
 
 const config = parseConfig({
   batchSize: 1000,
@@ -81,14 +91,61 @@ async function settle<T>(promise: Promise<T>): Promise<T> {
   return value as T;
 }
 
-async function oneWake(): Promise<void> {
+async function oneWake(): Promise<{ crc: number }> {
   wakeStart = time;
+  crcCompute();
   const summary = await settle(wake(host, config));
   timers = [];
   time = summary.nextWake;
+  return { crc: crcCompute() };
 }
 
-type Request = { op: "wakes"; count: number } | { op: "wake" } | { op: "idle" } | { op: "gc" };
+/** The compute of the CRCs of a load alone (the whole newest slot, hashed once): the part of a
+ *  wake's CRC work no commit can spare. */
+function loadCrc(): number {
+  crcCompute();
+  new RetainedSlots(retained, STATE_VERSION).load();
+  return crcCompute();
+}
+
+/** The old wake's CRC work on the current slot: the whole slot hashed at the load and at each of
+ *  the two commits, with the nibble table. Returns its compute alone. */
+function nibbleCrc(): number {
+  const slots = new RetainedSlots(retained, STATE_VERSION);
+  slots.load();
+  const image = slots.image();
+  const before = resetMeter(0, 0);
+  for (let pass = 0; pass < 3; pass++) crc32Nibble(image, 16, image.length, crc32Nibble(image, 0, 12));
+  const used = resetMeter(0, 0);
+  resetMeter(0, before + used);
+  return used;
+}
+
+/**
+ * The compute of range() for the oldest `count` readings kept, the middle `count` and the newest,
+ * each on the buffer as a wake finds it: freshly loaded, nothing decoded yet.
+ */
+function rangeCost(count: number): { from: number; compute: number; readings: number }[] {
+  const fresh = () => new RetainedStore(host, channelsOf(config.sensors), config.sensors.length).state.buffer;
+  const kept = fresh().length;
+  return [0, Math.floor((kept - count) / 2), kept - count].map((start) => {
+    const buffer = fresh();
+    const first = (buffer.first + start) >>> 0;
+    const before = resetMeter(0, 0);
+    const readings = buffer.range(first, count).length;
+    const used = resetMeter(0, 0);
+    resetMeter(0, before + used);
+    return { from: start, compute: used, readings };
+  });
+}
+
+type Request =
+  | { op: "wakes"; count: number }
+  | { op: "wake" }
+  | { op: "idle" }
+  | { op: "gc" }
+  | { op: "nibble-crc" }
+  | { op: "range"; count: number };
 
 serveJson<Request>(async (request) => {
   switch (request.op) {
@@ -103,6 +160,10 @@ serveJson<Request>(async (request) => {
       const loaded = new RetainedSlots(retained, STATE_VERSION).load();
       return { payloadBytes: loaded.status === "ok" ? loaded.payload.length : 0 };
     }
+    case "range":
+      return rangeCost(request.count);
+    case "nibble-crc":
+      return { compute: nibbleCrc(), load: loadCrc() };
     case "idle":
       return {};
   }

@@ -1,11 +1,13 @@
 // The compressed reading buffer against a plain model: whatever is appended, released, dropped,
 // written to retained memory and read back, the buffer hands out exactly the readings it was given
-// that are neither acknowledged nor counted as dropped, and it drops only when it is full.
+// that are neither acknowledged nor counted as dropped, and it drops only when it is full. The CRC
+// it keeps of its sealed blocks (which a commit uses instead of hashing them) is always theirs.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ByteReader, ByteWriter } from "../src/encoding/bytes";
+import { crc32, crcPower } from "../src/power/crc32";
 import { ReadingBuffer, type Reading, type ReadingFault } from "../src/telemetry/reading-buffer";
 import { maxBlockBytes } from "../src/telemetry/sprintz";
 
@@ -50,11 +52,28 @@ function roundTrip(buffer: ReadingBuffer, channels: number): ReadingBuffer {
   const w = new ByteWriter(bytes);
   buffer.write(w);
   const back = ReadingBuffer.read(new ByteReader(bytes.subarray(0, w.offset)), channels, buffer.capacity);
+  // As the retained store does, from the CRC of what was read (here: hashed afresh).
+  back.adoptCrc((start, end, power) => {
+    assert.equal(power, crcPower(end - start));
+    return crc32(bytes, start, end);
+  });
   const again = new Uint8Array(bytes.length);
   const w2 = new ByteWriter(again);
   back.write(w2);
   assert.deepEqual(again.subarray(0, w2.offset), bytes.subarray(0, w.offset), "a buffer read back writes the same bytes");
   return back;
+}
+
+/** The CRC the buffer would hand a commit is that of the sealed bytes where write() put them. */
+function checkCrc(buffer: ReadingBuffer, channels: number): void {
+  const bytes = new Uint8Array(buffer.capacity + ReadingBuffer.overhead(channels));
+  const w = new ByteWriter(bytes);
+  buffer.write(w);
+  const known = buffer.writtenCrc();
+  if (!known) return;
+  assert.equal(known.end, w.offset - (buffer.bytesUsed - (known.end - known.start)), "the range is the sealed blocks");
+  assert.equal(known.crc, crc32(bytes, known.start, known.end), "the kept CRC is the sealed blocks'");
+  assert.equal(known.power, crcPower(known.end - known.start));
 }
 
 /** Runs ops on a buffer and on a model (every reading ever appended, by sequence number). */
@@ -112,6 +131,7 @@ function check(channels: number, capacity: number, ops: Op[]): void {
     assert.equal(buffer.length, all.length - first);
     assert.equal(buffer.dropped, dropped);
     assert.ok(buffer.bytesUsed <= buffer.capacity);
+    checkCrc(buffer, channels);
   }
   assert.deepEqual(buffer.range(0, 2 ** 32 - 1), kept());
   assert.deepEqual(roundTrip(buffer, channels).range(0, 2 ** 32 - 1), kept());
@@ -145,6 +165,22 @@ describe("compressed reading buffer", () => {
     assert.equal(buffer.dropped, 0);
     assert.ok(buffer.bytesUsed < 40, `${buffer.bytesUsed} bytes`);
     assert.deepEqual(buffer.range(1439, 1)[0], { seq: 1439, time: 1_700_000_040 + 60 * 1439, values: [2150, 4012, 3301], faults: [] });
+  });
+
+  it("keeps its sealed blocks' CRC through runs of constant readings, drops and reloads", () => {
+    // Runs of zero blocks grow and shrink in place; mixed with noisy stretches, in a buffer small
+    // enough to drop, and read back now and then as at every wake.
+    let buffer = new ReadingBuffer(2, 700);
+    let x = 11;
+    for (let i = 0; i < 3000; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      const calm = Math.floor(i / 100) % 2 === 0;
+      buffer.append(1_700_000_000 + 60 * i, calm ? [2150, 4012] : [2150 + (x % 50), 4012 - (x % 7)]);
+      if (i % 37 === 0) buffer.release(buffer.first + (x % 9));
+      if (i % 53 === 0) buffer = roundTrip(buffer, 2);
+      checkCrc(buffer, 2);
+    }
+    assert.ok(buffer.dropped > 0);
   });
 
   it("drops the oldest block when full, counts it, and keeps the newest", () => {

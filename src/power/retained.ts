@@ -3,15 +3,31 @@
 // last good state — intact. Loading picks the valid slot with the higher sequence number. The image
 // of the current slot (header and payload) is also what the flash tier stores: it checks the same way.
 //
+// A commit hashes the slot's header and payload, but may be told the CRC of a range of the payload
+// that it need not hash again (the reading buffer's sealed blocks: crc32.ts says how); a load hashes
+// everything, and keeps checkpoints of the running CRC so that the same range's CRC can be had
+// again without a second pass.
+//
 // Slot header, 16 bytes, little-endian:
 //   0  u32 magic "TRP1"     4  u16 layout version   6  u16 payload length
 //   8  u32 sequence        12  u32 CRC-32 of bytes 0..11 and the payload
 
-import { crc32 } from "./crc32";
+import { crc32, crc32Combine, crcMultiply, crcPower } from "./crc32";
 import type { RetainedMemory } from "../host";
 
 const MAGIC = 0x31505254; // "TRP1" read little-endian
 export const HEADER_SIZE = 16;
+
+/** Payload bytes [start, end) have the CRC-32 `crc`, and `power` is crcPower(end - start). */
+export interface KnownCrc {
+  start: number;
+  end: number;
+  crc: number;
+  power: number;
+}
+
+/** The running CRC is kept every this many payload bytes of the slot a load found good. */
+const CHECKPOINT = 64;
 
 export type LoadResult =
   | { status: "ok"; payload: Uint8Array }
@@ -23,11 +39,16 @@ export class RetainedSlots {
   #version: number;
   #sequence = 0;
   #current = -1;
+  /** The running CRC of the loaded slot (header bytes 0..11, then the payload) every CHECKPOINT
+   *  payload bytes, and that payload's length (-1: no loaded slot is current). */
+  readonly #checkpoints: Uint32Array;
+  #loaded = -1;
 
   constructor(memory: RetainedMemory, version: number) {
     this.#memory = memory;
     this.#version = version;
     this.#slotSize = Math.floor(memory.bytes.length / 2);
+    this.#checkpoints = new Uint32Array(Math.floor(this.capacity / CHECKPOINT) + 1);
   }
 
   /** The most payload one commit can hold. */
@@ -37,12 +58,14 @@ export class RetainedSlots {
 
   load(): LoadResult {
     const bytes = this.#memory.bytes;
+    this.#loaded = -1;
     const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#version) }));
     // Newest first (sequence numbers wrap: compare them as serial numbers); the CRC, the costly
     // part, is checked only until a slot passes.
     const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => (b.sequence - a.sequence) | 0);
     for (const h of candidates) {
-      if (slotCrc(bytes, h.slot * this.#slotSize, h.length) !== h.crc) continue;
+      if (slotCrc(bytes, h.slot * this.#slotSize, h.length, undefined, this.#checkpoints) !== h.crc) continue;
+      this.#loaded = h.length;
       this.#current = h.slot;
       this.#sequence = h.sequence;
       const start = h.slot * this.#slotSize + HEADER_SIZE;
@@ -50,6 +73,21 @@ export class RetainedSlots {
     }
     if (candidates.length || headers.some((h) => h.status === "corrupt")) return { status: "corrupt" };
     return { status: headers.some((h) => h.status === "foreign") ? "foreign" : "empty" };
+  }
+
+  /**
+   * The CRC-32 of bytes [start, end) of the payload load() returned, from its checkpoints: at most
+   * two short stretches hashed again (`power`: crcPower(end - start), if the caller has it).
+   * Undefined once a commit has replaced that slot.
+   */
+  loadedCrc(start: number, end: number, power = crcPower(end - start)): number | undefined {
+    if (start < 0 || end < start || end > this.#loaded) return undefined;
+    const payload = this.#current * this.#slotSize + HEADER_SIZE;
+    const upTo = (at: number): number => {
+      const k = Math.floor(at / CHECKPOINT);
+      return crc32(this.#memory.bytes, payload + k * CHECKPOINT, payload + at, this.#checkpoints[k]!);
+    };
+    return (upTo(end) ^ crcMultiply(power, upTo(start))) >>> 0;
   }
 
   /** Header and payload of the slot committed last (empty before any): a copy for the flash tier. */
@@ -74,7 +112,8 @@ export class RetainedSlots {
     return this.#memory.bytes.subarray(start, start + this.capacity);
   }
 
-  commit(length: number): void {
+  /** Commits the payload written to `next`; `known`, when given, spares hashing part of it. */
+  commit(length: number, known?: KnownCrc): void {
     if (length > this.capacity) throw new RangeError(`retained payload of ${length} bytes exceeds ${this.capacity}`);
     const slot = this.#nextSlot();
     const base = slot * this.#slotSize;
@@ -89,10 +128,11 @@ export class RetainedSlots {
     view.setUint16(4, this.#version, true);
     view.setUint16(6, length, true);
     view.setUint32(8, sequence, true);
-    view.setUint32(12, slotCrc(bytes, base, length), true);
+    view.setUint32(12, slotCrc(bytes, base, length, known), true);
     this.#memory.commit(base, HEADER_SIZE);
     this.#sequence = sequence;
     this.#current = slot;
+    this.#loaded = -1;
   }
 
   #nextSlot(): number {
@@ -118,7 +158,22 @@ function readHeader(bytes: Uint8Array, base: number, capacity: number, version: 
   return { status, length, sequence, crc };
 }
 
-/** Header bytes 0..11, then the payload, as one CRC without copying them together. */
-function slotCrc(bytes: Uint8Array, base: number, length: number): number {
-  return crc32(bytes, base + HEADER_SIZE, base + HEADER_SIZE + length, crc32(bytes, base, base + 12));
+/**
+ * Header bytes 0..11, then the payload, as one CRC without copying them together; the `known`
+ * range's CRC is combined in rather than computed, and `checkpoints` receives the running CRC
+ * every CHECKPOINT payload bytes.
+ */
+function slotCrc(bytes: Uint8Array, base: number, length: number, known?: KnownCrc, checkpoints?: Uint32Array): number {
+  const payload = base + HEADER_SIZE;
+  let crc = crc32(bytes, base, base + 12);
+  if (checkpoints) {
+    for (let at = 0, k = 0; at <= length; at += CHECKPOINT, k++) {
+      checkpoints[k] = crc;
+      crc = crc32(bytes, payload + at, payload + Math.min(at + CHECKPOINT, length), crc);
+    }
+    return crc;
+  }
+  if (!known || known.start < 0 || known.end < known.start || known.end > length) return crc32(bytes, payload, payload + length, crc);
+  crc = crc32Combine(crc32(bytes, payload, payload + known.start, crc), known.crc, known.power);
+  return crc32(bytes, payload + known.end, payload + length, crc);
 }

@@ -42,6 +42,8 @@ export class RetainedStore {
     const fromSleep = host.wakeCause === "timer" || host.wakeCause === "pin";
     if (loaded.status === "empty" && fromSleep) retained.why = `empty on a ${host.wakeCause} wake (memory lost)`;
     let state = retained.state;
+    // The load hashed the buffer's sealed blocks already: commits take their CRC from that pass.
+    state?.buffer.adoptCrc((start, end, power) => this.#slots.loadedCrc(start, end, power));
     let lost = loaded.status !== "empty" || fromSleep;
     if (!state && host.flash) {
       const image = host.flash.read(FLASH_KEY);
@@ -65,7 +67,8 @@ export class RetainedStore {
   }
 
   commit(): void {
-    this.#slots.commit(writeState(this.state, this.#slots.next));
+    const length = writeState(this.state, this.#slots.next);
+    this.#slots.commit(length, this.state.buffer.writtenCrc());
   }
 
   /**

@@ -59,32 +59,6 @@ class Body {
 class BodyWriter extends Body {
   readonly coder = new RangeEncoder();
 
-  /** The hot path of encoding on a node: the context classes are written out, not called. */
-  residual(column: number, d: number): void {
-    const coder = this.coder;
-    const models = this.models;
-    const base = column * COLUMN;
-    const previous = this.previous[column]!;
-    this.previous[column] = d;
-    const size = previous === 0 ? 0 : previous > -4 && previous < 4 ? 1 : 2;
-    if (d === 0) {
-      coder.bit(models, base + ZERO + size, 0);
-      return;
-    }
-    coder.bit(models, base + ZERO + size, 1);
-    coder.bit(models, base + SIGN + (previous < 0 ? 0 : previous === 0 ? 1 : 2), d < 0 ? 1 : 0);
-    const v = d < 0 ? -d : d;
-    const length = 32 - Math.clz32(v);
-    for (let j = 1; j < length; j++) coder.bit(models, base + UNARY + j, 1);
-    if (length < 32) coder.bit(models, base + UNARY + length, 0);
-    if (length < 2) return;
-    const first = (v >>> (length - 2)) & 1;
-    coder.bit(models, base + MANTISSA + length, first);
-    if (length < 3) return;
-    coder.bit(models, base + SECOND + 2 * length + first, (v >>> (length - 3)) & 1);
-    if (length >= 4) coder.direct(v % 2 ** (length - 3), length - 3);
-  }
-
   /** Elias gamma of n ≥ 0, at 1/2 a bit: counts and indices, rare enough not to model. */
   count(n: number): void {
     const v = n + 1;
@@ -136,13 +110,30 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
   const n = readings.length;
   const t0 = n ? readings[0]!.time : 0;
   const step = n > 1 ? (readings[1]!.time - t0) | 0 : 0;
+  // Anchors: each channel's first value in the batch (0 for a channel with none), so that a
+  // channel's first value costs nothing in the body.
+  const anchors = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < n; i++) {
+      const v = readings[i]!.values[c];
+      if (v !== null && v !== undefined) {
+        anchors[c] = v;
+        break;
+      }
+    }
+  }
+  // Most batches are on the time grid with every value there: coded in one pass that gives up at
+  // the first reading that is not, and then again with the flags found by a look at them all.
   let regular = true;
-  for (let i = 2; i < n && regular; i++) regular = readings[i]!.time === (t0 + i * step) >>> 0;
   let exceptions = false;
-  for (let i = 0; i < n && !exceptions; i++) {
-    const r = readings[i]!;
-    if (r.faults.length) exceptions = true;
-    for (let c = 0; c < r.values.length; c++) if (r.values[c] === null) exceptions = true;
+  let body = writeBody(readings, channels, anchors, step, true, false, true);
+  if (!body) {
+    for (let i = 0; i < n; i++) {
+      const r = readings[i]!;
+      if (regular && i > 1 && r.time !== (t0 + i * step) >>> 0) regular = false;
+      if (!exceptions && (r.faults.length > 0 || r.values.includes(null))) exceptions = true;
+    }
+    body = writeBody(readings, channels, anchors, step, regular, exceptions, false)!;
   }
 
   const head = new HeaderWriter();
@@ -154,55 +145,90 @@ export function encodeCompact(layout: readonly LayoutSensor[], readings: readonl
   head.int(step);
   if (dropped) head.uint(dropped);
   writeLayout(head, layout);
-  // Anchors: each channel's first value in the batch (0 for a channel with none), so that a
-  // channel's first value costs nothing in the body.
-  const predicted = new Int32Array(channels);
-  for (let c = 0; c < channels; c++) {
-    for (const r of readings) {
-      const v = r.values[c];
-      if (v !== null && v !== undefined) {
-        predicted[c] = v;
-        break;
-      }
-    }
-    head.int(predicted[c]!);
-  }
+  for (let c = 0; c < channels; c++) head.int(anchors[c]!);
+  return head.concat(body.coder.finish());
+}
 
+/**
+ * Codes the body (docs/compact-format.md, "Body"). With `check`, for `regular` and no
+ * `exceptions` only: returns undefined at the first reading off the time grid, with a missing value
+ * or with a fault. The hot path of encoding on a node, so the residuals are coded inline: column 0
+ * (the time, when irregular) and each channel's in the one loop, context classes written out, and
+ * the exception bits before the first channel's.
+ */
+function writeBody(readings: readonly Reading[], channels: number, anchors: Int32Array, step: number, regular: boolean, exceptions: boolean, check: boolean): BodyWriter | undefined {
   const body = new BodyWriter(channels);
-  const { coder, models } = body;
+  const { coder, models, previous: last } = body;
+  const predicted = anchors.slice();
+  const n = readings.length;
+  const t0 = n ? readings[0]!.time : 0;
   let time = t0;
   let delta = step;
+  let r: Reading;
+  let values: readonly (number | null)[];
+  let v: number | null | undefined;
+  let d = 0, base = 0, previous = 0, magnitude = 0, length = 0, first = 0, column = 0;
   for (let i = 0; i < n; i++) {
-    const r = readings[i]!;
-    const values = r.values;
+    r = readings[i]!;
+    values = r.values;
     if (values.length !== channels) throw new RangeError(`compact payload: a reading has ${values.length} values for ${channels} channels`);
-    if (i > 0 && !regular) {
-      const d = (r.time - time) | 0;
-      body.residual(0, (d - delta) | 0);
-      delta = d;
-    }
-    time = r.time;
-    if (exceptions) {
-      let exception = r.faults.length > 0;
-      for (let c = 0; c < channels && !exception; c++) if (values[c] === null) exception = true;
-      coder.bit(models, body.exception, exception ? 1 : 0);
-      if (exception) {
-        for (let c = 0; c < channels; c++) coder.bit(models, body.missing + c, values[c] === null ? 1 : 0);
-        body.count(r.faults.length);
-        for (const f of r.faults) {
-          body.count(f.sensor);
-          body.count(f.fault);
+    if (check && ((i > 1 && r.time !== (t0 + i * step) >>> 0) || r.faults.length > 0)) return undefined;
+    for (column = regular || i === 0 ? 1 : 0; column <= channels; column++) {
+      if (column === 0) {
+        first = (r.time - time) | 0;
+        d = (first - delta) | 0;
+        delta = first;
+      } else {
+        if (column === 1 && exceptions) exceptionBits(body, r, channels);
+        v = values[column - 1];
+        if (v === null || v === undefined) {
+          if (check && v === null) return undefined;
+          continue;
         }
+        d = (v - predicted[column - 1]!) | 0;
+        predicted[column - 1] = v;
+        if (i === 0) continue;
       }
+      // The residual d in column `column` (docs/compact-format.md, "Residuals").
+      base = column * COLUMN;
+      previous = last[column]!;
+      last[column] = d;
+      if (d === 0) {
+        coder.bit(models, base + ZERO + (previous === 0 ? 0 : previous > -4 && previous < 4 ? 1 : 2), 0);
+        continue;
+      }
+      coder.bit(models, base + ZERO + (previous === 0 ? 0 : previous > -4 && previous < 4 ? 1 : 2), 1);
+      coder.bit(models, base + SIGN + (previous < 0 ? 0 : previous === 0 ? 1 : 2), d < 0 ? 1 : 0);
+      magnitude = d < 0 ? -d : d;
+      length = 32 - Math.clz32(magnitude);
+      if (length > 1) coder.ones(models, base + UNARY + 1, length - 1);
+      if (length < 32) coder.bit(models, base + UNARY + length, 0);
+      if (length < 2) continue;
+      first = (magnitude >>> (length - 2)) & 1;
+      coder.bit(models, base + MANTISSA + length, first);
+      if (length < 3) continue;
+      coder.bit(models, base + SECOND + 2 * length + first, (magnitude >>> (length - 3)) & 1);
+      if (length >= 4) coder.direct(magnitude & ((1 << (length - 3)) - 1), length - 3);
     }
-    for (let c = 0; c < channels; c++) {
-      const v = values[c];
-      if (v === null || v === undefined) continue;
-      if (i > 0) body.residual(c + 1, (v - predicted[c]!) | 0);
-      predicted[c] = v;
-    }
+    if (exceptions && channels === 0) exceptionBits(body, r, channels);
+    time = r.time;
   }
-  return head.concat(coder.finish());
+  return body;
+}
+
+/** A reading's exception bit, and if it has exceptions, its missing-value mask and faults. */
+function exceptionBits(body: BodyWriter, r: Reading, channels: number): void {
+  const { coder, models } = body;
+  const values = r.values;
+  const exception = r.faults.length > 0 || values.includes(null);
+  coder.bit(models, body.exception, exception ? 1 : 0);
+  if (!exception) return;
+  for (let c = 0; c < channels; c++) coder.bit(models, body.missing + c, values[c] === null ? 1 : 0);
+  body.count(r.faults.length);
+  for (const f of r.faults) {
+    body.count(f.sensor);
+    body.count(f.fault);
+  }
 }
 
 export interface CompactReading {

@@ -9,8 +9,14 @@
 // (acknowledged); its bytes go when the whole block it sits in is released. Sizing is in bytes: when
 // the next encoding does not fit, the oldest block goes, and every unacknowledged reading in it is
 // counted in `dropped`. Nothing is ever lost silently.
+//
+// The buffer also keeps the CRC-32 of its sealed blocks as they grow and shrink, so that a commit of
+// the retained state need not hash them again (crc32.ts, retained.ts): unknown after read() until
+// adoptCrc() takes it from the load's own pass, and then computed in full once if asked before.
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
+import { crc32, crcMultiply, crcPower, CRC_ONE } from "../power/crc32";
+import type { KnownCrc } from "../power/retained";
 import { BLOCK, blockEnd, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
 
 /** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
@@ -32,6 +38,10 @@ export interface Reading {
 
 /** Channels one reading can have: the missing-value mask is 32 bits. */
 export const MAX_CHANNELS = 32;
+
+/** Below this many sealed bytes, a buffer just read leaves their CRC to the commits' own hashing:
+ *  cheaper than taking it from the load (a power of x by squaring, a dozen GF(2) products). */
+const CRC_KEPT_FROM = 512;
 
 export class ReadingBuffer {
   /** Bytes the encoded readings may take (never less than one worst-case block). */
@@ -64,6 +74,19 @@ export class ReadingBuffer {
   #cursorBlock = 0;
   #cursorOffset = 0;
   readonly #cursorState: Predictor;
+  /** Byte offsets of the sealed entries (a block, or a run of zero blocks), oldest first, for
+   *  walking back from the head; #entryCount -1 when not known (built again when needed). */
+  #entries: Uint16Array | undefined;
+  #entryCount = 0;
+  /** CRC-32 of the sealed bytes and of those before the last entry, and crcPower(#sealed); valid
+   *  while #crcKnown. */
+  #crcKnown = true;
+  #sealedCrc = 0;
+  #lastCrc = 0;
+  #sealedPower = CRC_ONE;
+  /** Where write() last put the sealed bytes in its output, and where read() found them. */
+  #writtenAt = -1;
+  #readAt = -1;
 
   constructor(readonly channels: number, capacity: number) {
     if (!Number.isInteger(channels) || channels < 0 || channels > MAX_CHANNELS) throw new RangeError(`a reading has 0..${MAX_CHANNELS} channels, not ${channels}`);
@@ -145,7 +168,17 @@ export class ReadingBuffer {
       this.#bytes.set(scratch.subarray(0, length), this.#sealed);
     }
     if (sealing) {
-      if (length) this.#lastEntry = this.#sealed;
+      if (length) {
+        if (this.#crcKnown) {
+          this.#lastCrc = this.#sealedCrc;
+          this.#sealedCrc = crc32(this.#bytes, this.#sealed, this.#sealed + length, this.#sealedCrc);
+          this.#sealedPower = crcMultiply(this.#sealedPower, crcPower(length));
+        }
+        this.#lastEntry = this.#sealed;
+        this.#indexEntry(this.#sealed);
+      } else if (this.#crcKnown) {
+        this.#sealedCrc = crc32(this.#bytes, this.#lastEntry, this.#sealed, this.#lastCrc);
+      }
       this.#sealed += length;
       this.#blocks++;
       for (let k = 0; k < BLOCK; k++) this.#head.advance(tail.times[k]!, tail.values, k * channels, tail.missing[k]!);
@@ -211,6 +244,8 @@ export class ReadingBuffer {
     this.#tail.faults.fill(undefined);
     this.#lastEntry = -1;
     this.#cursorValid = false;
+    this.#entryCount = 0;
+    this.#crcEmpty();
     // #first stays: appending back up to it, the released readings are not counted if dropped.
     this.#next = start;
     for (const r of readings) this.append(r.time, r.values, r.faults);
@@ -224,16 +259,26 @@ export class ReadingBuffer {
     const bytes = this.#bytes;
     const header = headerBytes(this.channels);
     let size: number;
+    let entry: number;
     if (isZeroBlock(bytes, 0, this.channels)) {
       this.#anchor.skipZeroBlocks(1);
-      if (bytes[header]! > 0) {
-        bytes[header]!--;
-        size = 0;
-      } else {
-        size = header + 1;
-      }
+      entry = header + 1;
+      size = bytes[header]! > 0 ? 0 : entry;
     } else {
-      size = this.#decoder.decode(bytes, 0, this.#sealed, BLOCK, this.#anchor);
+      size = entry = this.#decoder.decode(bytes, 0, this.#sealed, BLOCK, this.#anchor);
+    }
+    // The first entry changes (a zero run one block shorter) or goes: its CRC before and after.
+    const crcChange = this.#crcKnown ? crc32(bytes, 0, entry) : 0;
+    if (!size) {
+      bytes[header]!--;
+      this.#dropCrc(entry, crcChange ^ crc32(bytes, 0, entry), false);
+    } else {
+      this.#dropCrc(entry, crcChange, true);
+    }
+    if (size && this.#entryCount > 0) {
+      const entries = this.#entries!;
+      for (let k = 1; k < this.#entryCount; k++) entries[k - 1] = entries[k]! - size;
+      this.#entryCount--;
     }
     if (size) {
       bytes.copyWithin(0, size, this.#sealed + this.#tailBytes);
@@ -250,6 +295,126 @@ export class ReadingBuffer {
     }
     const newStart = this.#start;
     if (((this.#first - newStart) | 0) < 0) this.#first = newStart;
+  }
+
+  /** Notes a new sealed entry at `offset` in the index, if the index is kept and has room. */
+  #indexEntry(offset: number): void {
+    if (this.#entryCount < 0) return;
+    if (!this.#entries || this.#entryCount === this.#entries.length) {
+      this.#entryCount = -1;
+      return;
+    }
+    this.#entries[this.#entryCount++] = offset;
+  }
+
+  /** The entry index, built by walking the entries' shapes (no decoding) if it is not kept. */
+  #entryIndex(): Uint16Array {
+    if (this.#entryCount < 0 || !this.#entries) {
+      const { channels } = this;
+      const header = headerBytes(channels);
+      const entries = new Uint16Array(this.#blocks + 8);
+      let count = 0;
+      for (let offset = 0; offset < this.#sealed; count++) {
+        entries[count] = offset;
+        offset = isZeroBlock(this.#bytes, offset, channels) ? offset + header + 1 : blockEnd(this.#bytes, offset, this.#sealed, BLOCK, channels);
+      }
+      this.#entries = entries;
+      this.#entryCount = count;
+    }
+    return this.#entries;
+  }
+
+  /**
+   * Where a walk to position `from` should start when walking back from the head is shorter than
+   * walking on from `block`: rewinds `state` (from the head) entry by entry to the first entry that
+   * starts at or before `from`, and returns its block and offset; undefined if it is not shorter.
+   */
+  #fromHead(from: number, block: number, state: Predictor): { block: number; offset: number } | undefined {
+    const target = Math.floor(from / BLOCK);
+    if (this.#blocks - target >= target - block) return undefined;
+    const entries = this.#entryIndex();
+    const { channels } = this;
+    const header = headerBytes(channels);
+    const bytes = this.#bytes;
+    state.copyFrom(this.#head);
+    let at = this.#blocks;
+    let end = this.#sealed;
+    if (at <= target) return { block: at, offset: end };
+    for (let k = this.#entryCount - 1; k >= 0; k--) {
+      const offset = entries[k]!;
+      if (isZeroBlock(bytes, offset, channels)) {
+        const run = bytes[offset + header]! + 1;
+        state.time = (state.time - run * BLOCK * state.delta) >>> 0;
+        at -= run;
+      } else {
+        this.#decoder.rewind(bytes, offset, end, BLOCK, state);
+        at--;
+      }
+      end = offset;
+      if (at <= target) return { block: at, offset };
+    }
+    return { block: 0, offset: 0 };
+  }
+
+  /**
+   * Follows the CRCs through a change to the first entry, `entry` bytes long: `change` is the XOR
+   * of its CRCs before and after; `gone` when it is removed (its bytes not yet moved).
+   * crc(E ‖ M) = crc(E) × x^(8|M|) ⊕ crc(M), so the CRC of what precedes the last entry changes by
+   * `change` × x^(8|M|), M being the entries between the first and the last.
+   */
+  #dropCrc(entry: number, change: number, gone: boolean): void {
+    if (!this.#crcKnown) return;
+    if (this.#lastEntry === 0) {
+      // The first entry is also the last.
+      this.#lastCrc = 0;
+      if (gone) this.#crcEmpty();
+      else this.#sealedCrc = crc32(this.#bytes, 0, this.#sealed);
+      return;
+    }
+    const middle = this.#lastEntry - entry;
+    const power = crcPower(middle);
+    this.#lastCrc = (this.#lastCrc ^ crcMultiply(power, change)) >>> 0;
+    this.#sealedCrc = crc32(this.#bytes, this.#lastEntry, this.#sealed, this.#lastCrc);
+    if (gone) this.#sealedPower = crcMultiply(power, crcPower(this.#sealed - this.#lastEntry));
+  }
+
+  #crcEmpty(): void {
+    this.#crcKnown = true;
+    this.#sealedCrc = 0;
+    this.#lastCrc = 0;
+    this.#sealedPower = CRC_ONE;
+  }
+
+  /**
+   * The CRC-32 of the sealed bytes where the last write() put them: for RetainedSlots.commit, so
+   * that it need not hash them. Computed in full if no adoptCrc() gave it since read().
+   */
+  writtenCrc(): KnownCrc | undefined {
+    if (this.#writtenAt < 0 || (!this.#crcKnown && this.#sealed < CRC_KEPT_FROM)) return undefined;
+    if (!this.#crcKnown) {
+      const last = Math.max(0, this.#lastEntry);
+      this.#lastCrc = crc32(this.#bytes, 0, last);
+      this.#sealedCrc = crc32(this.#bytes, last, this.#sealed, this.#lastCrc);
+      this.#sealedPower = crcPower(this.#sealed);
+      this.#crcKnown = true;
+    }
+    return { start: this.#writtenAt, end: this.#writtenAt + this.#sealed, crc: this.#sealedCrc, power: this.#sealedPower };
+  }
+
+  /**
+   * After read(): takes the CRCs from `loadedCrc`, which gives the CRC of bytes [start, end) of
+   * what was read (and crcPower(end - start) as `power`) from the pass that checked them.
+   */
+  adoptCrc(loadedCrc: (start: number, end: number, power: number) => number | undefined): void {
+    if (this.#crcKnown || this.#readAt < 0 || this.#sealed < CRC_KEPT_FROM) return;
+    const last = Math.max(0, this.#lastEntry);
+    const power = crcPower(last);
+    const crc = loadedCrc(this.#readAt, this.#readAt + last, power);
+    if (crc === undefined) return;
+    this.#lastCrc = crc;
+    this.#sealedCrc = crc32(this.#bytes, last, this.#sealed, crc);
+    this.#sealedPower = crcMultiply(power, crcPower(this.#sealed - last));
+    this.#crcKnown = true;
   }
 
   /**
@@ -271,6 +436,13 @@ export class ReadingBuffer {
       state.copyFrom(this.#cursorState);
     } else {
       state.copyFrom(this.#anchor);
+    }
+    // From the anchor, or from the head backwards when that is shorter: a batch near the newest
+    // readings of a full buffer costs about one batch, not the whole buffer.
+    const back = this.#fromHead(from, block, state);
+    if (back) {
+      block = back.block;
+      offset = back.offset;
     }
     const decoded = this.#block;
     while (block < this.#blocks && block * BLOCK < to) {
@@ -330,6 +502,7 @@ export class ReadingBuffer {
       for (const v of p.values) w.i32(v);
     }
     w.u16(this.#sealed);
+    this.#writtenAt = w.offset;
     w.raw(this.#bytes.subarray(0, this.#sealed + this.#tailBytes));
   }
 
@@ -348,6 +521,8 @@ export class ReadingBuffer {
     }
     const sealed = r.u16();
     if (tailCount >= BLOCK || sealed > buffer.capacity) throw new RangeError("retained reading buffer is malformed");
+    buffer.#readAt = r.offset;
+    buffer.#crcKnown = sealed === 0;
     buffer.#bytes.set(r.raw(sealed));
     buffer.#sealed = sealed;
     buffer.#tail.count = tailCount;
@@ -356,8 +531,12 @@ export class ReadingBuffer {
     const header = headerBytes(channels);
     let blocks = 0;
     let offset = 0;
+    const entries = new Uint16Array(buffer.#blocks + 8);
+    buffer.#entries = entries;
     while (offset < sealed) {
       buffer.#lastEntry = offset;
+      if (buffer.#entryCount >= 0 && buffer.#entryCount < entries.length) entries[buffer.#entryCount++] = offset;
+      else buffer.#entryCount = -1;
       if (isZeroBlock(buffer.#bytes, offset, channels)) {
         if (offset + header >= sealed) throw new RangeError("retained reading buffer is malformed");
         blocks += buffer.#bytes[offset + header]! + 1;

@@ -115,6 +115,13 @@ function putBits(bytes: Uint8Array, bit: number, value: number, width: number): 
 }
 
 function getBits(bytes: Uint8Array, bit: number, width: number): number {
+  // Most residuals are narrow: three bytes at once, where the loop below takes a turn a byte (past
+  // the end of `bytes` reads as 0, and what is beyond the field is masked off).
+  const shift = bit & 7;
+  if (shift + width <= 24) {
+    const at = bit >>> 3;
+    return ((bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) >>> shift) & ((1 << width) - 1);
+  }
   let value = 0;
   for (let done = 0; done < width; ) {
     const shift = bit & 7;
@@ -253,21 +260,60 @@ export class BlockDecoder {
     const columns = this.#columns;
     const missing = this.#missing;
     const w0 = widths[0]!;
+    const values = state.values;
+    // The walk's inner loop: locals, and unzigzag written out (a call costs as much as the rest).
+    let z = 0, w = 0, gone = 0;
     for (let i = 0; i < n; i++) {
-      const dod = w0 ? unzigzag(getBits(bytes, columns[0]! + i * w0, w0)) : 0;
-      state.delta = (state.delta + dod) | 0;
+      if (w0) {
+        z = getBits(bytes, columns[0]! + i * w0, w0);
+        state.delta = (state.delta + ((z >>> 1) ^ -(z & 1))) | 0;
+      }
       state.time = (state.time + state.delta) >>> 0;
-      const gone = missing[i]!;
+      gone = missing[i]!;
       for (let c = 0; c < channels; c++) {
-        const w = widths[c + 1]!;
-        if (w && !(gone & (1 << c))) state.values[c] = (state.values[c]! + unzigzag(getBits(bytes, columns[c + 1]! + i * w, w))) | 0;
+        w = widths[c + 1]!;
+        if (w && !(gone & (1 << c))) {
+          z = getBits(bytes, columns[c + 1]! + i * w, w);
+          values[c] = (values[c]! + ((z >>> 1) ^ -(z & 1))) | 0;
+        }
       }
       if (into) {
         into.times[i] = state.time;
-        into.values.set(state.values, i * channels);
+        into.values.set(values, i * channels);
       }
     }
     return this.#dataEnd;
+  }
+
+  /**
+   * The inverse of decode() without the readings: moves `state` from just after the block of `n`
+   * readings at `at` to just before it. Delta coding runs backwards too: the step before the block
+   * is the step after it less the block's time residuals, the time before it the time after less
+   * each reading's step, a value before it the value after less its residuals (a missing value has
+   * none). So a reading near the newest can be had from the head without decoding from the anchor.
+   */
+  rewind(bytes: Uint8Array, at: number, end: number, n: number, state: Predictor): void {
+    const { channels } = this;
+    this.#layout(bytes, at, end, n);
+    const widths = this.#widths;
+    const columns = this.#columns;
+    const missing = this.#missing;
+    const w0 = widths[0]!;
+    // Step i (1-based) is delta_before + the first i time residuals: the block's n steps add up to
+    // n × delta_before + Σ (n - i + 1) × dod_i.
+    let dods = 0;
+    let weighted = 0;
+    for (let i = 0; i < n; i++) {
+      const dod = w0 ? unzigzag(getBits(bytes, columns[0]! + i * w0, w0)) : 0;
+      dods = (dods + dod) | 0;
+      weighted = (weighted + Math.imul(n - i, dod)) | 0;
+      for (let c = 0; c < channels; c++) {
+        const w = widths[c + 1]!;
+        if (w && !(missing[i]! & (1 << c))) state.values[c] = (state.values[c]! - unzigzag(getBits(bytes, columns[c + 1]! + i * w, w))) | 0;
+      }
+    }
+    state.delta = (state.delta - dods) | 0;
+    state.time = (state.time - Math.imul(n, state.delta) - weighted) >>> 0;
   }
 
   /** Parses the header and the exceptions; a block that runs past `end` is a RangeError (corrupt). */
