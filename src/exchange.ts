@@ -17,6 +17,7 @@
 // for the readings: "never" releases and counts them, "for now" keeps them for a later wake.
 
 import type { Config } from "./config";
+import { discoveryFingerprint, discoveryMessages, latestValues } from "./discovery";
 import { utf8Encode } from "./encoding/utf8";
 import { applyCommand, noteResult, oversizedCommand, withOverrides, type LinkMemory } from "./link";
 import { ProtocolError, type Version } from "./mqtt/codec";
@@ -27,6 +28,7 @@ import { nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
 import { encodePayload } from "./telemetry/payload";
+import type { Reading } from "./telemetry/reading-buffer";
 
 /** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
 const TABLE_SIZE = 16;
@@ -154,6 +156,10 @@ export class Exchange {
   #sessionPresent: boolean | undefined;
   /** The broker's Server Keep Alive, when it set one (MQTT 5). */
   #serverKeepAlive: number | undefined;
+  /** Home Assistant: the newest reading put in a message (the status's `latest`), and the
+   *  fingerprint of the discovery messages sent on this connection. */
+  #newest: Reading | undefined;
+  #discovered: number | undefined;
 
   constructor(options: ExchangeOptions) {
     this.#o = options;
@@ -326,6 +332,7 @@ export class Exchange {
       this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       // The exchange ended as agreed: QoS 0 telemetry sent in it is as delivered as QoS 0 gets.
       this.#confirmQoS0();
+      this.#discoverySent();
     }
     // The status and DISCONNECT are still handed out by takeOutput(), the last write.
     this.#closed = true;
@@ -539,6 +546,7 @@ export class Exchange {
   #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
     const readings = this.#state.buffer.range(first, count);
     if (!readings.length) return undefined;
+    if (readings.at(-1)!.time >= (this.#newest?.time ?? -Infinity)) this.#newest = readings.at(-1);
     const batch = { baseName: `urn:dev:torpor:${this.#o.node}:`, channels: this.#o.channels, sensorIds: this.#sensorIds, readings, dropped: this.#state.buffer.dropped };
     const { payload, contentType } = encodePayload(this.#config.format, batch);
     const message: OutgoingPublish = { topic: this.#topic.telemetry, payload, qos, retain: false };
@@ -654,8 +662,32 @@ export class Exchange {
       this.#subscribe();
     }
     delete link.results;
+    if (this.#config.homeAssistant) this.#discover(sessionPresent);
     this.#o.commit();
     return true;
+  }
+
+  /** Home Assistant discovery, QoS 0 as Home Assistant allows: when the session is new (a broker
+   *  that lost it may have lost the retained configs too) or the messages changed. */
+  #discover(sessionPresent: boolean): void {
+    const messages = discoveryMessages(this.#config, this.#o.channels, this.#o.node, sessionExpiry(this.#config));
+    const fingerprint = discoveryFingerprint(messages);
+    if (sessionPresent && this.#link.discovery === fingerprint) return;
+    const retain = this.#link.retainAvailable !== false;
+    for (const m of messages) {
+      const message: OutgoingPublish = { topic: m.topic, payload: utf8Encode(m.payload), qos: 0, retain: m.retain && retain };
+      if (this.#fits(message)) this.#send(message);
+      else this.#skip(`discovery config ${m.topic}`);
+    }
+    this.#discovered = fingerprint;
+  }
+
+  /** The discovery messages count as sent once the exchange ended as agreed (as QoS 0 telemetry). */
+  #discoverySent(): void {
+    if (this.#discovered === undefined) return;
+    this.#link.discovery = this.#discovered;
+    this.#discovered = undefined;
+    this.#o.commit();
   }
 
   /** A packet of `size` bytes was too large for the broker, which announced no limit it keeps (as
@@ -797,7 +829,10 @@ export class Exchange {
     if (this.#markerSeen || this.persistent) this.#confirmQoS0();
     this.#release();
     this.#o.commit();
-    if (this.persistent) this.#publishStatus();
+    if (this.persistent) {
+      this.#discoverySent();
+      this.#publishStatus();
+    }
     this.#settleNow();
   }
 
@@ -831,6 +866,7 @@ export class Exchange {
     if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
     if (this.#link.overrides) status.overrides = this.#link.overrides;
     if (this.#link.results?.length) status.commands = this.#link.results;
+    if (config.homeAssistant && this.#newest) status.latest = latestValues(this.#o.channels, this.#newest);
     return status;
   }
 
