@@ -52,7 +52,7 @@ function draw(node, channel, container) {
     legend: { show: false },
     scales: { x: { time: true } },
     series: [{}, { label: channel.name, stroke: "#1565c0", width: 1.5, points: { show: channel.times.length < 120 } }],
-    axes: [{}, { size: 55 }],
+    axes: [{}, { size: 70 }],
   }, data, holder);
   window.torporCharts.set(key, chart);
 }
