@@ -19,6 +19,7 @@ import { discoveryFingerprint, discoveryMessages, FIRMWARE_VERSION, latestValues
 import { channelsOf } from "../src/sensors/registry";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
+import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
 
 type Check = (v: unknown) => boolean;
 const str: Check = (v) => typeof v === "string" && v.length > 0;
@@ -264,6 +265,30 @@ describe("Home Assistant discovery", () => {
       assert.deepEqual(Object.keys(status.latest).sort(), ["sht3x/humidity", "sht3x/temperature"]);
       const sampled = lastLines.map((l) => /woke .*sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l)).filter((m) => m !== null).at(-1)!;
       assert.deepEqual(status.latest, { "sht3x/temperature": Number(sampled[1]), "sht3x/humidity": Number(sampled[2]) }, "the newest reading sent");
+    });
+  });
+
+  describe("on a broker without retained messages (mosquitto, MQTT 5)", { skip: mosquittoMissing() }, () => {
+    it("sends the configs unretained, which the broker takes", async () => {
+      const broker = await startMosquitto(["retain_available false"]);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-ha-noretain-"));
+      const watcher = await connectAsync(broker.url, { clean: true });
+      const arrived: string[] = [];
+      watcher.on("message", (t) => arrived.push(t));
+      try {
+        await watcher.subscribeAsync("homeassistant/#", { qos: 1 });
+        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ homeAssistant: true, mqttVersion: 5, batchSize: 1 }));
+        const lines: string[] = [];
+        await start({ broker: broker.url, nodes: 1, cycles: 2, timeScale: 600, state: path.join(dir, "state"), config: path.join(dir, "config.json") }, (l) => lines.push(l));
+        for (let i = 0; i < 40 && arrived.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+        // A retained PUBLISH there is a protocol error (MQTT 5 §3.3.1.3): mosquitto would disconnect the node.
+        assert.deepEqual(lines.filter((l) => /publish failed|disconnected/.test(l)), [], broker.log());
+        assert.equal(arrived.length, 2, lines.join("\n"));
+      } finally {
+        await watcher.endAsync();
+        await broker.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
