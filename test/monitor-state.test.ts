@@ -8,7 +8,7 @@ import { parseConfig } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
 import { encodePayload } from "../src/telemetry/payload";
 import { TelemetryMonitor, type Reading } from "../tools/monitor";
-import { FleetState, health, HISTORY } from "../tools/monitor-state";
+import { FleetState, health, HISTORY, MAX_NODE_CHANNELS } from "../tools/monitor-state";
 import { age, csvHeader, csvLine, renderTable } from "../tools/monitor-table";
 
 const config = parseConfig({ sensors: [{ type: "sht3x", address: 0x44 }, { type: "battery", pin: 34 }] });
@@ -115,6 +115,16 @@ describe("monitor state and table", () => {
     for (let i = 0; i < HISTORY + 5; i++) long.apply({ kind: "reading", reading: { node: "x", name: "t", time: i, value: i } }, i);
     assert.equal(long.nodes.get("x")!.channels.get("t")!.times.length, HISTORY, "bounded, oldest dropped");
     assert.equal(long.nodes.get("x")!.channels.get("t")!.times[0], 5);
+  });
+
+  it("keeps a bounded number of channels per node, whatever the payloads name", () => {
+    const fleet = new FleetState();
+    for (let i = 0; i < MAX_NODE_CHANNELS + 10; i++) fleet.apply({ kind: "reading", reading: { node: "x", name: `c${i}`, time: T0, value: i } }, T0);
+    fleet.apply({ kind: "reading", reading: { node: "x", name: "c0", time: T0 + 60, value: 1 } }, T0 + 60);
+    const node = fleet.nodes.get("x")!;
+    assert.equal(node.channels.size, MAX_NODE_CHANNELS);
+    assert.equal(node.errors, 10, "the readings left out are counted");
+    assert.equal(node.channels.get("c0")!.times.length, 2, "a known channel still takes readings");
   });
 
   it("exports readings as CSV", () => {

@@ -26,7 +26,8 @@ export interface NodeState {
   telemetryAt: number | undefined;
   /** Arrival of the last Will ({"state":"offline"}). */
   willAt: number | undefined;
-  /** Wakes the grid says were missed, duplicate readings dropped, payloads that did not decode. */
+  /** Wakes the grid says were missed, duplicate readings dropped, payloads that did not decode
+   *  (and readings of channels beyond MAX_NODE_CHANNELS). */
   missed: number;
   duplicates: number;
   errors: number;
@@ -36,6 +37,10 @@ export interface NodeState {
 
 /** Points kept per channel: a day of one-minute samples. */
 export const HISTORY = 1440;
+
+/** Channels kept per node: twice what a node can have (MAX_CHANNELS). Names come from payloads,
+ *  which anyone who may publish can write: readings of further channels are counted as errors. */
+export const MAX_NODE_CHANNELS = 64;
 
 /** A node is "awake" while telemetry has come since its last status, for at most this long. */
 const AWAKE_S = 30;
@@ -56,7 +61,8 @@ export class FleetState {
           const sensor = channel.slice(0, -"/error".length);
           node.faults.set(sensor, (node.faults.get(sensor) ?? 0) + 1);
         } else if (r.value !== undefined) {
-          add(node.channels, channel, r.unit, r.time, r.value);
+          if (node.channels.has(channel) || node.channels.size < MAX_NODE_CHANNELS) add(node.channels, channel, r.unit, r.time, r.value);
+          else node.errors++;
         }
         break;
       }
