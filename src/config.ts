@@ -71,6 +71,9 @@ export interface Config {
   minBatchSize: number;
   /** Seconds per day that "awake" commands may keep the node connected, all wakes together. */
   awakeBudget: number;
+  /** The status goes out when what it says changes, and at least this often, seconds (0: at every
+   *  connected wake). */
+  statusEvery: number;
   sensors: SensorConfig[];
   i2c: { data: number; clock: number; hz: number } | undefined;
   /** Broker CA, client certificate and key for mqtts://: what they name is the host's business
@@ -114,6 +117,7 @@ export const defaults = {
   minSampleInterval: 10,
   minBatchSize: 1,
   awakeBudget: 900,
+  statusEvery: 3600,
   sensors: [{ type: "sht3x", address: 0x44 }],
   i2c: undefined,
   tlsCa: "",
@@ -192,6 +196,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     minSampleInterval: integer("minSampleInterval", get("minSampleInterval"), 1, 86400),
     minBatchSize: integer("minBatchSize", get("minBatchSize"), 1, 1000),
     awakeBudget: integer("awakeBudget", get("awakeBudget"), 0, 86400),
+    statusEvery: integer("statusEvery", get("statusEvery"), 0, 7 * 86400),
     sensors: checkSensors(sensors("sensors", get("sensors"))),
     i2c: own(raw, "i2c") === undefined ? undefined : bus("i2c", own(raw, "i2c")),
     tlsCa: text("tlsCa", get("tlsCa")),
@@ -233,11 +238,19 @@ function own(record: Raw, key: string): unknown {
  */
 function plainTree(at: string, value: unknown, depth: number): void {
   if (typeof value !== "object" || value === null) return;
-  const expected = Array.isArray(value) ? Array.prototype : Object.prototype;
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== expected && proto !== null) throw new ConfigError(at ? `${at}.__proto__` : "__proto__", "is not a config key: it replaced the object's prototype; remove it");
+  if (!standardPrototype(value)) throw new ConfigError(at ? `${at}.__proto__` : "__proto__", "is not a config key: it replaced the object's prototype; remove it");
   if (depth === MAX_DEPTH) throw new ConfigError(at, `is nested more than ${MAX_DEPTH} levels deep`);
   for (const [key, v] of Object.entries(value)) plainTree(Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key, v, depth + 1);
+}
+
+/** The prototype an object or array of JSON has — Object.prototype or Array.prototype, or none —
+ *  of whichever realm made it (check:moddable evaluates a build's mc/config in a realm of its own):
+ *  a prototype that carries keys of its own is one a `"__proto__"` key put there. */
+function standardPrototype(value: object): boolean {
+  const proto: object | null = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const base: object | null = Array.isArray(value) ? (Array.isArray(proto) ? Object.getPrototypeOf(proto) : null) : proto;
+  return base !== null && Object.getPrototypeOf(base) === null && Object.keys(proto).length === 0;
 }
 
 /** A string key: any string, as long as it is well-formed UTF-16 (no lone surrogate), which every

@@ -18,13 +18,15 @@
 
 import type { Config } from "./config";
 import { discoveryFingerprint, discoveryMessages, latestValues } from "./discovery";
+import { fnv1a } from "./encoding/fnv";
 import { utf8Encode } from "./encoding/utf8";
 import { applyCommand, noteResult, oversizedCommand, withOverrides, type LinkMemory } from "./link";
 import { ProtocolError, type Version } from "./mqtt/codec";
 import type { ConnackPacket } from "./mqtt/packets";
 import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
-import { nextWake } from "./power/schedule";
+import { defaultAssumptions, effectiveBatch, project } from "./power/projection";
+import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
 import { encodePayload } from "./telemetry/payload";
@@ -416,8 +418,9 @@ export class Exchange {
 
   /** A QoS 0 marker on the node's own command topic; it comes back after every queued command. */
   #sendMarker(): void {
-    const marker = `${this.#state.counters.wakes}.${this.#state.session.nextPacketId}`;
-    const message: OutgoingPublish = { topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ cmd: "sync", marker })), qos: 0, retain: false };
+    // Short, for it crosses the air twice at every wake: {"sync":"<wake>.<packet id>"}, base 36.
+    const marker = `${this.#state.counters.wakes.toString(36)}.${this.#state.session.nextPacketId.toString(36)}`;
+    const message: OutgoingPublish = { topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ sync: marker })), qos: 0, retain: false };
     if (!this.#fits(message)) {
       // Without it the wake cannot know when the queued commands are all in; it goes on without them.
       this.#skip("sync marker");
@@ -836,12 +839,32 @@ export class Exchange {
     this.#settleNow();
   }
 
+  /**
+   * The retained status, when it has news: what it says changed (beyond what moves at every wake:
+   * the next wake, the counts of wakes and deliveries, energy), its heartbeat (`statusEvery`) is
+   * due, the broker's session is new (a broker that lost the session may have lost its retained
+   * messages too), or the last attempt failed (its Will may have said "offline"). A resumed wake with
+   * nothing new sends none: that is most of a lean wake's bytes.
+   */
   #publishStatus(): void {
+    const link = this.#link;
     const full = this.#status();
-    const retain = this.#link.retainAvailable !== false;
+    const nowS = Math.floor(this.#now.wall / 1000);
+    const print = fingerprint(full, volatileStatus);
+    const every = this.#config.statusEvery;
+    // After a failed attempt the broker may have published the Will over the retained status.
+    const due = every === 0 || this.#sessionPresent !== true || this.#state.failures > 0 || link.statusAt === undefined || nowS - link.statusAt >= every || nowS < link.statusAt || print !== link.statusPrint;
+    if (!due) return;
+    const retain = link.retainAvailable !== false;
     for (const status of [full, this.#essentials(full)]) {
       const message: OutgoingPublish = { topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain };
-      if (this.#fits(message)) return void this.#send(message);
+      if (this.#fits(message)) {
+        this.#send(message);
+        link.statusAt = nowS;
+        link.statusPrint = print;
+        this.#o.commit();
+        return;
+      }
     }
     this.#skip("status");
   }
@@ -849,11 +872,16 @@ export class Exchange {
   #status(): Record<string, unknown> {
     const config = this.#config;
     const state = this.#state;
+    const schedule = withOverrides(config, this.#link.overrides);
     const status: Record<string, unknown> = {
       state: this.persistent && !this.#closing ? "online" : "asleep",
       host: this.#o.hostName,
+      at: Math.floor(this.#now.wall / 1000),
       // From the schedule as it is now: a command taken in this exchange may have just changed it.
-      nextWake: Math.round(nextWake(this.#now.wall, withOverrides(config, this.#link.overrides).sampleInterval) / 1000),
+      nextWake: Math.round(nextWake(this.#now.wall, schedule.sampleInterval) / 1000),
+      // Seconds between connections on this schedule: a watcher expects one that often, whether or
+      // not a status came with it (telemetry carries its own times).
+      every: Math.min(effectiveBatch(schedule) * schedule.sampleInterval, DOWNLINK_PERIOD_S),
       buffered: state.buffer.length,
       dropped: state.buffer.dropped,
       ...state.counters,
@@ -862,6 +890,8 @@ export class Exchange {
       energy: state.energy,
       mqtt: this.version === 5 ? "5" : "3.1.1",
     };
+    const days = batteryDays(state, schedule);
+    if (days !== undefined) status.batteryDays = days;
     if (this.#qos() !== config.qos) status.qos = this.#qos();
     if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
     if (this.#link.overrides) status.overrides = this.#link.overrides;
@@ -872,17 +902,45 @@ export class Exchange {
 
   /** The status a subscriber cannot do without, for a broker whose packet limit is tight. */
   #essentials(full: Record<string, unknown>): Record<string, unknown> {
-    const keep = ["state", "nextWake", "buffered", "dropped", "delivered", "refused"];
+    const keep = ["state", "at", "nextWake", "every", "buffered", "dropped", "delivered", "refused"];
     return Object.fromEntries(keep.map((key) => [key, full[key]]));
   }
 }
 
+/** Status fields that move at (nearly) every wake: news only with a heartbeat. */
+const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays"]);
+
+/** A fingerprint of a status without the fields named: whether it says anything new. */
+function fingerprint(status: Record<string, unknown>, without: ReadonlySet<string>): number {
+  return fnv1a(JSON.stringify(Object.entries(status).filter(([key]) => !without.has(key))));
+}
+
+/** Days a battery of the datasheet's defaults lasts on `config`'s schedule at what the node's wakes
+ *  have cost so far (its energy totals); undefined before it has published once. */
+function batteryDays(state: NodeState, config: Config): number | undefined {
+  const { energy } = state;
+  const wakes = state.counters.wakes;
+  if (wakes === 0 || energy.radioWakes === 0) return undefined;
+  const measured = {
+    xsCompute: undefined,
+    awakeMs: Math.max(0, energy.awakeMs - energy.sampleMs - energy.radioMs) / wakes,
+    sampleMs: energy.sampleMs / wakes,
+    radioMs: energy.radioMs / energy.radioWakes,
+    bytesUp: energy.bytesUp / energy.radioWakes,
+    bytesDown: energy.bytesDown / energy.radioWakes,
+  };
+  return Math.round(project(config, measured, defaultAssumptions).batteryDays);
+}
+
+/** A sync marker: this wake's (`marker` given) or any node's own. Markers of earlier firmware,
+ *  {"cmd":"sync","marker":…}, still queued in a session, count too. */
 function isMarker(payload: Uint8Array, marker?: string): boolean {
-  // Cheap test first: markers are small and start with {"cmd":"sync".
-  if (payload.length > 64 || payload[8] !== 0x73 /* s */) return false;
+  // Cheap test first: markers are small and start {"sync" or {"cmd":"sync".
+  if (payload.length > 64 || (payload[2] !== 0x73 /* s */ && payload[8] !== 0x73)) return false;
   try {
-    const value = JSON.parse(String.fromCharCode(...payload)) as { cmd?: unknown; marker?: unknown };
-    return value.cmd === "sync" && (marker === undefined || value.marker === marker);
+    const value = JSON.parse(String.fromCharCode(...payload)) as { sync?: unknown; cmd?: unknown; marker?: unknown };
+    const id = typeof value.sync === "string" ? value.sync : value.cmd === "sync" ? value.marker : undefined;
+    return id !== undefined && (marker === undefined || id === marker);
   } catch {
     return false;
   }

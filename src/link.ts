@@ -13,6 +13,7 @@
 // operator's floors, or keep the radio on beyond a daily budget.
 
 import { parseConfig, type Config } from "./config";
+import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Decode, utf8Encode } from "./encoding/utf8";
 
 export interface LinkMemory {
@@ -40,6 +41,10 @@ export interface LinkMemory {
   overrides?: Overrides;
   /** Results of the commands taken in the last connected wake, published in the status. */
   results?: string[];
+  /** When the status last went out (Unix seconds), and a fingerprint of what it said that does not
+   *  change at every wake: the next is sent when that changes or its heartbeat is due. */
+  statusAt?: number;
+  statusPrint?: number;
   /** Seconds of "awake" granted on `day` (Unix days): the daily budget's meter. */
   awake?: { day: number; seconds: number };
   /** Fingerprint of the Home Assistant discovery messages last sent (src/discovery.ts). */
@@ -56,6 +61,9 @@ export const MAX_LINK_BYTES = 384;
 
 /** Longest result line kept: a command cannot make its answer large. */
 const MAX_RESULT_CHARS = 80;
+
+/** Arrays and objects inside one another that a command may have; none needs more than one. */
+const MAX_NESTING = 4;
 
 /** The most "awake" a single wake can be given, whatever the daily budget still holds. */
 export const MAX_AWAKE_PER_WAKE_S = 600;
@@ -107,7 +115,11 @@ export interface CommandLimits {
 export function applyCommand(payload: Uint8Array, link: LinkMemory, limits: CommandLimits): CommandEffect {
   let command: Record<string, unknown>;
   try {
-    const value: unknown = JSON.parse(utf8Decode(payload));
+    const text = utf8Decode(payload);
+    // JSON.parse recurses per level: a deeply nested payload would overflow XS's native stack,
+    // which no catch survives. No command nests at all.
+    if (nestedDeeperThan(text, MAX_NESTING)) throw new Error(`nested deeper than ${MAX_NESTING} levels`);
+    const value: unknown = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
     command = value as Record<string, unknown>;
   } catch (e) {

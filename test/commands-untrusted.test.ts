@@ -122,9 +122,25 @@ for (const version of [4, 5] as const) {
       }
     });
 
+    it("shows in its status what a commanded schedule will cost in battery life", async () => {
+      // A status at every wake, so that the one before the command carries the projection too.
+      const node = await sleepingNode("battery", { statusEvery: 0 });
+      try {
+        assert.equal((await node.wake()).error, undefined, node.log());
+        const before = (await retainedJson(broker.url, node.statusTopic)).batteryDays as number;
+        assert.ok(before > 0, `batteryDays ${before}`);
+        await send(node, JSON.stringify({ cmd: "set", batchSize: 30, id: "slow" }));
+        assert.deepEqual(commandLines((await node.wake()).lines), ["command slow: ok"]);
+        const after = (await retainedJson(broker.url, node.statusTopic)).batteryDays as number;
+        assert.ok(after > before * 2, `batch 30 should last far longer than batch 1: ${before} → ${after} days`);
+      } finally {
+        node.remove();
+      }
+    });
+
     it("takes 300 random payloads between wakes: no crash, every reading delivered, every command answered", async () => {
       // Schedules stay publishing at every wake (batch 1) so that each wake takes its commands.
-      // ({"cmd":"sync"} is left out: it is the node's own marker, ignored by design.)
+      // ({"cmd":"sync"} and {"sync":…} are left out: the node's own marker, ignored by design.)
       const node = await sleepingNode("random", { awakeBudget: 2 });
       const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "binary", maxLength: 40 }), fc.constant("x".repeat(300)));
       const value = fc.oneof(fc.integer(), fc.double(), text, fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));

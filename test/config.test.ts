@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as vm from "node:vm";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
@@ -221,6 +222,9 @@ describe("config that validates, runs", () => {
     // A prototype-less object (Object.create(null)) has nothing to inherit, and is fine.
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { batchSize: 2 });
     assert.equal(parseConfig(bare).batchSize, 2);
+    // Plain objects and arrays of another realm (check:moddable evaluates a build's mc/config in one).
+    const foreign = vm.runInNewContext('({ batchSize: 3, sensors: [{ type: "sht3x", address: 68, options: {} }], sim: { faults: {} } })') as Record<string, unknown>;
+    assert.equal(parseConfig(foreign).batchSize, 3);
   });
 
   it("refuses junk nested deeper than any key's schema", () => {

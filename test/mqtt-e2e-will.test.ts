@@ -106,12 +106,14 @@ describe("the Will (mosquitto)", { skip: mosquittoMissing(), concurrency: true }
     for (let i = 0; i < 2; i++) assert.equal((await node.wake()).error, undefined, node.log());
     // Longer than MQTT 5's delay would be after a normal DISCONNECT: nothing.
     await sleep(WILL_DELAY_S * 1000 + 1500);
-    assert.deepEqual(states(), ["asleep", "asleep"]);
+    // (A resumed wake with nothing new to say sends no status: one "asleep" at least, never "offline".)
+    assert.deepEqual([...new Set(states())], ["asleep"]);
     proxy.next({ cutBeforeAck: { topic: node.telemetryTopic } });
     assert.match((await node.wake()).error ?? "", /connection closed by peer/);
     assert.ok(await watcher.until(() => states().includes("offline")), `no Will: ${JSON.stringify(states())}`);
+    // The wake after a failed one says "asleep" again, over the Will.
     assert.equal((await node.wake()).error, undefined, node.log());
-    assert.ok(await watcher.until(() => states().length === 4));
-    assert.deepEqual(states(), ["asleep", "asleep", "offline", "asleep"]);
+    assert.ok(await watcher.until(() => states().at(-1) === "asleep"), JSON.stringify(states()));
+    assert.deepEqual(states().slice(states().indexOf("offline")), ["offline", "asleep"]);
   });
 });

@@ -120,6 +120,12 @@ describe("command results", () => {
     assert.equal(link.results!.at(-1)!.slice(0, 2), "7:");
   });
 
+  it("refuse a payload nested deep enough to overflow the parser's stack, without parsing it", () => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    const effect = applyCommand(text(deep), {}, limits);
+    assert.deepEqual(effect, { result: "?: error: nested deeper than 4 levels", ok: false });
+  });
+
   it("never take a prototype key for a command", () => {
     for (const cmd of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
       const effect = applyCommand(text(JSON.stringify({ cmd, id: cmd })), {}, limits);

@@ -20,7 +20,8 @@ import * as path from "node:path";
 import * as vm from "node:vm";
 import { acceptedKeys } from "../hosts/esp32/sdk-config";
 import { ConfigError, parseConfig } from "../src/config";
-import { resolveSenml } from "./senml";
+import { decodePayload } from "./payload-decoder";
+import type { ResolvedRecord } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
 
@@ -312,7 +313,7 @@ interface SimulatorRun {
   /** Why not, when not ok. */
   problem: string;
   log: string;
-  payloads: string[];
+  payloads: Buffer[];
   /** Per instruments line (about one a second), the instruments by name ("Slot used", "Chunk used", …). */
   samples: Record<string, number>[];
 }
@@ -324,7 +325,7 @@ interface SimulatorOptions {
   settings?: string[];
   tls?: BrokerTLS;
   /** Telemetry received so far (each a payload); true ends the run as a success. */
-  enough(payloads: string[]): boolean;
+  enough(payloads: Buffer[]): boolean;
   timeoutMs: number;
 }
 
@@ -353,7 +354,7 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
     let settle: (problem: string) => void = () => {};
     const settled = new Promise<string>((resolve) => (settle = resolve));
     subscriber.on("message", (_topic, payload) => {
-      result.payloads.push(payload.toString());
+      result.payloads.push(payload);
       if (options.enough(result.payloads)) settle("");
     });
     // Its own process group, so that mcsim, Xvfb and xvfb-run all end together.
@@ -392,10 +393,15 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   }
 }
 
-/** A subscriber's view of a telemetry payload: a SenML temperature from the node, in Cel. */
-function hasTemperature(payload: string): boolean {
+/** A telemetry payload as any subscriber decodes it (tools/payload-decoder.ts: every format). */
+function records(payload: Buffer): ResolvedRecord[] {
+  return decodePayload(payload, { baseName: "urn:dev:torpor:check:" }).records;
+}
+
+/** A subscriber's view of a telemetry payload: a temperature from the node, in Cel. */
+function hasTemperature(payload: Buffer): boolean {
   try {
-    return resolveSenml(JSON.parse(payload)).some((r) => r.name.endsWith(":sht3x/temperature") && r.unit === "Cel" && typeof r.value === "number");
+    return records(payload).some((r) => r.name.endsWith(":sht3x/temperature") && r.unit === "Cel" && typeof r.value === "number");
   } catch {
     return false;
   }
@@ -406,12 +412,18 @@ async function publishes(sdk: Sdk, name: string, options: Omit<SimulatorOptions,
   if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
   const payload = r.payloads[0];
   if (!r.ok || payload === undefined) return { name, ok: false, detail: `${r.problem}; mcsim said:\n${r.log}` };
-  return { name, ok: hasTemperature(payload), detail: `telemetry ${payload}\nmcsim said:\n${r.log}` };
+  const shown = payload[0] === 0x5b ? payload.toString() : `${payload.length} bytes, ${JSON.stringify(records(payload).map((x) => [x.name.split(":").at(-1), x.value]))}`;
+  return { name, ok: hasTemperature(payload), detail: `telemetry ${shown}\nmcsim said:\n${r.log}` };
 }
 
 /** Builds the simulator app for a mosquitto started here and runs it until a subscriber has one telemetry batch. */
 export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
   return publishes(sdk, "the app in mcsim publishes telemetry to mosquitto", { settings: ["batchSize=1", "sampleInterval=2"], timeoutMs });
+}
+
+/** The same in the binary payload formats, decoded as a subscriber decodes them. */
+export async function simulatorPublishesFormat(sdk: Sdk, format: "senml-cbor" | "compact", timeoutMs = 60_000): Promise<CheckResult> {
+  return publishes(sdk, `the app in mcsim publishes ${format} telemetry that decodes`, { settings: ["batchSize=2", "sampleInterval=2", `payloadFormat=${format}`], timeoutMs });
 }
 
 /**
@@ -509,9 +521,9 @@ export async function simulatorFitsMemory(sdk: Sdk, limit: MemoryLimit, timeoutM
   fs.mkdirSync(appDir);
   try {
     writeWrapperManifest(appDir, { creation: limit.creation });
-    const samples = (payload: string) => {
+    const samples = (payload: Buffer) => {
       try {
-        return new Set(resolveSenml(JSON.parse(payload)).map((r) => r.time)).size;
+        return new Set(records(payload).map((r) => r.time)).size;
       } catch {
         return 0;
       }
@@ -558,6 +570,8 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => phyCalibrationKept(sdk, "esp32/nodemcu", true),
     () => phyCalibrationKept(sdk, "esp32/wt32_eth01", false, "CONFIG_ETH_ENABLED=y"),
     () => simulatorPublishes(sdk),
+    () => simulatorPublishesFormat(sdk, "senml-cbor"),
+    () => simulatorPublishesFormat(sdk, "compact"),
     () => simulatorPublishesTLS(sdk),
     ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
   ];

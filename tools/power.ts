@@ -18,28 +18,15 @@ import { ConfigError, type Config } from "../src/config";
 import { layeredConfig, manifestConfig, readConfigFile, type RawConfig } from "../hosts/node/config-file";
 import { wakeOnce } from "../hosts/node/wake";
 import { RetainedSlots } from "../src/power/retained";
-import { DOWNLINK_PERIOD_S } from "../src/power/schedule";
+import { defaultAssumptions, effectiveBatch, project, type Assumptions, type Measured as ModelMeasured, type Projection, type Schedule } from "../src/power/projection";
 import { bufferCapacity, readState, STATE_VERSION } from "../src/power/state";
 import { channelsOf } from "../src/sensors/registry";
 import { xsComputeByFill } from "../bench/xs";
 import { startEmbeddedBroker } from "./broker";
 import { UsageError } from "./usage-error";
 
-/** What the model takes from measurements: per wake, and per wake that used the radio. */
-export interface Measured {
-  /** XS compute per wake (the engine's meter, about one unit a bytecode), measured on XS; the model
-   *  turns it into CPU time at `xsPerMs`. Undefined when awakeMs is a device's own measurement. */
-  xsCompute: number | undefined;
-  /** CPU time per wake without the radio or the sensors' waits, ms, where a device measured it
-   *  (--state of a device); otherwise the Node host's V8 time, shown but not used. */
-  awakeMs: number;
-  /** Waiting for the sensors' conversions per wake, ms (the drivers' datasheet times, as the Node host waits them). */
-  sampleMs: number;
-  /** Radio up per publishing wake, as measured (on the Node host: the broker exchange only). */
-  radioMs: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** Where the figures come from, for the report. */
+/** What the model takes from measurements, and where the figures come from (for the report). */
+export interface Measured extends ModelMeasured {
   source: string;
 }
 
@@ -56,79 +43,27 @@ export interface Parameter {
  * boot and Wi-Fi times are nobody's measurement yet (docs/power.md says how a board owner takes them).
  */
 export const parameters = {
-  sleepUa: { value: 10, unit: "µA", source: "datasheet: deep sleep, RTC timer + RTC memory (a board's regulator and LEDs add theirs: docs/hardware.md)" },
-  cpuMa: { value: 68, unit: "mA", source: "datasheet: modem-sleep at 240 MHz, 30–68 mA, the upper end; also used for the boot" },
-  rxMa: { value: 100, unit: "mA", source: "datasheet: RX 802.11b/g/n, 95–100 mA; also for scanning, association and waiting for acks" },
-  txMa: { value: 240, unit: "mA", source: "datasheet: TX 802.11b 1 Mbit/s at 19.5 dBm, over the airtime of the bytes sent" },
-  txMbps: { value: 1, unit: "Mbit/s", source: "the rate the TX current is quoted at, the slowest" },
-  bootMs: { value: 250, unit: "ms", source: "assumed, not measured: deep-sleep wake to the firmware's first instruction (ROM, bootloader, loading the image, XS)" },
+  sleepUa: { value: defaultAssumptions.sleepUa, unit: "µA", source: "datasheet: deep sleep, RTC timer + RTC memory (a board's regulator and LEDs add theirs: docs/hardware.md)" },
+  cpuMa: { value: defaultAssumptions.cpuMa, unit: "mA", source: "datasheet: modem-sleep at 240 MHz, 30–68 mA, the upper end; also used for the boot" },
+  rxMa: { value: defaultAssumptions.rxMa, unit: "mA", source: "datasheet: RX 802.11b/g/n, 95–100 mA; also for scanning, association and waiting for acks" },
+  txMa: { value: defaultAssumptions.txMa, unit: "mA", source: "datasheet: TX 802.11b 1 Mbit/s at 19.5 dBm, over the airtime of the bytes sent" },
+  txMbps: { value: defaultAssumptions.txMbps, unit: "Mbit/s", source: "the rate the TX current is quoted at, the slowest" },
+  bootMs: { value: defaultAssumptions.bootMs, unit: "ms", source: "assumed, not measured: deep-sleep wake to the firmware's first instruction (ROM, bootloader, loading the image, XS)" },
   wifiMs: {
-    value: 1000,
+    value: defaultAssumptions.wifiMs,
     unit: "ms",
     source: "assumed, not measured: finding the access point (the SDK scans every channel; the host's cached channel and BSSID narrow it where the SDK lets them), association, WPA2 handshake, DHCP",
   },
   rfCalibrationMs: {
-    value: 0,
+    value: defaultAssumptions.rfCalibrationMs,
     unit: "ms",
     source: "ESP-IDF RF calibration guide: none on a wake from deep sleep with the PHY calibration data kept in NVS, as torpor's ESP32 builds keep it; about 100 ms at every Wi-Fi start where a target's own sdkconfig does not keep it",
   },
-  xsPerMs: { value: 2400, unit: "XS compute/ms", source: "assumed, not measured: XS on a 240 MHz Xtensa at about 100 cycles per unit of its meter (about one bytecode)" },
-  batteryMah: { value: 2500, unit: "mAh", source: "a typical 18650 cell, no derating for self-discharge or cut-off voltage" },
-} satisfies Record<string, Parameter>;
+  xsPerMs: { value: defaultAssumptions.xsPerMs, unit: "XS compute/ms", source: "assumed, not measured: XS on a 240 MHz Xtensa at about 100 cycles per unit of its meter (about one bytecode)" },
+  batteryMah: { value: defaultAssumptions.batteryMah, unit: "mAh", source: "a typical 18650 cell, no derating for self-discharge or cut-off voltage" },
+} satisfies Record<keyof Assumptions, Parameter>;
 
-/** The parameters' values: what `project` takes. */
-export type Assumptions = { [K in keyof typeof parameters]: number };
-
-export const defaultAssumptions: Assumptions = Object.fromEntries(Object.entries(parameters).map(([k, p]) => [k, p.value])) as Assumptions;
-
-export interface Schedule {
-  sampleInterval: number;
-  batchSize: number;
-  maxLatency: number;
-}
-
-export interface Projection extends Schedule {
-  /** Readings per publish once maxLatency has had its say. */
-  effectiveBatch: number;
-  wakesPerDay: number;
-  radioWakesPerDay: number;
-  /** Average current, µA, and the share of it each part takes. */
-  averageUa: number;
-  shares: { sleep: number; awake: number; radio: number };
-  batteryDays: number;
-}
-
-/** Readings per publish: the batch, unless maxLatency forces a publish first. */
-export function effectiveBatch(s: Schedule): number {
-  return Math.max(1, Math.min(s.batchSize, Math.floor(s.maxLatency / s.sampleInterval) + 1));
-}
-
-export function project(s: Schedule, m: Measured, a: Assumptions): Projection {
-  const dayMs = 86_400_000;
-  const wakesPerDay = 86_400 / s.sampleInterval;
-  const batch = effectiveBatch(s);
-  // At least one connection a day, for queued commands and the clock (schedule.ts).
-  const radioWakesPerDay = Math.max(wakesPerDay / batch, 86_400 / DOWNLINK_PERIOD_S);
-  const cpuMs = m.xsCompute === undefined ? m.awakeMs : m.xsCompute / a.xsPerMs;
-  const awakeMs = wakesPerDay * (a.bootMs + m.sampleMs + cpuMs);
-  const airMs = (m.bytesUp * 8) / (a.txMbps * 1000);
-  const radioMs = radioWakesPerDay * (a.wifiMs + a.rfCalibrationMs + m.radioMs);
-  // mA·ms per day, by part.
-  const awake = awakeMs * a.cpuMa;
-  const radio = radioMs * a.rxMa + radioWakesPerDay * airMs * (a.txMa - a.rxMa);
-  const sleep = Math.max(0, dayMs - awakeMs - radioMs) * (a.sleepUa / 1000);
-  const total = awake + radio + sleep;
-  const averageUa = (total / dayMs) * 1000;
-  return {
-    ...s,
-    effectiveBatch: batch,
-    wakesPerDay,
-    radioWakesPerDay,
-    averageUa,
-    shares: { sleep: sleep / total, awake: awake / total, radio: radio / total },
-    batteryDays: a.batteryMah / (averageUa / 1000) / 24,
-  };
-}
+export { defaultAssumptions, effectiveBatch, project, type Assumptions, type Projection, type Schedule };
 
 /** Per-wake figures from the energy totals a node keeps in its retained state. */
 export function measuredFromState(dir: string, config: Config): Measured {
@@ -267,11 +202,9 @@ export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
     }
     return n;
   };
-  const options: PowerOptions = {
-    wakes: number("wakes", 24, true),
-    json: values.json === true,
-    assumptions: Object.fromEntries(Object.entries(defaultAssumptions).map(([key, value]) => [key, number(flagOf(key), value)])) as Assumptions,
-  };
+  const assumptions: Assumptions = { ...defaultAssumptions };
+  for (const key of Object.keys(defaultAssumptions) as (keyof Assumptions)[]) assumptions[key] = number(flagOf(key), defaultAssumptions[key]);
+  const options: PowerOptions = { wakes: number("wakes", 24, true), json: values.json === true, assumptions };
   if (typeof values.config === "string") {
     if (!fs.existsSync(values.config)) throw new UsageError(`--config ${values.config}: no such file`);
     options.config = values.config;

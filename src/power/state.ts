@@ -3,6 +3,7 @@
 // what the slot holds besides the rest, so a commit never fails for lack of room.
 
 import { ByteReader, ByteWriter } from "../encoding/bytes";
+import { fnv1a } from "../encoding/fnv";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
 import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
@@ -168,10 +169,5 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number,
 
 /** A 32-bit FNV-1a hash of the channel names and resolutions: readings are only valid for these. */
 export function layoutOf(channels: readonly { name: string; resolution: number }[]): number {
-  let h = 0x811c9dc5;
-  for (const c of channels) {
-    const s = `${c.name}@${c.resolution};`;
-    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  }
-  return h >>> 0;
+  return fnv1a(channels.map((c) => `${c.name}@${c.resolution};`).join(""));
 }

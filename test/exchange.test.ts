@@ -1,0 +1,62 @@
+// The exchange's policy as the sans-IO state machine it is (src/exchange.ts): driven with bytes and
+// instants only — no socket, no timer, no clock — against a broker made of the codec, on Node and on
+// the real XS engine, which must write the same transcript.
+
+import assert from "node:assert/strict";
+import { describe, it, type TestContext } from "node:test";
+import { bundle, xsFixture } from "./support/bundle";
+import { findXsnapWorker, XsWorker } from "./support/xsnap";
+import { decodeJson, encodeJson } from "./fixtures/xs/json";
+import { run, type ExchangeScenario } from "./fixtures/xs/exchange-ops";
+
+const scenarios: Record<string, ExchangeScenario> = {
+  backlog: { version: 5, readings: 6, receiveMaximum: 2, untilMs: 60_000 },
+  silent: { version: 4, readings: 1, silent: true, untilMs: 60_000 },
+  awake: { version: 5, readings: 1, serverKeepAlive: 4, commands: ['{"cmd":"awake","seconds":20,"id":"a"}'], untilMs: 120_000 },
+};
+
+describe("the exchange without IO", () => {
+  it("keeps a backlog within the broker's Receive Maximum and settles when the last is answered", () => {
+    const t = run(scenarios.backlog!);
+    assert.equal(t.maxUnanswered, 2);
+    assert.equal(t.outcome.error, undefined, t.log.join("\n"));
+    assert.equal(t.outcome.delivered, 6);
+    assert.equal(t.buffered, 0);
+    assert.deepEqual(t.sent.slice(0, 3), ["connect", "publish telemetry", "publish telemetry"], "two pipelined, the rest as room frees");
+    assert.deepEqual(t.sent.slice(-2), ["publish status", "disconnect"]);
+  });
+
+  it("gives up at its deadline when the broker says nothing, and keeps the reading", () => {
+    const t = run(scenarios.silent!);
+    assert.equal(t.outcome.error, "no answer within 10 s");
+    assert.equal(t.settledAtMs, 10_000);
+    assert.equal(t.buffered, 1);
+    assert.equal(t.delivered, 0);
+  });
+
+  it("stays for an awake command, pinging within the broker's Server Keep Alive", () => {
+    const t = run(scenarios.awake!);
+    assert.equal(t.outcome.error, undefined, t.log.join("\n"));
+    assert.deepEqual(t.outcome.commands, ["a: ok"]);
+    // 20 s awake under a 4 s keepalive (a ping 1 s before each lapse): one every 3 s.
+    assert.ok(t.settledAtMs! >= 20_000 && t.settledAtMs! < 21_000, `settled at ${t.settledAtMs}`);
+    assert.ok(t.pings >= 6 && t.pings <= 7, `${t.pings} pings`);
+  });
+});
+
+describe("the exchange on XS", () => {
+  const available = findXsnapWorker() !== undefined;
+  it("writes the same transcripts as on Node", async (t: TestContext) => {
+    if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
+    const worker = await XsWorker.start({ meteringLimit: 0 });
+    try {
+      await worker.evaluate(bundle(xsFixture("exchange.entry.ts")));
+      for (const scenario of Object.values(scenarios)) {
+        const { result } = await worker.call(scenario);
+        assert.deepEqual(result, decodeJson(encodeJson(run(scenario))));
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+});
