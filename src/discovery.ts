@@ -4,13 +4,15 @@
 // messages when the broker's session is new or the messages changed (src/exchange.ts), not at
 // every wake.
 //
-// The state comes from the node's retained status, which then carries `latest`: the newest value
-// of each channel sent in that wake ({"sht3x/temperature": 21.76, …}); a value_template picks the
-// channel out. Availability comes from the same topic: the Will's {"state":"offline"} makes the
-// entities unavailable, any other status available. A sleeping node publishes nothing between
-// wakes, so `expire_after` is the longest a live node stays silent (the session expiry, after
-// which the broker sends the Will anyway) plus one awake window: never "unavailable" while merely
-// asleep, and unavailable when it has stopped waking even over MQTT 3.1.1, which has no Will Delay.
+// The state comes from a small retained message the node publishes with every connection that sent
+// readings, on `<prefix>/<node>/latest`: the newest value of each channel and its time
+// ({"t": 1764065040, "sht3x/temperature": 21.76, …}); a value_template picks the channel out.
+// (Not from the status, which goes out only with news.) Availability comes from the retained
+// status: the Will's {"state":"offline"} makes the entities unavailable, any other status
+// available. A sleeping node publishes nothing between wakes, so `expire_after` is the longest a
+// live node stays silent (the session expiry, after which the broker sends the Will anyway) plus
+// one awake window: never "unavailable" while merely asleep, and unavailable when it has stopped
+// waking, even over MQTT 3.1.1, which has no Will Delay.
 
 import type { Config } from "./config";
 import { utf8Encode } from "./encoding/utf8";
@@ -70,17 +72,13 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
     const mapping = byUnit[channel.unit];
     if (!mapping) return [];
     const key = JSON.stringify(channel.name).replace(/"/g, "'");
-    const present = `value_json.latest is defined and ${key} in value_json.latest`;
+    // A channel missing from the message (its sensor failed) renders None: unknown.
+    const value = mapping.component === "sensor" ? `value_json[${key}]` : `'ON' if value_json[${key}] == 1 else 'OFF'`;
     const entity: Record<string, unknown> = {
       name: `${channel.sensor} ${channel.property[1]}`,
       unique_id: `torpor-${node}-${channel.name}`,
-      state_topic: status,
-      value_template:
-        mapping.component === "sensor"
-          ? // A channel missing from `latest` (its sensor failed) is unknown; a status without
-            // `latest` (the Will, a wake that sent no readings) leaves the state as it was.
-            `{% if ${present} %}{{ value_json.latest[${key}] }}{% elif value_json.latest is defined %}None{% else %}{{ this.state if this.state | is_number else None }}{% endif %}`
-          : `{% if ${present} %}{{ 'ON' if value_json.latest[${key}] == 1 else 'OFF' }}{% elif value_json.latest is defined %}None{% else %}{{ this.state | upper }}{% endif %}`,
+      state_topic: `${config.prefix}/${node}/latest`,
+      value_template: `{{ (${value}) if ${key} in value_json else None }}`,
       device_class: mapping.deviceClass,
       expire_after: sessionExpiryS + config.awakeTimeout,
       availability_topic: status,
@@ -110,9 +108,10 @@ export function discoveryFingerprint(messages: readonly DiscoveryMessage[]): num
   return crc;
 }
 
-/** The status's `latest`: a reading's values by channel name, in the channels' units. */
+/** The latest-values message: a reading's time (`t`, Unix s) and values by channel name, in the
+ *  channels' units; a channel whose sensor failed is left out. */
 export function latestValues(channels: readonly Channel[], reading: Reading): Record<string, number> {
-  const latest: Record<string, number> = {};
+  const latest: Record<string, number> = { t: reading.time };
   channels.forEach((channel, i) => {
     const value = reading.values[i];
     if (value !== null && value !== undefined) latest[channel.name] = scale(value, channel.resolution);

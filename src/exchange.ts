@@ -72,7 +72,7 @@ const newOutcome = (): ExchangeOutcome => ({ delivered: 0, messages: 0, bytesUp:
 
 export function topics(config: Config, node: string) {
   const base = `${config.prefix}/${node}`;
-  return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd` };
+  return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd`, latest: `${base}/latest` };
 }
 
 /**
@@ -158,9 +158,10 @@ export class Exchange {
   #sessionPresent: boolean | undefined;
   /** The broker's Server Keep Alive, when it set one (MQTT 5). */
   #serverKeepAlive: number | undefined;
-  /** Home Assistant: the newest reading put in a message (the status's `latest`), and the
-   *  fingerprint of the discovery messages sent on this connection. */
+  /** Home Assistant: the newest reading put in a message, the one last published as the latest
+   *  values, and the fingerprint of the discovery messages sent on this connection. */
   #newest: Reading | undefined;
+  #latestSent: Reading | undefined;
   #discovered: number | undefined;
 
   constructor(options: ExchangeOptions) {
@@ -325,6 +326,7 @@ export class Exchange {
     if (this.#closed) return;
     if (this.isOpen) {
       this.#closing = true;
+      this.#publishLatest();
       this.#publishStatus();
       // MQTT 5, deep sleep: "Disconnect with Will Message" (0x04) rather than Normal (0x00), which
       // would discard the Will. The broker then holds it for the Will Delay (= Session Expiry) and
@@ -685,6 +687,16 @@ export class Exchange {
     this.#discovered = fingerprint;
   }
 
+  /** Home Assistant's state: the newest values sent, retained on `<prefix>/<node>/latest`. */
+  #publishLatest(): void {
+    if (!this.#config.homeAssistant || !this.#newest || this.#newest === this.#latestSent) return;
+    const payload = utf8Encode(JSON.stringify(latestValues(this.#o.channels, this.#newest)));
+    this.#latestSent = this.#newest;
+    const message: OutgoingPublish = { topic: this.#topic.latest, payload, qos: 0, retain: this.#link.retainAvailable !== false };
+    if (this.#fits(message)) this.#send(message);
+    else this.#skip("latest values");
+  }
+
   /** The discovery messages count as sent once the exchange ended as agreed (as QoS 0 telemetry). */
   #discoverySent(): void {
     if (this.#discovered === undefined) return;
@@ -834,6 +846,7 @@ export class Exchange {
     this.#o.commit();
     if (this.persistent) {
       this.#discoverySent();
+      this.#publishLatest();
       this.#publishStatus();
     }
     this.#settleNow();
@@ -896,7 +909,6 @@ export class Exchange {
     if (this.#link.qos2AsPuback && this.#qos() === 2) status.qos2 = "answered with PUBACK: at least once";
     if (this.#link.overrides) status.overrides = this.#link.overrides;
     if (this.#link.results?.length) status.commands = this.#link.results;
-    if (config.homeAssistant && this.#newest) status.latest = latestValues(this.#o.channels, this.#newest);
     return status;
   }
 

@@ -177,25 +177,28 @@ describe("Home Assistant discovery", () => {
       assert.equal(FIRMWARE_VERSION, pkg.version, "the firmware version is package.json's");
     });
 
-    it("read the state and the availability from the node's retained status, and outlast its sleep", () => {
+    it("read the state from the latest values, the availability from the retained status, and outlast its sleep", () => {
       for (const m of messages) {
         const p = parsed(m);
-        assert.equal(p.state_topic, "torpor/shed.2/status");
+        assert.equal(p.state_topic, "torpor/shed.2/latest");
         assert.equal(p.availability_topic, "torpor/shed.2/status");
         // The Will is {"state":"offline"}: the availability template must map it, and only it, to unavailable.
         assert.match(p.availability_template as string, /value_json\.state == 'offline'/);
         assert.equal(p.payload_not_available, "offline");
         // Asleep for a session's length (the Will Delay) is still alive; a wake's awake window more too.
         assert.equal(p.expire_after, 1200 + config.awakeTimeout);
-        // The template picks this entity's own channel out of the status's `latest`.
+        // The template picks this entity's own channel out of the latest values, and renders None
+        // (unknown) when the message has none for it.
         const channel = /torpor-shed\.2-(.*)$/.exec(p.unique_id as string)![1]!;
-        assert.ok((p.value_template as string).includes(`value_json.latest['${channel}']`), p.value_template as string);
+        assert.ok((p.value_template as string).includes(`value_json['${channel}']`), p.value_template as string);
+        assert.match(p.value_template as string, new RegExp(`if '${channel.replace("/", "\\/")}' in value_json else None \\}\\}$`));
       }
     });
 
-    it("carry the values a status's `latest` gives, by the names the templates read", () => {
+    it("match the latest-values message: the names the templates read, in the channels' units", () => {
       const values = channels.map((c, i) => (c.unit === "/" ? 1 : i === 0 ? null : 1000 + i));
-      const latest = latestValues(channels, { seq: 0, time: 0, values, faults: [] });
+      const latest = latestValues(channels, { seq: 0, time: 1_764_000_000, values, faults: [] });
+      assert.equal(latest.t, 1_764_000_000, "the reading's time");
       assert.equal(latest["bme280/temperature"], undefined, "a failed channel is left out, never invented");
       assert.equal(latest["battery/voltage"], 1.003, "in the channel's unit, at its resolution");
       assert.equal(latest["door/position"], 1);
@@ -219,7 +222,7 @@ describe("Home Assistant discovery", () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-ha-"));
       watcher = await connectAsync(broker.url, { clean: true });
       watcher.on("message", (t, payload) => arrived.push({ topic: t, payload: payload.toString() }));
-      await watcher.subscribeAsync(["homeassistant/#", "torpor/+/status"], { qos: 1 });
+      await watcher.subscribeAsync(["homeassistant/#", "torpor/+/latest"], { qos: 1 });
     });
     after(async () => {
       await watcher.endAsync();
@@ -232,10 +235,15 @@ describe("Home Assistant discovery", () => {
       fs.writeFileSync(file, JSON.stringify({ homeAssistant: true, batchSize: 1, ...config }));
       const lines: string[] = [];
       await start({ broker: broker.url, nodes: 1, cycles, timeScale: 600, state: path.join(dir, "state"), config: file }, (l) => lines.push(l));
-      // QoS 1 to the watcher: let the last wake's status arrive.
-      for (let i = 0; i < 40 && !arrived.some((a) => a.topic.endsWith("/status") && a.payload.includes("latest")); i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 100));
+      // Let the last wake's messages reach the watcher: its latest values are the last thing sent.
+      const sampled = lastSample(lines);
+      const done = () => arrived.some((a) => a.topic.endsWith("/latest") && (JSON.parse(a.payload) as Record<string, number>)["sht3x/temperature"] === sampled.temperature);
+      for (let i = 0; i < 40 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
       return lines;
+    };
+    const lastSample = (lines: string[]) => {
+      const m = lines.map((l) => /woke .*sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l)).filter((x) => x !== null).at(-1)!;
+      return { temperature: Number(m[1]), humidity: Number(m[2]) };
     };
     let lastLines: string[] = [];
     const configs = () => arrived.filter((a) => a.topic.startsWith("homeassistant/"));
@@ -252,19 +260,21 @@ describe("Home Assistant discovery", () => {
       assert.equal((JSON.parse(configs()[0]!.payload) as { expire_after: number }).expire_after, 6 * 60 + 10);
     });
 
-    it("leaves the configs retained, and its status carries the values the templates read", async () => {
+    it("leaves the configs and the latest values retained, the values the node sampled last", async () => {
       const late = await connectAsync(broker.url, { clean: true });
       const retained: { topic: string; payload: string; retain: boolean }[] = [];
       late.on("message", (t, payload, packet) => retained.push({ topic: t, payload: payload.toString(), retain: packet.retain }));
-      await late.subscribeAsync(["homeassistant/#", "torpor/node-1/status"], { qos: 1 });
+      await late.subscribeAsync(["homeassistant/#", "torpor/node-1/latest"], { qos: 1 });
       for (let i = 0; i < 40 && retained.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
       await late.endAsync();
       assert.equal(retained.filter((r) => r.topic.startsWith("homeassistant/") && r.retain).length, 2);
-      const status = JSON.parse(retained.find((r) => r.topic === "torpor/node-1/status")!.payload) as { state: string; latest: Record<string, number> };
-      assert.equal(status.state, "asleep");
-      assert.deepEqual(Object.keys(status.latest).sort(), ["sht3x/humidity", "sht3x/temperature"]);
-      const sampled = lastLines.map((l) => /woke .*sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l)).filter((m) => m !== null).at(-1)!;
-      assert.deepEqual(status.latest, { "sht3x/temperature": Number(sampled[1]), "sht3x/humidity": Number(sampled[2]) }, "the newest reading sent");
+      const latest = retained.find((r) => r.topic === "torpor/node-1/latest")!;
+      assert.ok(latest.retain);
+      const values = JSON.parse(latest.payload) as Record<string, number>;
+      const sampled = lastSample(lastLines);
+      assert.deepEqual(Object.keys(values).sort(), ["sht3x/humidity", "sht3x/temperature", "t"]);
+      assert.deepEqual([values["sht3x/temperature"], values["sht3x/humidity"]], [sampled.temperature, sampled.humidity], "the newest reading sent");
+      assert.equal(values.t! % 60, 0, "its sample time, on the grid");
     });
   });
 
