@@ -8,7 +8,7 @@ import { parseConfig } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
 import { encodePayload } from "../src/telemetry/payload";
 import { TelemetryMonitor, type Reading } from "../tools/monitor";
-import { FleetState, health, HISTORY, MAX_NODE_CHANNELS } from "../tools/monitor-state";
+import { FleetState, health, HISTORY, MAX_NODE_CHANNELS, nextExpected } from "../tools/monitor-state";
 import { age, csvHeader, csvLine, renderTable } from "../tools/monitor-table";
 
 const config = parseConfig({ sensors: [{ type: "sht3x", address: 0x44 }, { type: "battery", pin: 34 }] });
@@ -58,25 +58,32 @@ describe("monitor state and table", () => {
 
   it("follows a node through awake, asleep, overdue and offline, on arrival times", () => {
     const first = batch("senml-json", 0, [[2150, 4010, 3301]]);
-    const second = batch("senml-json", 5, [[2160, 4020, 3299]]);
-    const { node } = replay([[T0 + 1, "torpor/n1/telemetry", first.payload]]);
-    assert.equal(health(node, T0 + 2), "awake", "telemetry, no status yet: in its exchange");
-    assert.equal(health(node, T0 + 100), "unknown", "never heard a status");
-    const run = replay([
-      [T0 + 1, "torpor/n1/telemetry", first.payload],
-      [T0 + 2, "torpor/n1/status", status(T0 + 60)],
-      [T0 + 301, "torpor/n1/telemetry", second.payload],
-    ]);
-    assert.equal(health(run.node, T0 + 301), "awake");
-    run.fleet.apply({ kind: "status", node: "n1", status: { state: "asleep", nextWake: T0 + 360 } }, T0 + 302);
-    assert.equal(health(run.node, T0 + 310), "asleep");
-    // Published every 300 s: asleep until one and a half periods and 10 s have passed without a word.
-    assert.equal(health(run.node, T0 + 302 + 460), "asleep");
-    assert.equal(health(run.node, T0 + 302 + 461), "overdue");
-    run.fleet.apply({ kind: "status", node: "n1", status: { state: "offline" } }, T0 + 2000);
-    assert.equal(health(run.node, T0 + 2001), "offline", "the Will");
-    run.fleet.apply({ kind: "reading", reading: { node: "n1", name: "urn:dev:torpor:n1:sht3x/temperature", time: T0 + 2400, unit: "Cel", value: 21 } }, T0 + 2400);
-    assert.equal(health(run.node, T0 + 2401), "awake", "heard from again after its Will");
+    for (const every of [300, undefined]) {
+      // A node that says how often it connects (`every`), and one that does not: then the time
+      // between its telemetry messages tells.
+      const run = replay([
+        [T0 + 1, "torpor/n1/telemetry", first.payload],
+        [T0 + 2, "torpor/n1/status", json({ state: "asleep", at: T0 + 2, nextWake: T0 + 60, ...(every ? { every } : {}) })],
+      ]);
+      assert.equal(health(run.node, T0 + 10), "asleep");
+      assert.deepEqual(nextExpected(run.node, T0 + 10), { time: T0 + 60, estimated: false }, "the status's next wake while it is ahead");
+      // The next connection brings telemetry and, with nothing new to say, no status (the lean status).
+      run.fleet.apply({ kind: "reading", reading: { node: "n1", name: "urn:dev:torpor:n1:sht3x/temperature", time: T0 + 300, unit: "Cel", value: 21.6 } }, T0 + 301);
+      assert.equal(health(run.node, T0 + 302), "awake", "in its exchange");
+      assert.equal(health(run.node, T0 + 340), "asleep");
+      assert.deepEqual(nextExpected(run.node, T0 + 340), { time: T0 + 601, estimated: true }, "after that, its period from when it was last heard");
+      // Overdue once one and a half periods and 10 s have passed without a word.
+      assert.equal(health(run.node, T0 + 301 + 460), "asleep", `every ${every}`);
+      assert.equal(health(run.node, T0 + 301 + 461), "overdue", `every ${every}`);
+      run.fleet.apply({ kind: "status", node: "n1", status: { state: "offline" } }, T0 + 2000);
+      assert.equal(health(run.node, T0 + 2001), "offline", "the Will");
+      run.fleet.apply({ kind: "reading", reading: { node: "n1", name: "urn:dev:torpor:n1:sht3x/temperature", time: T0 + 2400, unit: "Cel", value: 21 } }, T0 + 2400);
+      assert.equal(health(run.node, T0 + 2401), "awake", "heard from again after its Will");
+    }
+    const silent = replay([[T0 + 1, "torpor/n1/telemetry", first.payload]]).node;
+    assert.equal(health(silent, T0 + 2), "awake", "telemetry, no status yet: in its exchange");
+    assert.equal(health(silent, T0 + 100), "asleep", "heard, and quiet since");
+    assert.equal(nextExpected(silent, T0 + 100), undefined, "no period known yet");
   });
 
   it("shows each node's last values with their age, battery, next wake and the counts", () => {

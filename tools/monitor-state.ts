@@ -20,10 +20,10 @@ export interface NodeState {
   channels: Map<string, ChannelState>;
   /** The last status, as the node (or its Will) published it. */
   status: Record<string, unknown> | undefined;
-  /** Arrival times (monitor clock, Unix s) of the last two statuses and of the last telemetry. */
+  /** Arrival times (monitor clock, Unix s) of the last status and the last two telemetry messages. */
   statusAt: number | undefined;
-  previousStatusAt: number | undefined;
   telemetryAt: number | undefined;
+  previousTelemetryAt: number | undefined;
   /** Arrival of the last Will ({"state":"offline"}). */
   willAt: number | undefined;
   /** Wakes the grid says were missed, duplicate readings dropped, payloads that did not decode
@@ -48,14 +48,18 @@ const AWAKE_S = 30;
 export class FleetState {
   readonly nodes = new Map<string, NodeState>();
 
-  /** Books one event that arrived at `nowS` (the monitor's clock). */
+  /** Books one event that arrived at `nowS` (the monitor's clock; the same for every event of one
+   *  message). */
   apply(event: MonitorEvent, nowS: number): void {
     if (event.kind === "error") return this.#errored(event.topic);
     const node = this.#node(event.kind === "reading" ? event.reading.node : event.node);
     switch (event.kind) {
       case "reading": {
         const r = event.reading;
-        node.telemetryAt = nowS;
+        if (node.telemetryAt !== nowS) {
+          node.previousTelemetryAt = node.telemetryAt;
+          node.telemetryAt = nowS;
+        }
         const channel = r.name.replace(/^urn:dev:torpor:[^:]+:/, "");
         if (channel.endsWith("/error") && r.stringValue !== undefined) {
           const sensor = channel.slice(0, -"/error".length);
@@ -74,10 +78,7 @@ export class FleetState {
         break;
       case "status":
         if (event.status.state === "offline") node.willAt = nowS;
-        else {
-          node.previousStatusAt = node.statusAt;
-          node.statusAt = nowS;
-        }
+        else node.statusAt = nowS;
         node.status = event.status;
         break;
     }
@@ -86,7 +87,7 @@ export class FleetState {
   #node(name: string): NodeState {
     let node = this.nodes.get(name);
     if (!node) {
-      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, previousStatusAt: undefined, telemetryAt: undefined, willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map() };
+      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, telemetryAt: undefined, previousTelemetryAt: undefined, willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map() };
       this.nodes.set(name, node);
     }
     return node;
@@ -116,24 +117,50 @@ function add(channels: Map<string, ChannelState>, name: string, unit: string | u
 }
 
 /**
- * The node's state at `nowS`. The Will says offline (until telemetry comes again); telemetry newer than the last status means it
- * is in its exchange now (awake); a status says asleep (or online, always connected) until it is
- * overdue: no status for one and a half publish periods and 10 s more, the period learnt from the
- * arrival of its last two statuses. (Judged on arrival times, the monitor's own clock: a node's
- * `nextWake` is its next wake, which need not publish, and a simulated node's clock runs ahead.)
+ * Seconds between the node's connections: its status's `every` (the schedule's publish period), or,
+ * from a node that does not say, the time between the arrival of its last two telemetry messages.
+ */
+export function period(node: NodeState): number | undefined {
+  const every = statusNumber(node, "every");
+  if (every !== undefined && every > 0) return every;
+  if (node.telemetryAt !== undefined && node.previousTelemetryAt !== undefined) return node.telemetryAt - node.previousTelemetryAt;
+  return undefined;
+}
+
+/** When the monitor last heard from the node itself (a Will is the broker's word, not the node's). */
+export function lastHeard(node: NodeState): number | undefined {
+  const times = [node.statusAt, node.telemetryAt].filter((t) => t !== undefined);
+  return times.length ? Math.max(...times) : undefined;
+}
+
+/**
+ * The node's state at `nowS`. The Will says offline (until the node is heard from again);
+ * telemetry newer than the last status, within AWAKE_S, means it is in its exchange (awake); it is
+ * overdue once nothing came for one and a half of its periods and 10 s more; else its last status
+ * says asleep (or online, always connected). Judged on arrival times, the monitor's own clock: the
+ * status goes out only with news, its `nextWake` is the next sampling wake, which need not connect,
+ * and a simulated node's clock runs ahead.
  */
 export function health(node: NodeState, nowS: number): NodeHealth {
   const state = node.status?.state;
-  // A Will is the last word until the node is heard from again.
   const heardSince = node.telemetryAt !== undefined && node.willAt !== undefined && node.telemetryAt > node.willAt;
   if (state === "offline" && !heardSince) return "offline";
   if (node.telemetryAt !== undefined && (node.statusAt === undefined || node.telemetryAt > node.statusAt) && nowS - node.telemetryAt <= AWAKE_S) return "awake";
-  if (node.statusAt === undefined) return "unknown";
-  if (node.previousStatusAt !== undefined) {
-    const period = node.statusAt - node.previousStatusAt;
-    if (nowS - node.statusAt > 1.5 * period + 10) return "overdue";
-  }
+  const heard = lastHeard(node);
+  const every = period(node);
+  if (heard !== undefined && every !== undefined && nowS - heard > 1.5 * every + 10) return "overdue";
+  if (node.statusAt === undefined) return heard === undefined ? "unknown" : "asleep";
   return state === "online" ? "online" : "asleep";
+}
+
+/** The next wake its status named while that is ahead; after it, when the next connection is due
+ *  by its period (`estimated`). */
+export function nextExpected(node: NodeState, nowS: number): { time: number; estimated: boolean } | undefined {
+  const nextWake = statusNumber(node, "nextWake");
+  if (nextWake !== undefined && nextWake >= nowS) return { time: nextWake, estimated: false };
+  const heard = lastHeard(node);
+  const every = period(node);
+  return heard !== undefined && every !== undefined ? { time: heard + every, estimated: true } : undefined;
 }
 
 /** The newest value of a channel, with its sample time. */

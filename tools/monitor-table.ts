@@ -2,7 +2,7 @@
 // readings (`--csv`).
 
 import type { Reading } from "./monitor";
-import { battery, health, latest, sensorErrors, statusNumber, type FleetState } from "./monitor-state";
+import { battery, health, lastHeard, latest, nextExpected, sensorErrors, statusNumber, type FleetState } from "./monitor-state";
 
 /** 42 s, 5m, 3h, 2d: an age at a glance (0 for a time ahead of now, as a simulated node's is). */
 export function age(seconds: number): string {
@@ -22,9 +22,9 @@ export function renderTable(fleet: FleetState, nowS: number): string {
   const rows = [...fleet.nodes.values()]
     .sort((a, b) => a.node.localeCompare(b.node, undefined, { numeric: true }))
     .map((node) => {
-      const seen = Math.max(node.statusAt ?? -Infinity, node.telemetryAt ?? -Infinity);
+      const seen = lastHeard(node);
       const volts = battery(node);
-      const nextWake = statusNumber(node, "nextWake");
+      const next = nextExpected(node, nowS);
       const values = [...node.channels.entries()].map(([name, channel]) => {
         const last = latest(channel)!;
         return `${name}=${last.value}${channel.unit && channel.unit !== "/" ? ` ${channel.unit}` : ""} (${age(nowS - last.time)})`;
@@ -34,9 +34,9 @@ export function renderTable(fleet: FleetState, nowS: number): string {
       return [
         node.node,
         health(node, nowS),
-        Number.isFinite(seen) ? `${age(nowS - seen)} ago` : "—",
+        seen === undefined ? "—" : `${age(nowS - seen)} ago`,
         volts === undefined ? "—" : `${volts.toFixed(2)} V`,
-        nextWake === undefined ? "—" : clock(nextWake),
+        next === undefined ? "—" : `${next.estimated ? "~" : ""}${clock(next.time)}`,
         String(statusNumber(node, "buffered") ?? "—"),
         String(statusNumber(node, "dropped") ?? "—"),
         // What the node counted, and the faults its batches carried that the monitor saw.

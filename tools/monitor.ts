@@ -200,8 +200,9 @@ async function main(): Promise<void> {
   );
   client.on("error", (e) => process.stderr.write(`monitor: ${e.message}\n`));
   client.on("message", (topic, payload, packet) => {
+    const at = now();
     for (const event of monitor.handle(topic, payload, packet.properties?.contentType)) {
-      fleet.apply(event, now());
+      fleet.apply(event, at);
       show(event);
     }
   });

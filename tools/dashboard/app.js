@@ -27,12 +27,12 @@ function nodeSection(node) {
   return section;
 }
 
-function facts(node, now) {
+function facts(node) {
   const s = node.status || {};
   const parts = [];
   const battery = node.channels.find((c) => c.unit === "V");
   if (battery && battery.values.length) parts.push(`battery ${battery.values[battery.values.length - 1].toFixed(2)} V`);
-  if (typeof s.nextWake === "number") parts.push(`next wake ${time(s.nextWake)}`);
+  if (node.next) parts.push(`next wake ${node.next.estimated ? "~" : ""}${time(node.next.time)}`);
   if (typeof s.buffered === "number") parts.push(`buffered ${s.buffered}`);
   if (typeof s.dropped === "number" && s.dropped) parts.push(`dropped ${s.dropped}`);
   if (node.missed) parts.push(`missed ${node.missed}`);
@@ -71,7 +71,7 @@ async function refresh() {
     const badge = section.querySelector(".badge");
     badge.textContent = node.health;
     badge.className = `badge ${node.health}`;
-    section.querySelector(".facts").textContent = facts(node, state.now);
+    section.querySelector(".facts").textContent = facts(node);
     const charts = section.querySelector(".charts");
     for (const channel of node.channels) draw(node, channel, charts);
   }

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { health, type FleetState } from "../monitor-state";
+import { health, nextExpected, type FleetState } from "../monitor-state";
 
 export interface Dashboard {
   url: string;
@@ -34,6 +34,7 @@ export function snapshot(fleet: FleetState, nowS: number): unknown {
       .map((node) => ({
         node: node.node,
         health: health(node, nowS),
+        next: nextExpected(node, nowS) ?? null,
         status: node.status ?? null,
         missed: node.missed,
         duplicates: node.duplicates,
