@@ -173,7 +173,9 @@ describe("npm run collect", { skip: postgresMissing() }, () => {
         }
       }
       const expected = [...sampled.values()].reduce((n, v) => n + v.length, 0);
-      assert.equal(expected, nodes * cycles * 2, "every wake published its reading");
+      // At least a reading per acknowledged publish (a wake that failed to publish sends two later).
+      assert.equal(sampled.size, nodes * 2, "every node sampled both channels");
+      assert.ok(expected >= nodes * cycles * 2 - nodes * 2, `${expected} readings sampled`);
       await until("the collector to catch up", async () => (await stored()) >= expected && seen.size >= expected, 30_000, async () => `(stored ${await stored()}, seen ${seen.size}, sampled ${expected}; collector:\n${log.join("")})`);
       const rows = (await db.query<{ node: string; channel: string; t: number; value: number }>("SELECT node, channel, extract(epoch FROM t)::float8 AS t, value FROM readings ORDER BY node, channel, t")).rows;
       assert.equal(rows.length, expected, "no reading lost, none stored twice");

@@ -84,6 +84,12 @@ export class FleetState {
     }
   }
 
+  /** A reading from history (the collector's database): in the chart, not news of the node. */
+  backfill(node: string, channel: string, unit: string | undefined, time: number, value: number): void {
+    const state = this.#node(node);
+    if (state.channels.has(channel) || state.channels.size < MAX_NODE_CHANNELS) add(state.channels, channel, unit, time, value);
+  }
+
   #node(name: string): NodeState {
     let node = this.nodes.get(name);
     if (!node) {

@@ -2,9 +2,10 @@
 // (QoS 1 is at least once, and a batch re-sent after a lost PUBACK arrives twice), and flags gaps
 // that mean missed wakes. In a terminal it keeps a live table of the nodes (tools/monitor-table.ts);
 // otherwise, or with --json / --csv, it prints what arrives; --web serves a live dashboard
-// (tools/dashboard/).
+// (tools/dashboard/); --db starts it with the history `npm run collect` stored
+// (tools/monitor-history.ts).
 //
-//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json | --csv | --web [--port 8080]]
+//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--db postgres://…] [--json | --csv | --web [--port 8080]]
 
 import { parseArgs } from "node:util";
 import { FleetState } from "./monitor-state";
@@ -59,9 +60,20 @@ export class TelemetryMonitor {
     return this.#readings(node, records);
   }
 
-  #readings(node: string, records: ResolvedRecord[]): MonitorEvent[] {
+  /** Takes a reading as seen already (history from the collector's database): a batch that brings
+   *  it again is a duplicate. */
+  remember(node: string, name: string, time: number): void {
+    this.#seenBy(node).add(`${name}@${time}`);
+  }
+
+  #seenBy(node: string): Set<string> {
     const seen = this.#seen.get(node) ?? new Set<string>();
     this.#seen.set(node, seen);
+    return seen;
+  }
+
+  #readings(node: string, records: ResolvedRecord[]): MonitorEvent[] {
+    const seen = this.#seenBy(node);
     const fresh: MonitorEvent[] = [];
     let duplicates = 0;
     for (const record of records) {
@@ -126,13 +138,14 @@ export function formatEvent(event: MonitorEvent): string {
   }
 }
 
-const usage = "usage: npm run monitor -- [--broker mqtt://127.0.0.1:1883] [--prefix torpor] [--json | --csv | --web [--port 8080]]\n";
+const usage = "usage: npm run monitor -- [--broker mqtt://127.0.0.1:1883] [--prefix torpor] [--db postgres://…] [--json | --csv | --web [--port 8080]]\n";
 
 interface MonitorOptions {
   broker: string;
   prefix: string;
   output: "table" | "lines" | "json" | "csv" | "web";
   port: number;
+  db: string | undefined;
 }
 
 function parse(argv: string[]): MonitorOptions | "help" {
@@ -148,6 +161,7 @@ function parse(argv: string[]): MonitorOptions | "help" {
         csv: { type: "boolean", default: false },
         web: { type: "boolean", default: false },
         port: { type: "string" },
+        db: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -161,8 +175,9 @@ function parse(argv: string[]): MonitorOptions | "help" {
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number 0..65535, got "${values.port}"`);
   if (values.port !== undefined && !values.web) throw new UsageError("--port goes with --web");
+  if (values.db !== undefined && !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL, got "${values.db}"`);
   const output = values.json ? "json" : values.csv ? "csv" : values.web ? "web" : process.stdout.isTTY ? "table" : "lines";
-  return { broker: values.broker!, prefix: values.prefix!, output, port };
+  return { broker: values.broker!, prefix: values.prefix!, output, port, db: values.db };
 }
 
 async function main(): Promise<void> {
@@ -178,6 +193,15 @@ async function main(): Promise<void> {
   const monitor = new TelemetryMonitor(options.prefix);
   const fleet = new FleetState();
   const now = () => Date.now() / 1000;
+  if (options.db) {
+    try {
+      const { loadHistory } = await import("./monitor-history");
+      process.stderr.write(`monitor: ${await loadHistory(options.db, fleet, monitor)} readings of history from the database\n`);
+    } catch (e) {
+      process.stderr.write(`monitor: --db: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
   let show: (event: MonitorEvent) => void = () => undefined;
   if (options.output === "json") show = (event) => out(JSON.stringify(event));
   else if (options.output === "lines") show = (event) => out(formatEvent(event));
