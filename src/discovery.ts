@@ -15,8 +15,7 @@
 // waking, even over MQTT 3.1.1, which has no Will Delay.
 
 import type { Config } from "./config";
-import { utf8Encode } from "./encoding/utf8";
-import { crc32 } from "./power/crc32";
+import { fnv1a } from "./encoding/fnv";
 import type { Channel } from "./sensors/registry";
 import { scale } from "./telemetry/resolution";
 import type { Reading } from "./telemetry/reading-buffer";
@@ -103,9 +102,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
 
 /** What the node keeps of the messages it sent (LinkMemory.discovery): a change sends them again. */
 export function discoveryFingerprint(messages: readonly DiscoveryMessage[]): number {
-  let crc = 0;
-  for (const m of messages) crc = crc32(utf8Encode(`${m.topic}\n${m.payload}\n`), 0, undefined, crc);
-  return crc;
+  return fnv1a(messages.map((m) => `${m.topic}\n${m.payload}`).join("\n"));
 }
 
 /** The latest-values message: a reading's time (`t`, Unix s) and values by channel name, in the
