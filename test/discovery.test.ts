@@ -278,6 +278,23 @@ describe("Home Assistant discovery", () => {
     });
   });
 
+  it("leaves out a config larger than the broker takes, says so, and the wake goes on", async () => {
+    const broker = await startEmbeddedBroker();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-ha-small-"));
+    try {
+      // 3.1.1 brokers announce no limit: maxPacketSize is the operator's word for it.
+      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ homeAssistant: true, batchSize: 1, maxPacketSize: 512 }));
+      const lines: string[] = [];
+      await start({ broker: broker.url, nodes: 1, cycles: 2, timeScale: 600, state: path.join(dir, "state"), config: path.join(dir, "config.json") }, (l) => lines.push(l));
+      const leftOut = lines.filter((l) => /discovery config homeassistant\/sensor\/torpor_node-1\/sht3x_\w+\/config left out: larger than the broker's packet limit of 512 bytes/.test(l));
+      assert.equal(leftOut.length, 2, lines.join("\n"));
+      assert.equal(lines.filter((l) => /published 1 reading/.test(l)).length, 2, lines.join("\n"));
+    } finally {
+      await broker.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe("on a broker without retained messages (mosquitto, MQTT 5)", { skip: mosquittoMissing() }, () => {
     it("sends the configs unretained, which the broker takes", async () => {
       const broker = await startMosquitto(["retain_available false"]);
