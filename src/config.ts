@@ -83,6 +83,13 @@ export interface Config {
   tlsKey: string;
   ssid: string;
   password: string;
+  /** Home Assistant MQTT discovery (src/discovery.ts): the discovery prefix, or undefined for off. */
+  homeAssistant: HomeAssistant | undefined;
+}
+
+export interface HomeAssistant {
+  /** Home Assistant's discovery prefix: its MQTT integration's setting, `homeassistant` unless changed. */
+  prefix: string;
 }
 
 export { ConfigError };
@@ -118,6 +125,7 @@ export const defaults = {
   tlsKey: "",
   ssid: "",
   password: "",
+  homeAssistant: false,
 } as const;
 
 const knownKeys = new Set<string>([...Object.keys(defaults), "sim", "payloadFormat"]);
@@ -196,6 +204,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     tlsKey: text("tlsKey", get("tlsKey")),
     ssid: sized("ssid", text("ssid", get("ssid")), SSID_BYTES),
     password: sized("password", text("password", get("password")), WIFI_PASSWORD_BYTES),
+    homeAssistant: homeAssistant("homeAssistant", get("homeAssistant")),
   };
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
@@ -388,6 +397,17 @@ function thresholds(key: string, value: unknown, channels: readonly string[]): R
     out[channel] = n;
   }
   return out;
+}
+
+/** `true` (the default prefix), `false`, or `{"prefix": "…"}`; as strings too, as mcconfig passes them. */
+function homeAssistant(key: string, value: unknown): HomeAssistant | undefined {
+  const v = value === "true" ? true : value === "false" ? false : structured(key, value);
+  if (v === false) return undefined;
+  if (v === true) return { prefix: "homeassistant" };
+  if (!isRecord(v)) throw new ConfigError(key, `expected true, false or {"prefix": "homeassistant"}, got ${describe(value)}`);
+  knownKeysOf(key, v, ["prefix"]);
+  const prefix = own(v, "prefix");
+  return { prefix: prefix === undefined ? "homeassistant" : topicLevel(`${key}.prefix`, prefix) };
 }
 
 function sensors(key: string, value: unknown): SensorConfig[] {

@@ -17,6 +17,7 @@
 // for the readings: "never" releases and counts them, "for now" keeps them for a later wake.
 
 import type { Config } from "./config";
+import { discoveryFingerprint, discoveryMessages, latestValues } from "./discovery";
 import { fnv1a } from "./encoding/fnv";
 import { utf8Encode } from "./encoding/utf8";
 import { applyCommand, noteResult, oversizedCommand, withOverrides, type LinkMemory } from "./link";
@@ -29,6 +30,7 @@ import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
 import { encodePayload } from "./telemetry/payload";
+import type { Reading } from "./telemetry/reading-buffer";
 
 /** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
 const TABLE_SIZE = 16;
@@ -70,7 +72,7 @@ const newOutcome = (): ExchangeOutcome => ({ delivered: 0, messages: 0, bytesUp:
 
 export function topics(config: Config, node: string) {
   const base = `${config.prefix}/${node}`;
-  return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd` };
+  return { telemetry: `${base}/telemetry`, status: `${base}/status`, command: `${base}/cmd`, latest: `${base}/latest` };
 }
 
 /**
@@ -156,6 +158,11 @@ export class Exchange {
   #sessionPresent: boolean | undefined;
   /** The broker's Server Keep Alive, when it set one (MQTT 5). */
   #serverKeepAlive: number | undefined;
+  /** Home Assistant: the newest reading put in a message, the one last published as the latest
+   *  values, and the fingerprint of the discovery messages sent on this connection. */
+  #newest: Reading | undefined;
+  #latestSent: Reading | undefined;
+  #discovered: number | undefined;
 
   constructor(options: ExchangeOptions) {
     this.#o = options;
@@ -319,6 +326,7 @@ export class Exchange {
     if (this.#closed) return;
     if (this.isOpen) {
       this.#closing = true;
+      this.#publishLatest();
       this.#publishStatus();
       // MQTT 5, deep sleep: "Disconnect with Will Message" (0x04) rather than Normal (0x00), which
       // would discard the Will. The broker then holds it for the Will Delay (= Session Expiry) and
@@ -328,6 +336,7 @@ export class Exchange {
       this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       // The exchange ended as agreed: QoS 0 telemetry sent in it is as delivered as QoS 0 gets.
       this.#confirmQoS0();
+      this.#discoverySent();
     }
     // The status and DISCONNECT are still handed out by takeOutput(), the last write.
     this.#closed = true;
@@ -542,6 +551,7 @@ export class Exchange {
   #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
     const readings = this.#state.buffer.range(first, count);
     if (!readings.length) return undefined;
+    if (readings.at(-1)!.time >= (this.#newest?.time ?? -Infinity)) this.#newest = readings.at(-1);
     const batch = { baseName: `urn:dev:torpor:${this.#o.node}:`, channels: this.#o.channels, sensorIds: this.#sensorIds, readings, dropped: this.#state.buffer.dropped };
     const { payload, contentType } = encodePayload(this.#config.format, batch);
     const message: OutgoingPublish = { topic: this.#topic.telemetry, payload, qos, retain: false };
@@ -657,8 +667,42 @@ export class Exchange {
       this.#subscribe();
     }
     delete link.results;
+    if (this.#config.homeAssistant) this.#discover(sessionPresent);
     this.#o.commit();
     return true;
+  }
+
+  /** Home Assistant discovery, QoS 0 as Home Assistant allows: when the session is new (a broker
+   *  that lost it may have lost the retained configs too) or the messages changed. */
+  #discover(sessionPresent: boolean): void {
+    const messages = discoveryMessages(this.#config, this.#o.channels, this.#o.node, sessionExpiry(this.#config));
+    const fingerprint = discoveryFingerprint(messages);
+    if (sessionPresent && this.#link.discovery === fingerprint) return;
+    const retain = this.#link.retainAvailable !== false;
+    for (const m of messages) {
+      const message: OutgoingPublish = { topic: m.topic, payload: utf8Encode(m.payload), qos: 0, retain: m.retain && retain };
+      if (this.#fits(message)) this.#send(message);
+      else this.#skip(`discovery config ${m.topic}`);
+    }
+    this.#discovered = fingerprint;
+  }
+
+  /** Home Assistant's state: the newest values sent, retained on `<prefix>/<node>/latest`. */
+  #publishLatest(): void {
+    if (!this.#config.homeAssistant || !this.#newest || this.#newest === this.#latestSent) return;
+    const payload = utf8Encode(JSON.stringify(latestValues(this.#o.channels, this.#newest)));
+    this.#latestSent = this.#newest;
+    const message: OutgoingPublish = { topic: this.#topic.latest, payload, qos: 0, retain: this.#link.retainAvailable !== false };
+    if (this.#fits(message)) this.#send(message);
+    else this.#skip("latest values");
+  }
+
+  /** The discovery messages count as sent once the exchange ended as agreed (as QoS 0 telemetry). */
+  #discoverySent(): void {
+    if (this.#discovered === undefined) return;
+    this.#link.discovery = this.#discovered;
+    this.#discovered = undefined;
+    this.#o.commit();
   }
 
   /** A packet of `size` bytes was too large for the broker, which announced no limit it keeps (as
@@ -800,7 +844,11 @@ export class Exchange {
     if (this.#markerSeen || this.persistent) this.#confirmQoS0();
     this.#release();
     this.#o.commit();
-    if (this.persistent) this.#publishStatus();
+    if (this.persistent) {
+      this.#discoverySent();
+      this.#publishLatest();
+      this.#publishStatus();
+    }
     this.#settleNow();
   }
 

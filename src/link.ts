@@ -47,6 +47,8 @@ export interface LinkMemory {
   statusPrint?: number;
   /** Seconds of "awake" granted on `day` (Unix days): the daily budget's meter. */
   awake?: { day: number; seconds: number };
+  /** Fingerprint of the Home Assistant discovery messages last sent (src/discovery.ts). */
+  discovery?: number;
 }
 
 export interface Overrides {

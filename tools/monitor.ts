@@ -1,11 +1,18 @@
-// Watches torpor telemetry on any broker: decodes each batch, drops duplicates (QoS 1 is at least
-// once, and a batch re-sent after a lost PUBACK arrives twice), and flags gaps that mean missed wakes.
+// Watches torpor telemetry on any broker: decodes each batch (all three formats), drops duplicates
+// (QoS 1 is at least once, and a batch re-sent after a lost PUBACK arrives twice), and flags gaps
+// that mean missed wakes. In a terminal it keeps a live table of the nodes (tools/monitor-table.ts);
+// otherwise, or with --json / --csv, it prints what arrives; --web serves a live dashboard
+// (tools/dashboard/); --db starts it with the history `npm run collect` stored
+// (tools/monitor-history.ts).
 //
-//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json]
+//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--db postgres://…] [--json | --csv | --web [--port 8080]]
 
 import { parseArgs } from "node:util";
+import { FleetState } from "./monitor-state";
+import { csvHeader, csvLine, renderTable } from "./monitor-table";
 import { decodePayload } from "./payload-decoder";
 import type { ResolvedRecord } from "./senml";
+import { UsageError } from "./usage-error";
 
 export interface Reading extends ResolvedRecord {
   node: string;
@@ -53,10 +60,21 @@ export class TelemetryMonitor {
     return this.#readings(node, records);
   }
 
-  #readings(node: string, records: ResolvedRecord[]): MonitorEvent[] {
+  /** Takes a reading as seen already (history from the collector's database): a batch that brings
+   *  it again is a duplicate. */
+  remember(node: string, name: string, time: number): void {
+    this.#seenBy(node).add(`${name}@${time}`);
+  }
+
+  #seenBy(node: string): Set<string> {
     const seen = this.#seen.get(node) ?? new Set<string>();
     this.#seen.set(node, seen);
-    const events: MonitorEvent[] = [];
+    return seen;
+  }
+
+  #readings(node: string, records: ResolvedRecord[]): MonitorEvent[] {
+    const seen = this.#seenBy(node);
+    const fresh: MonitorEvent[] = [];
     let duplicates = 0;
     for (const record of records) {
       const key = `${record.name}@${record.time}`;
@@ -67,10 +85,14 @@ export class TelemetryMonitor {
       seen.add(key);
       // Bound the memory of a long-running monitor: forget the oldest keys.
       if (seen.size > 100_000) seen.delete(seen.values().next().value!);
-      events.push(...this.#gap(node, record.time), { kind: "reading", reading: { node, ...record } });
+      fresh.push({ kind: "reading", reading: { node, ...record } });
     }
+    // A pack lists records channel by channel (fault records first): the wakes it stands for are
+    // its distinct times, in order.
+    const times = [...new Set(fresh.map((e) => (e.kind === "reading" ? e.reading.time : 0)))].sort((a, b) => a - b);
+    const events = times.flatMap((time) => this.#gap(node, time));
     if (duplicates) events.unshift({ kind: "duplicate", node, count: duplicates });
-    return events;
+    return [...events, ...fresh];
   }
 
   /**
@@ -116,35 +138,97 @@ export function formatEvent(event: MonitorEvent): string {
   }
 }
 
-async function main(): Promise<void> {
-  let broker: string;
-  let prefix: string;
-  let json: boolean;
+const usage = "usage: npm run monitor -- [--broker mqtt://127.0.0.1:1883] [--prefix torpor] [--db postgres://…] [--json | --csv | --web [--port 8080]]\n";
+
+interface MonitorOptions {
+  broker: string;
+  prefix: string;
+  output: "table" | "lines" | "json" | "csv" | "web";
+  port: number;
+  db: string | undefined;
+}
+
+function parse(argv: string[]): MonitorOptions | "help" {
+  let values;
   try {
-    const { values } = parseArgs({
-      options: { broker: { type: "string" }, prefix: { type: "string", default: "torpor" }, json: { type: "boolean", default: false }, help: { type: "boolean" } },
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        // The config's default broker: where a local mosquitto (or `npm start -- --broker …`) is.
+        broker: { type: "string", default: "mqtt://127.0.0.1:1883" },
+        prefix: { type: "string", default: "torpor" },
+        json: { type: "boolean", default: false },
+        csv: { type: "boolean", default: false },
+        web: { type: "boolean", default: false },
+        port: { type: "string" },
+        db: { type: "string" },
+        help: { type: "boolean" },
+      },
       strict: true,
-    });
-    if (values.help) {
-      process.stdout.write("usage: npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--json]\n");
-      return;
-    }
-    if (!values.broker) throw new Error("--broker URL is required");
-    if (!/^mqtts?:\/\//.test(values.broker)) throw new Error(`--broker: "${values.broker}" is not an mqtt:// or mqtts:// URL`);
-    broker = values.broker;
-    prefix = values.prefix!;
-    json = values.json!;
+    }));
   } catch (e) {
-    process.stderr.write(`monitor: ${(e as Error).message}\n`);
+    throw new UsageError((e as Error).message.split("\n")[0]!);
+  }
+  if (values.help) return "help";
+  if (!/^mqtts?:\/\//.test(values.broker!)) throw new UsageError(`--broker: "${values.broker}" is not an mqtt:// or mqtts:// URL`);
+  if ([values.json, values.csv, values.web].filter(Boolean).length > 1) throw new UsageError("--json, --csv and --web: choose one");
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number 0..65535, got "${values.port}"`);
+  if (values.port !== undefined && !values.web) throw new UsageError("--port goes with --web");
+  if (values.db !== undefined && !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL, got "${values.db}"`);
+  const output = values.json ? "json" : values.csv ? "csv" : values.web ? "web" : process.stdout.isTTY ? "table" : "lines";
+  return { broker: values.broker!, prefix: values.prefix!, output, port, db: values.db };
+}
+
+async function main(): Promise<void> {
+  let options;
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`monitor: ${(e as Error).message}\n${usage}`);
     process.exit(2);
   }
+  if (options === "help") return void process.stdout.write(usage);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const monitor = new TelemetryMonitor(options.prefix);
+  const fleet = new FleetState();
+  const now = () => Date.now() / 1000;
+  if (options.db) {
+    try {
+      const { loadHistory } = await import("./monitor-history");
+      process.stderr.write(`monitor: ${await loadHistory(options.db, fleet, monitor)} readings of history from the database\n`);
+    } catch (e) {
+      process.stderr.write(`monitor: --db: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
+  let show: (event: MonitorEvent) => void = () => undefined;
+  if (options.output === "json") show = (event) => out(JSON.stringify(event));
+  else if (options.output === "lines") show = (event) => out(formatEvent(event));
+  else if (options.output === "csv") {
+    out(csvHeader);
+    show = (event) => event.kind === "reading" && out(csvLine(event.reading));
+  } else if (options.output === "table") {
+    // Redrawn in place once a second: the ages move even when nothing arrives.
+    setInterval(() => process.stdout.write(`\x1b[H\x1b[2J${renderTable(fleet, now())}\n`), 1000);
+  } else {
+    const { serveDashboard } = await import("./dashboard/server");
+    // The page polls the fleet's state: nothing to print per event.
+    const dashboard = await serveDashboard(fleet, options.port);
+    out(`dashboard on ${dashboard.url} (MQTT: ${options.broker})`);
+  }
   const mqtt = await import("mqtt");
-  const monitor = new TelemetryMonitor(prefix);
-  const client = mqtt.connect(broker, { clean: true });
-  client.on("connect", () => client.subscribe(monitor.subscriptions, { qos: 1 }));
+  const client = mqtt.connect(options.broker, { clean: true });
+  client.on("connect", () =>
+    client.subscribe(monitor.subscriptions, { qos: 1 }, (e) => process.stderr.write(e ? `monitor: subscribing: ${e.message}\n` : `monitor: watching ${monitor.subscriptions.join(" ")} on ${options.broker}\n`)),
+  );
   client.on("error", (e) => process.stderr.write(`monitor: ${e.message}\n`));
   client.on("message", (topic, payload, packet) => {
-    for (const event of monitor.handle(topic, payload, packet.properties?.contentType)) process.stdout.write(`${json ? JSON.stringify(event) : formatEvent(event)}\n`);
+    const at = now();
+    for (const event of monitor.handle(topic, payload, packet.properties?.contentType)) {
+      fleet.apply(event, at);
+      show(event);
+    }
   });
 }
 

@@ -1,0 +1,117 @@
+// Home Assistant MQTT discovery: the retained config messages that make a node's channels appear in
+// Home Assistant as entities by themselves (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery).
+// A pure function of the config, the channels and the node's name; the exchange publishes the
+// messages when the broker's session is new or the messages changed (src/exchange.ts), not at
+// every wake.
+//
+// The state comes from a small retained message the node publishes with every connection that sent
+// readings, on `<prefix>/<node>/latest`: the newest value of each channel and its time
+// ({"t": 1764065040, "sht3x/temperature": 21.76, …}); a value_template picks the channel out.
+// (Not from the status, which goes out only with news.) Availability comes from the retained
+// status: the Will's {"state":"offline"} makes the entities unavailable, any other status
+// available. A sleeping node publishes nothing between wakes, so `expire_after` is the longest a
+// live node stays silent (the session expiry, after which the broker sends the Will anyway) plus
+// one awake window: never "unavailable" while merely asleep, and unavailable when it has stopped
+// waking, even over MQTT 3.1.1, which has no Will Delay.
+
+import type { Config } from "./config";
+import { fnv1a } from "./encoding/fnv";
+import type { Channel } from "./sensors/registry";
+import { scale } from "./telemetry/resolution";
+import type { Reading } from "./telemetry/reading-buffer";
+
+/** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */
+export const FIRMWARE_VERSION = "0.1.0";
+
+export interface DiscoveryMessage {
+  topic: string;
+  /** JSON text. */
+  payload: string;
+  retain: boolean;
+}
+
+type Component = "sensor" | "binary_sensor";
+
+/** How a SenML unit maps onto a Home Assistant entity: its platform, device class and unit. */
+interface Mapping {
+  component: Component;
+  deviceClass: string;
+  unit?: string;
+}
+
+const byUnit: Record<string, Mapping> = {
+  Cel: { component: "sensor", deviceClass: "temperature", unit: "°C" },
+  "%RH": { component: "sensor", deviceClass: "humidity", unit: "%" },
+  Pa: { component: "sensor", deviceClass: "pressure", unit: "Pa" },
+  V: { component: "sensor", deviceClass: "voltage", unit: "V" },
+  // The contact's position: 1 open, 0 closed (src/sensors/contact.ts); "opening" is Home
+  // Assistant's class for a door or window contact whose "on" means open.
+  "/": { component: "binary_sensor", deviceClass: "opening" },
+};
+
+/** Topic levels Home Assistant accepts in a discovery topic's node and object ids. */
+const topicId = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
+
+/**
+ * One retained config per channel, on `<discovery prefix>/<component>/torpor_<node>/<channel>/config`.
+ * `sessionExpiryS` is the MQTT session expiry (and Will Delay) the exchange asks for.
+ */
+export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number): DiscoveryMessage[] {
+  const ha = config.homeAssistant;
+  if (!ha) return [];
+  const status = `${config.prefix}/${node}/status`;
+  const device = {
+    identifiers: [`torpor-${node}`],
+    name: node,
+    manufacturer: "torpor",
+    model: `torpor node (${[...new Set(config.sensors.map((s) => s.type))].join(", ")})`,
+    sw_version: FIRMWARE_VERSION,
+  };
+  return channels.flatMap((channel) => {
+    const mapping = byUnit[channel.unit];
+    if (!mapping) return [];
+    const key = JSON.stringify(channel.name).replace(/"/g, "'");
+    // A channel missing from the message (its sensor failed) renders None: unknown.
+    const value = mapping.component === "sensor" ? `value_json[${key}]` : `'ON' if value_json[${key}] == 1 else 'OFF'`;
+    const entity: Record<string, unknown> = {
+      name: `${channel.sensor} ${channel.property[1]}`,
+      unique_id: `torpor-${node}-${channel.name}`,
+      state_topic: `${config.prefix}/${node}/latest`,
+      value_template: `{{ (${value}) if ${key} in value_json else None }}`,
+      device_class: mapping.deviceClass,
+      expire_after: sessionExpiryS + config.awakeTimeout,
+      availability_topic: status,
+      availability_template: "{{ 'offline' if value_json.state == 'offline' else 'online' }}",
+      payload_available: "online",
+      payload_not_available: "offline",
+      device,
+      origin: { name: "torpor", sw_version: FIRMWARE_VERSION },
+    };
+    if (mapping.component === "sensor") {
+      entity.state_class = "measurement";
+      entity.unit_of_measurement = mapping.unit;
+      entity.suggested_display_precision = Math.max(0, Math.round(-Math.log10(channel.resolution)));
+    } else {
+      entity.payload_on = "ON";
+      entity.payload_off = "OFF";
+    }
+    const topic = `${ha.prefix}/${mapping.component}/${topicId(`torpor_${node}`)}/${topicId(channel.name)}/config`;
+    return [{ topic, payload: JSON.stringify(entity), retain: true }];
+  });
+}
+
+/** What the node keeps of the messages it sent (LinkMemory.discovery): a change sends them again. */
+export function discoveryFingerprint(messages: readonly DiscoveryMessage[]): number {
+  return fnv1a(messages.map((m) => `${m.topic}\n${m.payload}`).join("\n"));
+}
+
+/** The latest-values message: a reading's time (`t`, Unix s) and values by channel name, in the
+ *  channels' units; a channel whose sensor failed is left out. */
+export function latestValues(channels: readonly Channel[], reading: Reading): Record<string, number> {
+  const latest: Record<string, number> = { t: reading.time };
+  channels.forEach((channel, i) => {
+    const value = reading.values[i];
+    if (value !== null && value !== undefined) latest[channel.name] = scale(value, channel.resolution);
+  });
+  return latest;
+}

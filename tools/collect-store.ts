@@ -1,0 +1,114 @@
+// What the collector writes to PostgreSQL, and how: every reading once, keyed by node, channel and
+// sample time; the faults the batches carry and the statuses in their own tables; a payload no
+// decoder reads kept as it came. One message's rows go in one transaction, so a message is either
+// all stored or not at all, and storing it again (QoS 1 redelivers what was not acknowledged)
+// changes nothing.
+
+import { createHash } from "node:crypto";
+import type { ClientBase } from "pg";
+import { decodePayload } from "./payload-decoder";
+
+export const schema = `
+CREATE TABLE IF NOT EXISTS readings (
+  node text NOT NULL,
+  channel text NOT NULL,
+  t timestamptz NOT NULL,
+  value double precision NOT NULL,
+  unit text,
+  PRIMARY KEY (node, channel, t)
+);
+CREATE TABLE IF NOT EXISTS faults (
+  node text NOT NULL,
+  sensor text NOT NULL,
+  t timestamptz NOT NULL,
+  fault text NOT NULL,
+  PRIMARY KEY (node, sensor, t)
+);
+CREATE TABLE IF NOT EXISTS statuses (
+  node text NOT NULL,
+  digest text NOT NULL,
+  received timestamptz NOT NULL DEFAULT now(),
+  status jsonb NOT NULL,
+  PRIMARY KEY (node, digest)
+);
+CREATE TABLE IF NOT EXISTS rejected (
+  topic text NOT NULL,
+  digest text NOT NULL,
+  received timestamptz NOT NULL DEFAULT now(),
+  error text NOT NULL,
+  payload bytea NOT NULL,
+  PRIMARY KEY (topic, digest)
+);`;
+
+export interface Rows {
+  node: string;
+  readings: { channel: string; t: number; value: number; unit: string | null }[];
+  faults: { sensor: string; t: number; fault: string }[];
+  status?: unknown;
+  rejected?: string;
+}
+
+/** The rows one message brings, or undefined for a topic that is not torpor's. */
+export function rowsOf(prefix: string, topic: string, payload: Uint8Array, contentType?: string): Rows | undefined {
+  const levels = topic.split("/");
+  const kind = levels.pop();
+  const node = levels.pop();
+  if (!node || levels.join("/") !== prefix || (kind !== "telemetry" && kind !== "status")) return undefined;
+  const rows: Rows = { node, readings: [], faults: [] };
+  try {
+    if (kind === "status") {
+      rows.status = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+      return rows;
+    }
+    const baseName = `urn:dev:torpor:${node}:`;
+    for (const record of decodePayload(payload, { baseName, ...(contentType === undefined ? {} : { contentType }) }).records) {
+      const name = record.name.startsWith(baseName) ? record.name.slice(baseName.length) : record.name;
+      if (name.endsWith("/error") && record.stringValue !== undefined) rows.faults.push({ sensor: name.slice(0, -"/error".length), t: record.time, fault: record.stringValue });
+      else if (record.value !== undefined) rows.readings.push({ channel: name, t: record.time, value: record.value, unit: record.unit ?? null });
+    }
+  } catch (e) {
+    return { node, readings: [], faults: [], rejected: e instanceof Error ? e.message : String(e) };
+  }
+  return rows;
+}
+
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** Stores one message's rows in one transaction; returns the readings that were new. */
+export async function store(db: ClientBase, topic: string, payload: Uint8Array, rows: Rows): Promise<number> {
+  await db.query("BEGIN");
+  try {
+    let added = 0;
+    if (rows.readings.length) {
+      const r = rows.readings;
+      const result = await db.query(
+        `INSERT INTO readings (node, channel, t, value, unit)
+         SELECT $1, c, to_timestamp(t), v, u FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[]) AS x(c, t, v, u)
+         ON CONFLICT DO NOTHING`,
+        [rows.node, r.map((x) => x.channel), r.map((x) => x.t), r.map((x) => x.value), r.map((x) => x.unit)],
+      );
+      added = result.rowCount ?? 0;
+    }
+    if (rows.faults.length) {
+      const f = rows.faults;
+      await db.query(
+        `INSERT INTO faults (node, sensor, t, fault)
+         SELECT $1, s, to_timestamp(t), f FROM unnest($2::text[], $3::float8[], $4::text[]) AS x(s, t, f)
+         ON CONFLICT DO NOTHING`,
+        [rows.node, f.map((x) => x.sensor), f.map((x) => x.t), f.map((x) => x.fault)],
+      );
+    }
+    // A retained status comes again at every (re)subscription: the same bytes are stored once.
+    if (rows.status !== undefined) {
+      await db.query("INSERT INTO statuses (node, digest, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [rows.node, digest(payload), JSON.stringify(rows.status)]);
+    }
+    if (rows.rejected !== undefined) {
+      await db.query("INSERT INTO rejected (topic, digest, error, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", [topic, digest(payload), rows.rejected, Buffer.from(payload)]);
+    }
+    await db.query("COMMIT");
+    return added;
+  } catch (e) {
+    await db.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+}
