@@ -14,7 +14,7 @@ export interface Environment {
   at(timeMs: number): Conditions;
 }
 
-/** The clock a virtual device reads (the host's). */
+/** The clock a virtual device reads (the host's; the board gives devices its time in whole seconds). */
 export interface DeviceClock {
   /** Wall-clock ms: which moment of the environment to measure. */
   now(): number;
@@ -30,9 +30,11 @@ const DAY_MS = 86_400_000;
  * (seed, minute), so it depends only on the time asked for, never on how often it was asked.
  */
 export class SyntheticEnvironment implements Environment {
-  constructor(readonly seed = 1) {}
+  /** @param phaseMs where in the day this place is: nodes with different phases read differently. */
+  constructor(readonly seed = 1, readonly phaseMs = 0) {}
 
-  at(timeMs: number): Conditions {
+  at(time: number): Conditions {
+    const timeMs = time + this.phaseMs;
     const phase = (2 * Math.PI * ((timeMs % DAY_MS) - 15 * 3_600_000)) / DAY_MS;
     const day = Math.cos(phase);
     return {
