@@ -28,7 +28,7 @@ import { readRecording, RecordingError } from "../hosts/node/recording";
 import type { WakeReport } from "../hosts/node/wake";
 import { parseSim } from "../hosts/sim/devices/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
-import { formatEvent, TelemetryMonitor } from "./monitor";
+import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor";
 import { UsageError } from "./usage-error";
 
 /** Up to this many nodes print every line; more print summaries. */
@@ -143,6 +143,41 @@ function brokerUrl(address: BrokerAddress): string {
   return `${address.secure ? "mqtts" : "mqtt"}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
 }
 
+/**
+ * What a subscriber of a fleet's telemetry counts: distinct readings (a reading is one sample of
+ * every channel: counted by its first channel), duplicate values (a batch re-sent after a lost
+ * PUBACK or a failover arrives twice: allowed, counted), gaps the monitor sees, and undecodable
+ * messages. The runner's subscriber, the fleet benchmark's and the cluster test's are all one.
+ */
+export class ReadingCounter {
+  readonly #monitor: TelemetryMonitor;
+  readonly #first: string;
+  readings = 0;
+  duplicates = 0;
+  gaps = 0;
+  errors = 0;
+
+  constructor(config: Pick<Config, "prefix" | "sensors">) {
+    this.#monitor = new TelemetryMonitor(config.prefix);
+    this.#first = `:${channelsOf(config.sensors)[0]?.name ?? ""}`;
+  }
+
+  get subscriptions(): string[] {
+    return this.#monitor.subscriptions;
+  }
+
+  handle(topic: string, payload: Uint8Array): MonitorEvent[] {
+    const events = this.#monitor.handle(topic, payload);
+    for (const event of events) {
+      if (event.kind === "reading" && event.reading.name.endsWith(this.#first)) this.readings++;
+      else if (event.kind === "duplicate") this.duplicates += event.count;
+      else if (event.kind === "gap") this.gaps++;
+      else if (event.kind === "error") this.errors++;
+    }
+    return events;
+  }
+}
+
 /** The nodes' names: the config's `node` (default "node"), numbered when there are several or when
  *  the config names none (so the default single node is "node-1"). */
 function nodeNames(configured: string, count: number): string[] {
@@ -211,9 +246,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
   if (!few) out(`more than ${FEW_NODES} nodes: a summary every ${SUMMARY_MS / 1000} s instead of every line`);
 
   const mqtt = await import("mqtt");
-  const monitor = new TelemetryMonitor(base.config.prefix);
-  const firstChannel = channelsOf(base.config.sensors)[0]?.name;
-  const seen = { readings: 0, duplicates: 0, gaps: 0 };
+  const seen = new ReadingCounter(base.config);
   // The subscriber logs in as the nodes do. It waits for the broker a moment, so that the first
   // batch is seen, but not for a broker that is not there: the nodes' own lines then say what their
   // publishes met, and it joins them when the broker does.
@@ -235,7 +268,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
   subscriber.on("connect", () => {
     if (trouble !== undefined) out(`subscriber connected to ${url}`);
     trouble = undefined;
-    subscriber.subscribe(monitor.subscriptions, { qos: 1 }, () => ready());
+    subscriber.subscribe(seen.subscriptions, { qos: 1 }, () => ready());
   });
   subscriber.on("error", (e) => {
     ready();
@@ -245,12 +278,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
     out(`subscriber: ${url}: ${e.message}; retrying`);
   });
   subscriber.on("message", (topic, payload) => {
-    for (const event of monitor.handle(topic, payload)) {
-      if (event.kind === "reading" && event.reading.name.endsWith(`:${firstChannel}`)) seen.readings++;
-      else if (event.kind === "duplicate") seen.duplicates += event.count;
-      else if (event.kind === "gap") seen.gaps++;
-      if (few && event.kind !== "status") out(`  ${formatEvent(event)}`);
-    }
+    for (const event of seen.handle(topic, payload)) if (few && event.kind !== "status") out(`  ${formatEvent(event)}`);
   });
   await settled;
 
@@ -289,7 +317,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
 const SUMMARY_MS = 5000;
 
 /** Runs the nodes as one in-process fleet: every line of a few nodes, or summaries of many. */
-async function startFleet(nodes: string[], base: { config: Config; raw: RawConfig }, brokers: string, options: StartOptions, few: boolean, seen: { readings: number }, out: (line: string) => void, signal: AbortSignal): Promise<void> {
+async function startFleet(nodes: string[], base: { config: Config; raw: RawConfig }, brokers: string, options: StartOptions, few: boolean, seen: ReadingCounter, out: (line: string) => void, signal: AbortSignal): Promise<void> {
   const config = layeredConfig(base.raw, { broker: brokers }).config;
   const recording = options.replay ? readRecording(options.replay) : undefined;
   const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);

@@ -24,6 +24,8 @@ export interface FleetOptions {
   startMs?: number;
   /** Stop a node after its n-th acknowledged publish; without it the fleet runs until `signal`. */
   cycles?: number;
+  /** No wake starts after this simulated time (ms): a fleet run for a simulated span. */
+  untilMs?: number;
   /** Wakes in flight at once (default 256). */
   concurrency?: number;
   /** What node i measures (default: the synthetic day, at a phase of its own). */
@@ -95,7 +97,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     const report: FleetWakeReport = { cause, startMs: dueMs, sampled, delivered: outcome?.delivered ?? 0, done };
     if (error !== undefined) report.error = error;
     options.onWake?.(index, report);
-    return done ? undefined : until;
+    return done || until > (options.untilMs ?? Infinity) ? undefined : until;
   };
 
   const stats = await scheduler.run(wake, options.signal);
