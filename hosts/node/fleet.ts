@@ -6,7 +6,7 @@
 import { run } from "../../src/app";
 import type { Config } from "../../src/config";
 import type { WakeCause } from "../../src/host";
-import { SyntheticEnvironment, type Environment } from "../sim/devices/environment";
+import { nodeEnvironment, type Environment } from "../sim/devices/environment";
 import { createFleetHost } from "./fleet-host";
 import { FleetMemory } from "./fleet-memory";
 import { FleetScheduler, type SchedulerStats, type TimeScale } from "./fleet-scheduler";
@@ -28,7 +28,7 @@ export interface FleetOptions {
   untilMs?: number;
   /** Wakes in flight at once (default 256). */
   concurrency?: number;
-  /** What node i measures (default: the synthetic day, at a phase of its own). */
+  /** What node i measures (default: the synthetic day, at the phase its name gives it). */
   environment?: (index: number) => Environment;
   /** Every log line of every node, with the node's simulated time. */
   log?: (index: number, line: string, nowMs: number) => void;
@@ -63,11 +63,6 @@ export interface FleetResult extends SchedulerStats {
   simulatedMs: number;
 }
 
-/** Node i's sensor phase: where in the synthetic day its readings are, so no two nodes read alike. */
-export function phaseOf(index: number): number {
-  return (Math.imul(index + 1, 0x9e3779b1) >>> 0) % 86_400 * 1000;
-}
-
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const { names, config } = options;
   if (config.mode !== "deep-sleep") throw new Error(`mode "${config.mode}" keeps a node awake: run it one process per node (--process-per-wake), not in the fleet`);
@@ -75,7 +70,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const acknowledged = new Uint32Array(names.length);
   const startMs = options.startMs ?? Date.now();
   const scheduler = new FleetScheduler({ scale: options.scale, startMs, concurrency: options.concurrency ?? 256 }, names.length);
-  const environment = options.environment ?? ((i: number) => new SyntheticEnvironment(1, phaseOf(i)));
+  const environment = options.environment ?? ((i: number) => nodeEnvironment(names[i]!));
   const log = options.log ?? (() => {});
   const totals = { sampled: 0, delivered: 0, failures: 0 };
   for (let i = 0; i < names.length; i++) scheduler.schedule(i, startMs);

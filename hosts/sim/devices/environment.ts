@@ -53,6 +53,20 @@ export class SyntheticEnvironment implements Environment {
   }
 }
 
+/** Where in the synthetic day a node's readings are, from its name: every host gives a node the
+ *  same phase (so one node reads the same in a fleet and in a process of its own), and no two
+ *  nodes of a fleet read alike. Whole seconds, within a day. */
+export function phaseOf(node: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < node.length; i++) h = Math.imul(h ^ node.charCodeAt(i), 0x01000193);
+  return ((h >>> 0) % 86_400) * 1000;
+}
+
+/** The synthetic world a simulated node named `node` measures. */
+export function nodeEnvironment(node: string): SyntheticEnvironment {
+  return new SyntheticEnvironment(1, phaseOf(node));
+}
+
 /** Uniform in [-1, 1) from three integers (a small avalanche hash; quality enough for noise). */
 function hash(seed: number, stream: number, n: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stream, 0xc2b2ae35) ^ n;
