@@ -32,6 +32,9 @@ export interface FleetOptions {
   environment?: (index: number) => Environment;
   /** Every log line of every node, with the node's simulated time. */
   log?: (index: number, line: string, nowMs: number) => void;
+  /** Before each wake, which waits for it: the world changing at a simulated time (a broker
+   *  stopped, say), with no wake at or after that time starting before the change is done. */
+  beforeWake?: (index: number, dueMs: number) => Promise<void> | void;
   /** After each wake, with its outcome. */
   onWake?: (index: number, report: FleetWakeReport) => void;
   signal?: AbortSignal;
@@ -76,6 +79,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   for (let i = 0; i < names.length; i++) scheduler.schedule(i, startMs);
 
   const wake = async (index: number, dueMs: number): Promise<number | undefined> => {
+    await options.beforeWake?.(index, dueMs);
     const nodeConfig: Config = { ...config, node: names[index]! };
     const cause: WakeCause = memory.hasWoken(index) ? "timer" : "power-on";
     const host = createFleetHost({ memory, index, config: nodeConfig, sim: options.sim, environment: environment(index), startMs: dueMs, cause, log: (line, now) => log(index, line, now) });
