@@ -4,6 +4,7 @@
 // subscriber that is not part of torpor.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -62,6 +63,20 @@ describe("a fleet in one process", () => {
     // And what they carry: the power-on reading at T0, then readings on the one-minute grid.
     const times = fleet.flatMap((m) => (JSON.parse(Buffer.from(m.payload, "hex").toString("utf8")) as { bt?: number; t?: number }[]).filter((r) => r.bt !== undefined).map((r) => r.bt));
     assert.equal(times[0], T0 / 1000);
+  });
+
+  it("the runner summarises more than ten nodes instead of printing every line, and counts what its subscriber saw", async () => {
+    const lines: string[] = [];
+    await start({ port: 0, nodes: 12, node: "crowd", cycles: 1, timeScale: "max" }, (line) => lines.push(line));
+    assert.ok(!lines.some((l) => /^\[crowd-\d+\]|^ {2}crowd-/.test(l)), lines.join("\n"));
+    assert.ok(lines.some((l) => /^fleet: 12 nodes, 12 wakes in .*; 12 readings sampled, 12 acknowledged, 0 still buffered, 0 failed publishes$/.test(l)), lines.join("\n"));
+    assert.ok(lines.includes("subscriber: 12 readings, 0 duplicate values, 0 gaps"), lines.join("\n"));
+  });
+
+  it("refuses more nodes than one process per wake can run, with exit code 2", () => {
+    const r = spawnSync(process.execPath, [path.join(__dirname, "..", "tools", "start.js"), "--process-per-wake", "--nodes", "101"], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^torpor: --nodes must be a whole number from 1 to 100, got "101"/);
   });
 
   describe("many nodes", () => {

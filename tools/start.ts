@@ -19,7 +19,7 @@ import * as readline from "node:readline";
 import { parseArgs } from "node:util";
 import { ConfigError, type BrokerAddress, type Config } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
-import { runFleet } from "../hosts/node/fleet";
+import { runFleet, type FleetResult } from "../hosts/node/fleet";
 import { FleetMemory } from "../hosts/node/fleet-memory";
 import type { TimeScale } from "../hosts/node/fleet-scheduler";
 import { layeredConfig, manifestConfig, readConfigFile, tlsPem, type RawConfig } from "../hosts/node/config-file";
@@ -241,7 +241,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
 
   const stateRoot = fleet ? undefined : options.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "torpor-"));
   const pace = options.timeScale === "max" ? "simulated time as fast as it goes" : `${options.timeScale} simulated s per real s`;
-  out(fleet ? `${nodes.length.toLocaleString("en-US")} node(s) in this process, state in memory; ${pace}` : `node state in ${stateRoot}; ${pace}`);
+  out(fleet ? `${nodes.length.toLocaleString("en-US")} node${nodes.length === 1 ? "" : "s"} in this process, state in memory; ${pace}` : `node state in ${stateRoot}; ${pace}`);
   const few = nodes.length <= FEW_NODES;
   if (!few) out(`more than ${FEW_NODES} nodes: a summary every ${SUMMARY_MS / 1000} s instead of every line`);
 
@@ -287,8 +287,12 @@ export async function start(options: StartOptions, out: (line: string) => void =
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    if (fleet) await startFleet(nodes, base, brokers, options, few, seen, out, stopping.signal);
-    else {
+    if (fleet) {
+      const result = await startFleet(nodes, base, brokers, options, few, seen, out, stopping.signal);
+      // The last batches are on their way to the subscriber: wait for them, a bounded while.
+      const expected = result.sampled - result.buffered;
+      for (let waited = 0; seen.readings < expected && waited < SUBSCRIBER_WAIT_MS && !stopping.signal.aborted; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    } else {
       await Promise.all(
         nodes.map((node) => {
           const dir = path.join(stateRoot!, node);
@@ -317,7 +321,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
 const SUMMARY_MS = 5000;
 
 /** Runs the nodes as one in-process fleet: every line of a few nodes, or summaries of many. */
-async function startFleet(nodes: string[], base: { config: Config; raw: RawConfig }, brokers: string, options: StartOptions, few: boolean, seen: ReadingCounter, out: (line: string) => void, signal: AbortSignal): Promise<void> {
+async function startFleet(nodes: string[], base: { config: Config; raw: RawConfig }, brokers: string, options: StartOptions, few: boolean, seen: ReadingCounter, out: (line: string) => void, signal: AbortSignal): Promise<FleetResult> {
   const config = layeredConfig(base.raw, { broker: brokers }).config;
   const recording = options.replay ? readRecording(options.replay) : undefined;
   const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
@@ -353,6 +357,7 @@ async function startFleet(nodes: string[], base: { config: Config; raw: RawConfi
     });
     const s = (performance.now() - started) / 1000;
     out(`fleet: ${count(result.nodes)} nodes, ${count(result.wakes)} wakes in ${s.toFixed(1)} s (${count(Math.round(result.wakes / s))}/s), ${(result.simulatedMs / 3_600_000).toFixed(2)} simulated hours; ${count(result.sampled)} readings sampled, ${count(result.delivered)} acknowledged, ${count(result.buffered)} still buffered, ${count(result.failures)} failed publishes`);
+    return result;
   } finally {
     clearInterval(summary);
   }
