@@ -151,7 +151,7 @@ export class FleetScheduler {
         }
         if (scale === "max" && this.#inFlight === 0 && this.#heap.topDue > this.#heldMs) this.#heldMs = this.#heap.topDue;
         const now = this.now();
-        while (this.#inFlight < concurrency && this.#heap.size > 0 && this.#heap.topDue <= now) {
+        while (this.#inFlight < concurrency && this.#heap.size > 0 && this.#heap.topDue <= now && !signal?.aborted) {
           const { due, node } = this.#heap.pop();
           this.stats.wakes++;
           this.stats.lastMs = due;
