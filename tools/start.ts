@@ -424,10 +424,24 @@ function runWake(node: string, args: string[], out: (line: string) => void, sign
       report = message;
       if (onReport(message)) child.kill("SIGTERM");
     });
-    // "close", not "exit": by then every line the process wrote has been read.
-    child.on("close", (code) => {
+    // "close", not "exit": by then every line the process wrote has been read. And the IPC
+    // channel's "disconnect" too: a report sent just before exit can arrive after "close", and a
+    // wake that did report is not a reset.
+    let closed: number | null | undefined;
+    let disconnected = false;
+    let settled = false;
+    const settle = () => {
+      if (settled || closed === undefined || !disconnected) return;
+      settled = true;
       signal.removeEventListener("abort", kill);
-      resolve({ report, code, stderr });
+      resolve({ report, code: closed, stderr });
+    };
+    child.on("disconnect", () => ((disconnected = true), settle()));
+    child.on("close", (code) => {
+      closed = code;
+      // Bounded: a channel that never says it closed does not hold the node up.
+      setTimeout(() => ((disconnected = true), settle()), 1000).unref();
+      settle();
     });
   });
 }
