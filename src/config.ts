@@ -33,7 +33,10 @@ export interface BrokerAddress {
 
 export interface Config {
   node: string;
+  /** The first of `brokers`: the one a connection dials unless the node fails over (publisher.ts). */
   broker: BrokerAddress;
+  /** Every broker the node may use, in the order it tries them: members of one cluster. */
+  brokers: BrokerAddress[];
   brokerUser: string;
   brokerPassword: string;
   prefix: string;
@@ -173,9 +176,11 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     return value === undefined ? defaults[key] : value;
   };
   const brokerUser = mqttText("brokerUser", get("brokerUser"), MQTT_STRING_BYTES);
+  const brokers = brokerList("broker", get("broker"));
   const config: Config = {
     node: name("node", get("node"), true),
-    broker: brokerUrl("broker", get("broker")),
+    broker: brokers[0]!,
+    brokers,
     brokerUser,
     brokerPassword: brokerPassword("brokerPassword", get("brokerPassword"), brokerUser),
     prefix: topicLevel("prefix", get("prefix")),
@@ -344,6 +349,19 @@ function oneOf<T extends string | number>(key: string, value: string | number, a
   const found = allowed.find((a) => a === value);
   if (found === undefined) throw new ConfigError(key, `${describe(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
   return found;
+}
+
+/** Most brokers a node fails over between: a cluster's members, not a directory of them. */
+export const MAX_BROKERS = 8;
+
+/** One broker URL, or several (a JSON array of URLs, or URLs separated by commas): a cluster's
+ *  members, tried in order when one cannot be reached. */
+function brokerList(key: string, value: unknown): BrokerAddress[] {
+  const list = typeof value === "string" && !value.trimStart().startsWith("[") ? value.split(",").map((s) => s.replace(/^ +| +$/g, "")) : structured(key, value);
+  if (!Array.isArray(list)) return [brokerUrl(key, list)];
+  if (list.length === 0) throw new ConfigError(key, "is an empty list: name at least one broker");
+  if (list.length > MAX_BROKERS) throw new ConfigError(key, `lists ${list.length} brokers; at most ${MAX_BROKERS}`);
+  return list.map((url, i) => brokerUrl(list.length === 1 ? key : `${key}[${i}]`, url));
 }
 
 function brokerUrl(key: string, value: unknown): BrokerAddress {

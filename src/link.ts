@@ -17,6 +17,9 @@ import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Decode, utf8Encode } from "./encoding/utf8";
 
 export interface LinkMemory {
+  /** Which of the config's brokers (an index into `brokers`) the node dials first: the one that
+   *  answered last, or after a wake none answered, the one after the last tried. */
+  broker?: number;
   /** 4 once a broker refused MQTT 5; the node then stays on 3.1.1 until it starts clean, or until
    *  `v5RetryAt` (a wake count) comes, when it tries 5 once more. */
   version?: 4 | 5;

@@ -48,15 +48,29 @@ function versionFor(node: NodeContext): Version {
 export async function connect(node: NodeContext, persistent: boolean): Promise<{ connection: Connection; outcome: PublishOutcome }> {
   const deadline = node.host.clock.ticks() + node.config.awakeTimeout * 1000;
   const link = node.state.link;
+  const brokers = node.config.brokers;
+  // Failover: a broker that cannot be reached (no CONNACK) costs one attempt, and the next one in
+  // the list is tried at once, within the same deadline. The one that answers is remembered and
+  // dialled first next wake. A broker without the node's session says so (Session Present 0) and
+  // the exchange re-sends the kept readings as new messages, so a switch loses nothing.
+  let index = link.broker !== undefined && link.broker < brokers.length ? link.broker : 0;
+  let untried = brokers.length - 1;
   let bytesUp = 0;
   let bytesDown = 0;
   let probe = false;
   for (let attempt = 1; ; attempt++) {
-    const connection = new Connection(node, probe ? 4 : versionFor(node), persistent, deadline, probe);
+    const at: NodeContext = brokers.length > 1 ? { ...node, config: { ...node.config, broker: brokers[index]! } } : node;
+    const connection = new Connection(at, probe ? 4 : versionFor(node), persistent, deadline, probe);
     const outcome = await connection.open();
     bytesUp += outcome.bytesUp;
     bytesDown += outcome.bytesDown;
     const total = { ...outcome, bytesUp, bytesDown };
+    const answered = outcome.sessionPresent !== undefined;
+    if (brokers.length > 1 && (answered ? link.broker !== index : true)) {
+      // Unanswered: the next wake starts with the next broker, unless this wake finds one.
+      link.broker = answered ? index : (index + 1) % brokers.length;
+      node.commit();
+    }
     // An MQTT 5 CONNECT closed unanswered is one failed wake, like any lost connection; the second
     // wake in a row that sees it tries one 3.1.1 CONNECT at once, which tells a broker that will not
     // speak 5 (RabbitMQ 3.10 closes those without a word) from one down behind a proxy.
@@ -66,7 +80,12 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
       node.commit();
       probe = link.v5Closed >= 2;
     }
-    if (!(outcome.adapted || probe) || attempt === MAX_ATTEMPTS || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
+    const failover = !answered && outcome.error !== undefined && !(outcome.adapted || probe) && untried > 0;
+    if (failover) {
+      untried--;
+      index = (index + 1) % brokers.length;
+    }
+    if (!(outcome.adapted || probe || failover) || attempt === MAX_ATTEMPTS + brokers.length - 1 || node.host.clock.ticks() >= deadline) return { connection, outcome: total };
   }
 }
 

@@ -39,9 +39,9 @@ describe("npm start", () => {
   });
 
   const bad: [string, string[], RegExp][] = [
-    ["an unknown flag", ["--node", "2"], /^torpor: Unknown option '--node'/],
-    ["a bad count", ["--nodes", "zero"], /^torpor: --nodes must be a whole number from 1 to 100, got "zero"/],
-    ["a bad time scale", ["--time-scale=0"], /^torpor: --time-scale must be a number above 0/],
+    ["an unknown flag", ["--nodez", "2"], /^torpor: Unknown option '--nodez'/],
+    ["a bad count", ["--nodes", "zero"], /^torpor: --nodes must be a whole number from 1 to 100000, got "zero"/],
+    ["a bad time scale", ["--time-scale=0"], /^torpor: --time-scale must be "max" or a number above 0/],
     ["a bad broker URL", ["--broker", "localhost:1883"], /^torpor: --broker must be an mqtt:\/\/host:port URL/],
     ["a missing config file", ["--config", "/nonexistent/torpor.json"], /^torpor: --config \/nonexistent\/torpor\.json: no such file/],
   ];

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import type { Config } from "../../src/config";
 import type { Host, RetainedMemory } from "../../src/host";
 import { RetainedSlots } from "../../src/power/retained";
-import { bufferCapacity, readState, STATE_VERSION } from "../../src/power/state";
+import { bufferCapacity, readState, STATE_VERSION, type NodeState } from "../../src/power/state";
 import { channelsOf } from "../../src/sensors/registry";
 import type { Environment } from "../sim/devices/environment";
 import { virtualBoard } from "../sim/devices/board";
@@ -100,14 +100,19 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
 /** One sampling interval after the newest reading the retained state holds (kept or already
  *  published), in ms: where a lost clock restarts. Undefined when there is no usable state. */
 function afterNewestReading(retained: RetainedMemory, config: Config): number | undefined {
+  const newest = heldState(retained, config)?.buffer.newestTime;
+  return newest === undefined ? undefined : (newest + config.sampleInterval) * 1000;
+}
+
+/** The node state retained memory holds, read as the firmware would read it; undefined when there
+ *  is none usable. For hosts and runners that look at a node from outside. */
+export function heldState(retained: RetainedMemory, config: Config): NodeState | undefined {
   try {
     const channels = channelsOf(config.sensors);
     const slots = new RetainedSlots(retained, STATE_VERSION);
     const loaded = slots.load();
     if (loaded.status !== "ok") return undefined;
-    const state = readState(loaded.payload, channels.length, bufferCapacity(slots, channels.length, config.sensors.length), config.sensors.length);
-    const newest = state.buffer.newestTime;
-    return newest === undefined ? undefined : (newest + config.sampleInterval) * 1000;
+    return readState(loaded.payload, channels.length, bufferCapacity(slots, channels.length, config.sensors.length), config.sensors.length);
   } catch {
     return undefined;
   }

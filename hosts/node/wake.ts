@@ -5,10 +5,11 @@
 //
 //   node dist/hosts/node/wake.js --state DIR [--config FILE] [--time-scale X] [--replay CSV]
 
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { run, runConnected } from "../../src/app";
 import type { Environment } from "../sim/devices/environment";
-import { SyntheticEnvironment } from "../sim/devices/environment";
+import { nodeEnvironment } from "../sim/devices/environment";
 import { layeredConfig, manifestConfig, readConfigFile, tlsPem } from "./config-file";
 import { createNodeHost } from "./host";
 import { readRecording } from "./recording";
@@ -32,7 +33,8 @@ function nodeHost(options: WakeOptions, log?: (line: string) => void) {
   const { config, raw } = layeredConfig(manifestConfig(), options.config ? readConfigFile(options.config) : {});
   // Checked at boot, so a missing CA file is exit 2 naming the key, not a TLS failure at every wake.
   tlsPem(config);
-  const environment: Environment = options.replay ? readRecording(options.replay) : new SyntheticEnvironment(1);
+  // Each node its own phase of the synthetic day, from its name, as in the fleet (hosts/node/fleet).
+  const environment: Environment = options.replay ? readRecording(options.replay) : nodeEnvironment(config.node || path.basename(path.resolve(options.state)));
   const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, ...(log ? { log } : {}) });
   return { config, host };
 }

@@ -13,6 +13,8 @@ import * as path from "node:path";
 export interface Mosquitto {
   url: string;
   port: number;
+  /** The broker's process id: for its CPU time (bench/fleet.ts). */
+  pid: number;
   /** What mosquitto logged so far (connections, refusals, disconnect reasons): for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startMosquitto(options: string[] | MosquittoOptions = []):
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     log: () => stderr,
     stop: async () => {
       if (child.exitCode === null) {

@@ -32,6 +32,8 @@ export interface RabbitMember {
   port: number;
   /** What the member printed so far (startup, errors): for failure messages. */
   log(): string;
+  /** Stops this member alone (the others carry on as a cluster): a failover test's outage. */
+  stop(): Promise<void>;
 }
 
 export interface RabbitMQ {
@@ -45,7 +47,8 @@ export interface RabbitMQ {
 /** Long enough for a cold start on a loaded 2-core machine (a quiet one takes 5-15 s). */
 const START_MS = 90_000;
 
-export async function startRabbitMQ(members = 1): Promise<RabbitMQ> {
+/** `config`: more rabbitmq.conf lines for every member (`mqtt.durable_queue_type = quorum`, say). */
+export async function startRabbitMQ(members = 1, config: string[] = []): Promise<RabbitMQ> {
   const missing = rabbitmqMissing();
   if (missing) throw new Error(missing);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-rabbitmq-"));
@@ -63,7 +66,7 @@ export async function startRabbitMQ(members = 1): Promise<RabbitMQ> {
     await waitFor(() => listening(epmdPort), 10_000, () => `epmd did not listen on ${epmdPort}`);
     // One after the other: members joining a cluster need the seed running; and two cold starts at
     // once on two cores would only make each slower.
-    for (let i = 0; i < members; i++) started.push(await startMember(path.join(dir, `member-${i + 1}`), `${id}-${i + 1}@localhost`, cookie, epmdPort));
+    for (let i = 0; i < members; i++) started.push(await startMember(path.join(dir, `member-${i + 1}`), `${id}-${i + 1}@localhost`, cookie, epmdPort, config));
     for (const member of started.slice(1)) await member.join(started[0]!.nodename);
   } catch (e) {
     await stop();
@@ -74,10 +77,9 @@ export async function startRabbitMQ(members = 1): Promise<RabbitMQ> {
 
 interface Started extends RabbitMember {
   join(seed: string): Promise<void>;
-  stop(): Promise<void>;
 }
 
-async function startMember(dir: string, nodename: string, cookie: string, epmdPort: number): Promise<Started> {
+async function startMember(dir: string, nodename: string, cookie: string, epmdPort: number, extra: string[]): Promise<Started> {
   const home = path.join(dir, "home");
   fs.mkdirSync(home, { recursive: true });
   fs.writeFileSync(path.join(home, ".erlang.cookie"), cookie, { mode: 0o400 });
@@ -96,6 +98,7 @@ async function startMember(dir: string, nodename: string, cookie: string, epmdPo
       "log.console = true",
       "log.console.level = warning",
       "log.file.level = info",
+      ...extra,
       "",
     ].join("\n"),
   );

@@ -57,8 +57,13 @@ function climate(c: Context): Environment {
  *   invalid settings throw a ConfigError naming the key.
  * @param options how the I2C class waits out a stuck bus (tests without a blocking wait pass their own).
  */
-export function virtualBoard(config: Config, sim: unknown, environment: Environment, clock: DeviceClock, options: VirtualI2COptions = {}): VirtualBoard {
+export function virtualBoard(config: Config, sim: unknown, environment: Environment, hostClock: DeviceClock, options: VirtualI2COptions = {}): VirtualBoard {
   const { faults } = parseSim(sim, config.sensors);
+  // The world the devices measure moves in whole seconds: a reading depends on the second it was
+  // taken in, not on how many milliseconds a loaded host took to get there, so the same wake gives
+  // the same reading on every host (one process per wake, or a fleet in one) and under any load.
+  // Conversions still time themselves on the host's ticks.
+  const clock: DeviceClock = { now: () => Math.floor(hostClock.now() / 1000) * 1000, ticks: () => hostClock.ticks() };
   const bus = new VirtualI2CBus();
   const analog = new Map<number, AnalogInput>();
   const digital = new Map<number, DigitalInput>();

@@ -14,7 +14,7 @@ export interface Environment {
   at(timeMs: number): Conditions;
 }
 
-/** The clock a virtual device reads (the host's). */
+/** The clock a virtual device reads (the host's; the board gives devices its time in whole seconds). */
 export interface DeviceClock {
   /** Wall-clock ms: which moment of the environment to measure. */
   now(): number;
@@ -30,9 +30,11 @@ const DAY_MS = 86_400_000;
  * (seed, minute), so it depends only on the time asked for, never on how often it was asked.
  */
 export class SyntheticEnvironment implements Environment {
-  constructor(readonly seed = 1) {}
+  /** @param phaseMs where in the day this place is: nodes with different phases read differently. */
+  constructor(readonly seed = 1, readonly phaseMs = 0) {}
 
-  at(timeMs: number): Conditions {
+  at(time: number): Conditions {
+    const timeMs = time + this.phaseMs;
     const phase = (2 * Math.PI * ((timeMs % DAY_MS) - 15 * 3_600_000)) / DAY_MS;
     const day = Math.cos(phase);
     return {
@@ -49,6 +51,20 @@ export class SyntheticEnvironment implements Environment {
     const b = hash(this.seed, stream, minute + 1);
     return a + (b - a) * f;
   }
+}
+
+/** Where in the synthetic day a node's readings are, from its name: every host gives a node the
+ *  same phase (so one node reads the same in a fleet and in a process of its own), and no two
+ *  nodes of a fleet read alike. Whole seconds, within a day. */
+export function phaseOf(node: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < node.length; i++) h = Math.imul(h ^ node.charCodeAt(i), 0x01000193);
+  return ((h >>> 0) % 86_400) * 1000;
+}
+
+/** The synthetic world a simulated node named `node` measures. */
+export function nodeEnvironment(node: string): SyntheticEnvironment {
+  return new SyntheticEnvironment(1, phaseOf(node));
 }
 
 /** Uniform in [-1, 1) from three integers (a small avalanche hash; quality enough for noise). */
