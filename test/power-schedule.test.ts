@@ -66,6 +66,21 @@ describe("batching policy", () => {
     assert.equal(publishReason(state, config, facts(T0 + 1140)), "latency");
   });
 
+  it("counts the backoff in grid steps: the grid wake after an off-grid power-on attempt is one period on", () => {
+    const { state, config } = node({ batchSize: 1 });
+    state.buffer.append(T0, [1, 2]);
+    state.failures = 1;
+    // (A grid point closer than the tolerance, 1.2 s here, is skipped: the next wake is a minute on.)
+    for (const offset of [2, 29, 59]) {
+      state.lastAttempt = T0 - offset;
+      assert.notEqual(publishReason(state, config, facts(T0)), undefined, `a power-on attempt ${offset} s before the grid point`);
+    }
+    state.lastAttempt = T0 - 29;
+    state.failures = 2;
+    assert.equal(publishReason(state, config, facts(T0)), undefined, "two periods: not at the first grid wake");
+    assert.notEqual(publishReason(state, config, facts(T0 + 60)), undefined);
+  });
+
   it("retries messages in flight, but not before the backoff has passed", () => {
     const { state, config } = node();
     state.buffer.append(T0, [1, 2]);
@@ -76,7 +91,7 @@ describe("batching policy", () => {
     assert.equal(publishReason(state, config, facts(T0 + 180)), undefined);
     assert.equal(publishReason(state, config, facts(T0 + 240)), "retry");
     state.failures = 16;
-    assert.equal(publishReason(state, config, facts(T0 + 60 * MAX_BACKOFF_PERIODS - 1)), undefined, "the backoff is capped");
+    assert.equal(publishReason(state, config, facts(T0 + 60 * MAX_BACKOFF_PERIODS - 31)), undefined, "the backoff is capped");
     assert.equal(publishReason(state, config, facts(T0 + 60 * MAX_BACKOFF_PERIODS)), "retry");
   });
 

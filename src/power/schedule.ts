@@ -62,7 +62,10 @@ export function publishReason(state: NodeState, config: Config, wake: WakeFacts)
     // A clock behind the last attempt (it stepped back) says nothing about how long ago that was:
     // the backoff is over rather than stretched until the clock catches up, maybe for hours.
     const since = nowS - state.lastAttempt;
-    if (since >= 0 && since < periods * config.sampleInterval) return undefined;
+    // Counted in grid steps: the attempt of a power-on wake, off the grid, is one period before the
+    // next grid wake whether that comes 2 s or 59 s after it.
+    const steps = Math.floor(nowS / config.sampleInterval) - Math.floor(state.lastAttempt / config.sampleInterval);
+    if (since >= 0 && steps < periods) return undefined;
   }
   if (state.session.inflight.length) return "retry";
   const buffer = state.buffer;
