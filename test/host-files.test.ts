@@ -10,6 +10,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
+import { hostId } from "../hosts/node/host";
+import { parseConfig } from "../src/config";
 import { TestNode } from "./support/e2e-node";
 import { nodeState } from "./torture-node";
 
@@ -138,5 +140,15 @@ describe("retained memory lost on a timer wake", () => {
     } finally {
       node.remove();
     }
+  });
+});
+
+describe("the node's name from its state directory", () => {
+  it("is one topics take, whatever the directory is called", () => {
+    assert.equal(hostId("/tmp/node-1"), "node-1");
+    assert.equal(hostId("/tmp/a+b#c"), "a-b-c");
+    assert.equal(hostId("/tmp/.hidden"), "n.hidden");
+    assert.equal(hostId(`/tmp/${"x".repeat(80)}`).length, 64);
+    for (const dir of ["/tmp/a+b", "/tmp/ü/€", "/tmp/-", "/tmp/$SYS"]) assert.doesNotThrow(() => parseConfig({ node: hostId(dir) }), dir);
   });
 });

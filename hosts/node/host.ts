@@ -64,7 +64,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
 
   return {
     name: "node",
-    id: path.basename(path.resolve(options.stateDir)),
+    id: hostId(options.stateDir),
     io: board.io,
     i2c: { data: 21, clock: 22, hz: 100_000 },
     network: {
@@ -116,4 +116,12 @@ export function heldState(retained: RetainedMemory, config: Config): NodeState |
   } catch {
     return undefined;
   }
+}
+
+/** The node's name when the config gives none: its state directory's, made one that topics and
+ *  SenML names take (the rule of config's `node`), so that a directory such as `a+b` cannot put a
+ *  wildcard into the node's topics. */
+export function hostId(stateDir: string): string {
+  const id = path.basename(path.resolve(stateDir)).replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 64);
+  return /^[A-Za-z0-9]/.test(id) ? id : `n${id}`.slice(0, 64);
 }
