@@ -356,7 +356,7 @@ async function startFleet(nodes: string[], base: { config: Config; raw: RawConfi
       signal,
     });
     const s = (performance.now() - started) / 1000;
-    out(`fleet: ${count(result.nodes)} nodes, ${count(result.wakes)} wakes in ${s.toFixed(1)} s (${count(Math.round(result.wakes / s))}/s), ${(result.simulatedMs / 3_600_000).toFixed(2)} simulated hours; ${count(result.sampled)} readings sampled, ${count(result.delivered)} acknowledged, ${count(result.buffered)} still buffered, ${count(result.failures)} failed publishes`);
+    out(`fleet: ${count(result.nodes)} node${result.nodes === 1 ? "" : "s"}, ${count(result.wakes)} wakes in ${s.toFixed(1)} s (${count(Math.round(result.wakes / s))}/s), ${(result.simulatedMs / 3_600_000).toFixed(2)} simulated hours; ${count(result.sampled)} readings sampled, ${count(result.delivered)} acknowledged, ${count(result.buffered)} still buffered, ${count(result.failures)} failed publishes`);
     return result;
   } finally {
     clearInterval(summary);
