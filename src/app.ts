@@ -43,9 +43,10 @@ export async function wake(host: Host, config: Config): Promise<WakeSummary> {
  * publishes over it when a batch is due; between samples it naps (light sleep). A PINGREQ goes out
  * only at a sampling wake after which the keepalive would otherwise lapse before the next one, so
  * pings and samples share wakes; any publish counts as traffic. Only a broker whose Server Keep Alive
- * is shorter than the sampling interval gets pings between samples, from naps cut short for them. A lost connection is opened again at
- * the next due publish, with the same backoff as in deep sleep. `onCycle` reports each cycle and may
- * return false to end the run: the node then disconnects normally and returns.
+ * is shorter than the sampling interval gets pings between samples, from naps cut short for them. A
+ * lost connection is opened again at the next due publish, with the same backoff as in deep sleep.
+ * `onCycle` reports each cycle and may return false to end the run: the node then disconnects
+ * normally and returns.
  */
 export async function runConnected(host: Host, config: Config, onCycle?: (summary: WakeSummary) => boolean | void): Promise<void> {
   const node = new NodeRuntime(host, config);

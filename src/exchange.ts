@@ -483,11 +483,7 @@ export class Exchange {
         // At QoS 0 no acknowledgement will come: the entry keeps its readings until the exchange
         // shows the broker took them (#confirmQoS0).
         this.#unconfirmed.push(entry);
-        for (let at = entry.first, left = entry.count; left > 0; ) {
-          const taken = this.#publishRange(at, left, 0);
-          at = (at + taken) >>> 0;
-          left -= taken;
-        }
+        this.#republish(entry.first, entry.count, 0, room);
       } else {
         this.#session.drop(entry);
         this.#republish(entry.first, entry.count, qos, room);
@@ -502,17 +498,17 @@ export class Exchange {
     }
   }
 
-  /** Publishes the readings [first, first + count) again as new messages, as the room allows; what
-   *  does not go out now waits in the table as one entry to publish again. */
-  #republish(first: number, count: number, qos: 1 | 2, room: () => number): void {
+  /** Publishes the readings [first, first + count) again as new messages, as the room allows (QoS 0
+   *  takes none: all go); what does not go out now waits in the table as one entry to publish again. */
+  #republish(first: number, count: number, qos: 0 | 1 | 2, room: () => number): void {
     let at = first;
     let left = count;
-    while (left > 0 && room() > 0) {
+    while (left > 0 && (qos === 0 || room() > 0)) {
       const taken = this.#publishRange(at, left, qos);
       at = (at + taken) >>> 0;
       left -= taken;
     }
-    if (left > 0) {
+    if (left > 0 && qos !== 0) {
       const rest: InFlight = { packetId: 0, kind: 0, first: at, count: left, qos, released: false };
       this.#session.requeue(rest);
       this.#waiting.push(rest);

@@ -59,13 +59,12 @@ export function publishReason(state: NodeState, config: Config, wake: WakeFacts)
   const { nowS } = wake;
   if (state.failures > 0) {
     const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
-    // A clock behind the last attempt (it stepped back) says nothing about how long ago that was:
-    // the backoff is over rather than stretched until the clock catches up, maybe for hours.
-    const since = nowS - state.lastAttempt;
     // Counted in grid steps: the attempt of a power-on wake, off the grid, is one period before the
-    // next grid wake whether that comes 2 s or 59 s after it.
+    // next grid wake whether that comes 2 s or 59 s after it. A clock behind the last attempt (it
+    // stepped back) says nothing about how long ago that was: the backoff is over rather than
+    // stretched until the clock catches up, maybe for hours.
     const steps = Math.floor(nowS / config.sampleInterval) - Math.floor(state.lastAttempt / config.sampleInterval);
-    if (since >= 0 && steps < periods) return undefined;
+    if (nowS >= state.lastAttempt && steps < periods) return undefined;
   }
   if (state.session.inflight.length) return "retry";
   const buffer = state.buffer;
