@@ -100,9 +100,12 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u32(state.layout);
   w.u32(state.lastAttempt);
   w.u16(state.failures);
-  // Command results are the only part of the link memory that grows; the oldest give way.
-  fitLink(state.link);
-  const link = utf8Encode(JSON.stringify(state.link));
+  let link = utf8Encode(JSON.stringify(state.link));
+  if (link.length > MAX_LINK_BYTES) {
+    // Command results are the only part of the link memory that grows; the oldest give way.
+    fitLink(state.link);
+    link = utf8Encode(JSON.stringify(state.link));
+  }
   if (link.length > MAX_LINK_BYTES) throw new RangeError(`link memory of ${link.length} bytes exceeds ${MAX_LINK_BYTES}`);
   w.u16(link.length);
   w.raw(link);
