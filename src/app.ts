@@ -72,7 +72,7 @@ export async function runConnected(host: Host, config: Config, onCycle?: (summar
     }
     node.endWake();
     if (onCycle?.({ sampled: values, outcome, nextWake: next }) === false) {
-      connection?.close();
+      await connection?.close();
       return;
     }
     // Nap until the next sample; a broker whose keepalive is shorter than that (Server Keep Alive)

@@ -39,9 +39,28 @@ const TABLE_SIZE = 16;
  *  a larger PUBLISH is read past, acknowledged and answered with an error, on every version. */
 export const MAXIMUM_PACKET_SIZE = 4096;
 
+/** The most channels one part of a reading sent in parts carries: a part's `kind` in the retained
+ *  in-flight table is (channels << 5) | first channel, in a byte, and 0 stays "whole readings". */
+const MAX_PART_CHANNELS = 7;
+const partKind = (lo: number, channels: number): number => (channels << 5) | lo;
+
+/** Commands one wake takes, and their bytes: what comes past either is acknowledged and dropped
+ *  (one counted error a wake). The operator's few commands fit many times over; a flood does not. */
+export const COMMANDS_PER_WAKE = 32;
+export const COMMAND_BYTES_PER_WAKE = 16 * 1024;
+
 /** Wakes a node stays on MQTT 3.1.1 after a broker refused 5, before it tries 5 once more (a broker
  *  may be upgraded): about a day at one-minute sampling. */
 export const V5_RETRY_WAKES = 1440;
+
+/** The node stays on MQTT 3.1.1 for a while: on proof that this broker refuses 5 (CONNACK 0x84, or
+ *  a 5 CONNECT closed unanswered right after it took a 3.1.1 one in the same wake). */
+export function fallBack(state: NodeState, log: (line: string) => void, why: string): void {
+  log(`${why}; using MQTT 3.1.1 (MQTT 5 is tried again in ${V5_RETRY_WAKES} wakes)`);
+  state.link.version = 4;
+  state.link.v5RetryAt = state.counters.wakes + V5_RETRY_WAKES;
+  delete state.link.v5Closed;
+}
 
 /** A moment, as the driver's clock tells it: `ticks` (ms, monotonic) for intervals and deadlines,
  *  `wall` (ms since the epoch) for what the status and the daily budgets say. */
@@ -105,8 +124,8 @@ export interface ExchangeOptions {
   readonly version: Version;
   /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
   readonly persistent: boolean;
-  /** A 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered: its CONNACK means this broker
-   *  takes 3.1.1 and not 5, and the node falls back. */
+  /** A 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered: its CONNACK alone does not
+   *  make the node fall back (the broker may just have come back); the driver tries 5 once more. */
   readonly probe?: boolean;
   /** Ticks by which the exchange must have settled. */
   readonly deadline: number;
@@ -154,6 +173,27 @@ export class Exchange {
    *  the node's own overrun, and those messages go again on this connection as room frees. */
   #overran = false;
   #largestSent = 0;
+  /** Per PUBLISH sent on this connection, in order, its size; and how many of them the broker is
+   *  known to have read past (an answer to one proves every one before it: a broker reads a
+   *  connection's packets in order). */
+  readonly #sizes: number[] = [];
+  #provenUpTo = 0;
+  /** Where each message in flight stands in `#sizes`, and where the marker and the PINGREQ after
+   *  the status stood. */
+  readonly #position = new Map<InFlight, number>();
+  #markerAt = 0;
+  /** Closing: the PINGREQ that confirms the last packets went out after this many PUBLISHes. */
+  #confirming: number | undefined;
+  /** Commands this wake took (or tried to), their bytes, and those dropped past the bounds. */
+  #commandsTaken = 0;
+  #commandBytes = 0;
+  #commandsDropped = 0;
+  /** Per PINGREQ not yet answered, the PUBLISHes sent before it: its PINGRESP proves them. */
+  readonly #pings: number[] = [];
+  /** The highest QoS of a PUBLISH sent on this connection. */
+  #qosSent = 0;
+  /** What this connection's CONNACK announced (MQTT 5). */
+  #announced: NonNullable<ConnackPacket["properties"]> = {};
   /** CONNACK's Session Present, once it came. */
   #sessionPresent: boolean | undefined;
   /** The broker's Server Keep Alive, when it set one (MQTT 5). */
@@ -219,7 +259,9 @@ export class Exchange {
    *  a ping due (an awake window can outlast the keepalive), an awake window's end. Between
    *  exchanges of an always-connected node, the node's own naps keep the pings (`pingDueAt`). */
   get wakeAt(): number | undefined {
-    if (this.#closed || !this.#pending) return undefined;
+    if (this.#closed) return undefined;
+    if (this.#confirming) return this.#deadline;
+    if (!this.#pending) return undefined;
     const times = [this.#deadline];
     if (this.#awakeUntil > 0 && this.#canFinish()) times.push(this.#awakeUntil);
     const ping = this.pingDueAt;
@@ -262,7 +304,7 @@ export class Exchange {
   tick(now: Instant): void {
     this.#now = now;
     if (this.#closed) return;
-    if (this.#pending && now.ticks >= this.#deadline) return this.fail(`no answer within ${this.#config.awakeTimeout} s`);
+    if (this.#checkDeadline()) return;
     this.#guard(() => {
       const ping = this.pingDueAt;
       if (ping !== undefined && now.ticks >= ping - 50) this.ping(now);
@@ -280,13 +322,37 @@ export class Exchange {
   lost(error: string): void {
     if (this.#closed) return;
     if (!this.#connacked && this.#started && this.#outcome.bytesDown === 0) this.#outcome.closedUnanswered = true;
+    if (this.#connacked) this.#closedByBroker();
     this.fail(error);
+  }
+
+  /**
+   * The broker closed an accepted connection without a word: over 3.1.1 (and from some MQTT 5
+   * brokers) that is all a broker says of a packet over a limit it never announced. What went out
+   * after the last packet it is known to have taken is the suspect, the largest first. A dropped
+   * Wi-Fi link or a restarting broker look the same, so one close only marks the suspect; a second
+   * one over a packet as large teaches the limit: from then on the node sends only smaller ones,
+   * never below what the broker has taken before. Either way its Will may have said "offline" for
+   * a node still waking: the status is owed at the next connection.
+   */
+  #closedByBroker(): void {
+    const link = this.#link;
+    delete link.statusAt;
+    const suspect = this.#largestUnproven;
+    if (suspect > (link.provenSize ?? 0) && this.#announced.maximumPacketSize === undefined) {
+      if (link.suspectSize !== undefined && suspect >= link.suspectSize) {
+        this.#tooLarge(link.suspectSize, link.provenSize);
+        delete link.suspectSize;
+        this.#o.log(`broker closed the connection after a packet of ${suspect} bytes again: sending none over ${this.#packetLimit} from now on`);
+      } else link.suspectSize = suspect;
+    }
+    this.#o.commit();
   }
 
   /** Ends the exchange with an error (the network, the socket, a deadline): nothing kept is lost. */
   fail(error: string): void {
     if (this.#closed) return;
-    this.#closed = true;
+    this.#end();
     // The connection is gone or given up: nothing queued for it is sent.
     this.#session.takeOutput();
     this.#outcome.error = error;
@@ -317,6 +383,7 @@ export class Exchange {
   ping(now: Instant): void {
     this.#now = now;
     if (!this.isOpen) return;
+    this.#pings.push(this.#sizes.length);
     this.#session.ping();
   }
 
@@ -328,6 +395,25 @@ export class Exchange {
       this.#closing = true;
       this.#publishLatest();
       this.#publishStatus();
+      // A packet larger than any the broker has taken, to a broker that announced no limit, may be
+      // one it closes the connection over — and then its Will says "offline" for a node that is
+      // only going to sleep. A PINGREQ behind it tells: its PINGRESP comes only if the broker read
+      // past it. One round trip, only while the status (or the latest values) outgrow what is known.
+      if (this.#largestUnproven > (this.#link.provenSize ?? 0) && this.#announced.maximumPacketSize === undefined) {
+        this.#confirming = this.#sizes.length;
+        this.#pings.push(this.#confirming);
+        this.#session.ping();
+        this.#deadline = Math.min(this.#deadline, now.ticks + this.#config.awakeTimeout * 1000);
+        return;
+      }
+    }
+    this.#disconnect();
+  }
+
+  /** DISCONNECTs (when open) and ends the exchange; the driver's last write carries it. */
+  #disconnect(): void {
+    this.#confirming = undefined;
+    if (this.isOpen || this.#closing) {
       // MQTT 5, deep sleep: "Disconnect with Will Message" (0x04) rather than Normal (0x00), which
       // would discard the Will. The broker then holds it for the Will Delay (= Session Expiry) and
       // drops it when the node's next wake resumes the session in time; a node that never comes
@@ -339,8 +425,35 @@ export class Exchange {
       this.#discoverySent();
     }
     // The status and DISCONNECT are still handed out by takeOutput(), the last write.
-    this.#closed = true;
+    this.#end();
     this.#settleNow();
+  }
+
+  /** At the wake's deadline: an exchange whose telemetry is all answered ends well, whatever else
+   *  is still arriving (commands behind the marker); one still waiting for its broker fails. True
+   *  when it ended. */
+  #checkDeadline(): boolean {
+    if (this.#closed || this.#now.ticks < this.#deadline) return false;
+    if (this.#confirming !== undefined) {
+      this.#disconnect();
+      return true;
+    }
+    if (!this.#pending) return false;
+    if (this.#telemetryDone()) {
+      if (this.#marker !== undefined) this.#o.log(`commands still arriving after ${this.#config.awakeTimeout} s: the rest wait for the next wake`);
+      this.#marker = undefined;
+      this.#awakeUntil = 0;
+      this.#maybeDone();
+      return true;
+    }
+    this.fail(`no answer within ${this.#config.awakeTimeout} s`);
+    return true;
+  }
+
+  /** The connection is over: what the wake's command bounds dropped is said once, with its count. */
+  #end(): void {
+    this.#closed = true;
+    if (this.#commandsDropped > 0) this.#o.log(`dropped ${this.#commandsDropped} commands past this wake's bounds`);
   }
 
   /** Nothing an input brings may throw into the driver: a bug costs this wake, nothing kept. */
@@ -356,13 +469,6 @@ export class Exchange {
     if (!this.#pending) return;
     this.#pending = false;
     this.#settled = this.#outcome;
-  }
-
-  #fallBack(why: string): void {
-    const link = this.#link;
-    this.#o.log(`${why}; using MQTT 3.1.1 (MQTT 5 is tried again in ${V5_RETRY_WAKES} wakes)`);
-    link.version = 4;
-    link.v5RetryAt = this.#state.counters.wakes + V5_RETRY_WAKES;
   }
 
   #start(): void {
@@ -395,7 +501,7 @@ export class Exchange {
       if (entry.released) this.#releasedBefore.add(entry);
       if (!entry.retry && !entry.released && !state.buffer.range(entry.first, entry.count).length) {
         // Its readings were dropped as the oldest when the buffer overflowed (and counted then).
-        this.#session.drop(entry);
+        this.#session.settle(entry);
         continue;
       }
       this.#waiting.push(entry);
@@ -431,6 +537,7 @@ export class Exchange {
     }
     this.#marker = marker;
     this.#send(message);
+    this.#markerAt = this.#sizes.length;
   }
 
   /** The largest packet the broker takes: what it announced, or what the operator configured. */
@@ -448,9 +555,10 @@ export class Exchange {
     this.#o.log(`${what} left out: larger than the broker's packet limit of ${this.#packetLimit} bytes`);
   }
 
-  #send(message: OutgoingPublish, first = 0, count = 0): InFlight | undefined {
-    this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
-    const entry = this.#session.publish(message, 0, first, count);
+  #send(message: OutgoingPublish, first = 0, count = 0, kind = 0): InFlight | undefined {
+    const size = this.#session.publishLength(message);
+    const entry = this.#session.publish(message, kind, first, count);
+    this.#sentPacket(size, message.qos, entry);
     if (entry) this.#sent.add(entry);
     return entry;
   }
@@ -458,8 +566,9 @@ export class Exchange {
   /** Messages the broker may hold unanswered at once: its Receive Maximum, or the configured depth
    *  where it announced none (MQTT 3.1.1 cannot), within the retained table. */
   get #receiveMaximum(): number {
-    const announced = this.version === 5 ? this.#link.receiveMaximum : undefined;
-    return Math.min(announced ?? this.#config.maxInflight, TABLE_SIZE);
+    // What a broker announced over 5 (or taught by refusing for quota) binds a 3.1.1 connection to
+    // it as well: the broker is the same, only the version could not say so.
+    return Math.min(this.#link.receiveMaximum ?? this.#config.maxInflight, TABLE_SIZE);
   }
 
   /** Sends what waits, then new batches, while the broker's Receive Maximum leaves room. */
@@ -473,54 +582,106 @@ export class Exchange {
       // A QoS 2 message whose PUBREC came back in an earlier connection stays with PUBREL; everything
       // else is the readings it names, sent again (with DUP) or — refused before, too large or at a
       // QoS the broker no longer offers — published again as new messages.
-      const message = entry.retry || entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos);
+      const message = entry.retry || entry.released ? undefined : this.#message(entry.first, entry.count, entry.qos, entry.kind);
       if (entry.released || (message && this.#fits(message) && entry.qos <= qos)) {
         this.#session.resend(entry, message);
         this.#sent.add(entry);
-        if (message) this.#largestSent = Math.max(this.#largestSent, this.#session.publishLength(message));
+        this.#sentPacket(message ? this.#session.publishLength(message) : 0, entry.qos, entry);
         this.#outcome.messages++;
       } else if (qos === 0) {
         // At QoS 0 no acknowledgement will come: the entry keeps its readings until the exchange
         // shows the broker took them (#confirmQoS0).
         this.#unconfirmed.push(entry);
-        this.#republish(entry.first, entry.count, 0, room);
+        this.#republish(entry, 0, room);
       } else {
-        this.#session.drop(entry);
-        this.#republish(entry.first, entry.count, qos, room);
+        this.#session.settle(entry);
+        this.#republish(entry, qos, room);
       }
     }
     while (!this.#waiting.length && (qos === 0 || room() > 0)) {
       const available = (state.buffer.next - this.#cursor) >>> 0;
       if (available === 0) break;
-      const taken = this.#publishRange(this.#cursor, Math.min(this.#config.batchSize, available), qos);
+      const taken = this.#publishRange(this.#cursor, Math.min(this.#config.batchSize, available), qos, room);
       this.#cursor = (this.#cursor + taken) >>> 0;
       if (qos !== 0) state.unsent = this.#cursor;
     }
   }
 
-  /** Publishes the readings [first, first + count) again as new messages, as the room allows (QoS 0
-   *  takes none: all go); what does not go out now waits in the table as one entry to publish again. */
-  #republish(first: number, count: number, qos: 0 | 1 | 2, room: () => number): void {
-    let at = first;
-    let left = count;
+  /** Publishes what an entry named — readings [first, first + count), or one reading's part — again
+   *  as new messages, as the room allows (QoS 0 takes none: all go); what does not go out now waits
+   *  in the table as one entry to publish again. */
+  #republish(entry: Pick<InFlight, "first" | "count" | "kind">, qos: 0 | 1 | 2, room: () => number): void {
+    if (entry.kind !== 0) {
+      if (qos === 0 || room() > 0) this.#publishPart(entry.first, entry.kind, qos);
+      else this.#later(entry, qos);
+      return;
+    }
+    let at = entry.first;
+    let left = entry.count;
     while (left > 0 && (qos === 0 || room() > 0)) {
-      const taken = this.#publishRange(at, left, qos);
+      const taken = this.#publishRange(at, left, qos, room);
       at = (at + taken) >>> 0;
       left -= taken;
     }
-    if (left > 0 && qos !== 0) {
-      const rest: InFlight = { packetId: 0, kind: 0, first: at, count: left, qos, released: false };
-      this.#session.requeue(rest);
-      this.#waiting.push(rest);
+    if (left > 0 && qos !== 0) this.#later({ kind: 0, first: at, count: left }, qos);
+  }
+
+  /** Keeps what cannot go out now in the table, to be published as new when room frees. */
+  #later(what: Pick<InFlight, "first" | "count" | "kind">, qos: 1 | 2): void {
+    const rest: InFlight = { packetId: 0, ...what, qos, released: false };
+    this.#session.requeue(rest);
+    this.#waiting.push(rest);
+  }
+
+  /**
+   * One reading in parts, by channel, for a broker whose packet limit is smaller than the whole
+   * reading (SenML records stand alone, and so does a compact payload of some channels): each part
+   * as many channels as fit, up to `MAX_PART_CHANNELS`. A channel that fits no packet alone is
+   * refused, counted once for the reading, and said.
+   */
+  #publishParts(first: number, qos: 0 | 1 | 2, room: () => number): void {
+    const channels = this.#o.channels.length;
+    let refused = false;
+    for (let lo = 0; lo < channels; ) {
+      let width = Math.min(MAX_PART_CHANNELS, channels - lo);
+      for (let part = this.#message(first, 1, qos, partKind(lo, width)); part && width > 1 && !this.#fits(part); ) {
+        part = this.#message(first, 1, qos, partKind(lo, --width));
+      }
+      const kind = partKind(lo, width);
+      if (qos !== 0 && room() <= 0) this.#later({ kind, first, count: 1 }, qos);
+      else if (!this.#publishPart(first, kind, qos) && !refused) {
+        refused = true;
+        this.#state.counters.refused++;
+      }
+      lo += width;
     }
+  }
+
+  /** Publishes one part of a reading as a new message; false if it fits no packet the broker takes. */
+  #publishPart(first: number, kind: number, qos: 0 | 1 | 2): boolean {
+    const message = this.#message(first, 1, qos, kind);
+    if (!message) return true; // Dropped as the oldest by an overflow (counted then).
+    if (!this.#fits(message)) {
+      this.#outcome.error = `channel ${this.#o.channels[kind & 31]!.name} of a reading takes ${this.#session.publishLength(message)} bytes, more than the broker's packet limit of ${this.#packetLimit}; refused`;
+      this.#o.log(this.#outcome.error);
+      return false;
+    }
+    this.#send(message, first, 1, kind);
+    this.#outcome.messages++;
+    return true;
+  }
+
+  /** Channels the messages of `kind` carry: a part's, or every channel. */
+  #channelsOf(kind: number): number {
+    return kind === 0 ? this.#o.channels.length : kind >> 5;
   }
 
   /**
    * Publishes one message of the readings from `first`: as many of `count` as fit in a packet the
-   * broker takes. A single reading that fits in none is refused — counted, logged, never retried —
-   * and skipped. Returns the readings it dealt with.
+   * broker takes. A single reading that fits in none goes in parts (`#publishParts`). Returns the
+   * readings it dealt with.
    */
-  #publishRange(first: number, count: number, qos: 0 | 1 | 2): number {
+  #publishRange(first: number, count: number, qos: 0 | 1 | 2, room: () => number): number {
     let n = count;
     let message = this.#message(first, n, qos);
     while (message && n > 1 && !this.#fits(message)) {
@@ -529,9 +690,7 @@ export class Exchange {
     }
     if (!message) return count; // Dropped as the oldest by an overflow (counted then).
     if (!this.#fits(message)) {
-      this.#state.counters.refused++;
-      this.#outcome.error = `a reading of ${this.#session.publishLength(message)} bytes fits no packet the broker takes (limit ${this.#packetLimit}); refused`;
-      this.#o.log(this.#outcome.error);
+      this.#publishParts(first, qos, room);
       return 1;
     }
     this.#send(message, first, n);
@@ -544,17 +703,31 @@ export class Exchange {
     return Math.min(this.#config.qos, this.#link.maximumQoS ?? 2) as 0 | 1 | 2;
   }
 
-  #message(first: number, count: number, qos: 0 | 1 | 2): OutgoingPublish | undefined {
-    const readings = this.#state.buffer.range(first, count);
+  /** The message of readings [first, first + count), or of one reading's part (`kind`: partKind). */
+  #message(first: number, count: number, qos: 0 | 1 | 2, kind = 0): OutgoingPublish | undefined {
+    let readings: readonly Reading[] = this.#state.buffer.range(first, count);
     if (!readings.length) return undefined;
     if (readings.at(-1)!.time >= (this.#newest?.time ?? -Infinity)) this.#newest = readings.at(-1);
-    const batch = { baseName: `urn:dev:torpor:${this.#o.node}:`, channels: this.#o.channels, sensorIds: this.#sensorIds, readings, dropped: this.#state.buffer.dropped };
+    let channels = this.#o.channels;
+    if (kind !== 0) {
+      // A part: its channels' values; the reading's faults go with its first part.
+      const lo = kind & 31;
+      const hi = lo + (kind >> 5);
+      channels = channels.slice(lo, hi);
+      readings = readings.map((r) => ({ ...r, values: r.values.slice(lo, hi), faults: lo === 0 ? r.faults : [] }));
+    }
+    const batch = { baseName: `urn:dev:torpor:${this.#o.node}:`, channels, sensorIds: this.#sensorIds, readings, dropped: this.#state.buffer.dropped };
     const { payload, contentType } = encodePayload(this.#config.format, batch);
     const message: OutgoingPublish = { topic: this.#topic.telemetry, payload, qos, retain: false };
     if (this.version === 5) message.properties = { contentType };
     return message;
   }
 
+  /**
+   * The events of one read are booked as one step and committed once: a power cut between two of
+   * them must not find an acknowledgement taken out of the table but not yet counted, or a refusal
+   * "for now" not yet put back (the session leaves the table to us; `#acked` moves entries).
+   */
   #received(bytes: Uint8Array): void {
     this.#outcome.bytesDown += bytes.length;
     let events;
@@ -563,19 +736,22 @@ export class Exchange {
     } catch (e) {
       return this.fail(e instanceof ProtocolError ? `protocol error from broker: ${e.message}` : String(e));
     }
+    let changed = false;
     let acked = false;
     for (const event of events) {
-      if (this.#closed) return;
+      if (this.#closed) break;
       switch (event.type) {
         case "connack":
-          if (!this.#connack(event.sessionPresent, event.reasonCode, event.packet.properties)) return;
+          this.#connack(event.sessionPresent, event.reasonCode, event.packet.properties);
+          changed = true;
           break;
         case "acked":
           this.#acked(event.entry, event.reasonCode, event.asQoS1);
-          acked = true;
+          acked = changed = true;
           break;
         case "released":
-          this.#o.commit();
+          event.entry.released = true;
+          changed = true;
           break;
         case "subscribed":
           this.#link.subscribed = event.reasonCodes.every((code) => code < 0x80);
@@ -584,40 +760,45 @@ export class Exchange {
             this.#o.log("broker refused the command subscription; commands are off this wake");
             this.#marker = undefined;
           }
-          this.#o.commit();
+          changed = true;
           break;
         case "message":
-          this.#command(event.publish.topic, event.publish.payload);
+          changed = this.#command(event.publish.topic, event.publish.payload) || changed;
           break;
         case "discarded":
-          this.#answer(oversizedCommand(event.size, MAXIMUM_PACKET_SIZE));
-          this.#o.commit();
+          changed = this.#discarded(event.size) || changed;
           break;
         case "disconnect":
           this.#disconnected(event.reasonCode);
-          return this.fail(`broker disconnected: ${reasonName(event.reasonCode)}`);
+          changed = true;
+          this.fail(`broker disconnected: ${reasonName(event.reasonCode)}`);
+          break;
         case "pong":
+          this.#proven(this.#pings.shift() ?? 0);
           break;
       }
     }
-    // Released once every answer in these bytes is booked: the session has already taken them all
-    // out of the table, and a refusal further on puts its readings back.
-    if (acked) {
-      this.#release();
-      this.#o.commit();
-    }
+    // Released once every answer in these bytes is booked: a refusal further on puts its readings
+    // back, and what the acknowledgements let go is gone from retained memory in the same commit.
+    if (acked) this.#release();
+    if (changed) this.#o.commit();
+    // Closing: the PINGREQ behind the status came back, so the broker read past the status (the
+    // commands that came with it are booked above: every one it acknowledged is taken).
+    if (this.#confirming !== undefined && this.#provenUpTo >= this.#confirming && !this.#closed) this.#disconnect();
+    if (this.#closed) return;
     // Between the flushes of an always-connected node (a PINGRESP, a command), nothing new goes out:
     // the schedule decides when a batch is due.
     if (this.#pending) this.#pump();
     this.#maybeDone();
+    this.#checkDeadline();
   }
 
-  #connack(sessionPresent: boolean, reasonCode: number, properties: ConnackPacket["properties"]): boolean {
+  #connack(sessionPresent: boolean, reasonCode: number, properties: ConnackPacket["properties"]): void {
     const link = this.#link;
     if (reasonCode !== 0) {
       // A refusal that names its cause is one the next attempt can avoid, in this same wake.
       if (this.version === 5 && reasonCode === 0x84) {
-        this.#fallBack("broker refused MQTT 5");
+        fallBack(this.#state, this.#o.log, "broker refused MQTT 5");
         this.#outcome.adapted = true;
       } else if (this.version === 5 && reasonCode === 0x9b && (link.maximumQoS ?? 1) > 0) {
         link.maximumQoS = Math.min(properties?.maximumQoS ?? 0, 1) as 0 | 1;
@@ -626,18 +807,20 @@ export class Exchange {
         link.retainAvailable = false;
         this.#outcome.adapted = true;
       }
-      this.#o.commit();
       this.fail(`broker refused the connection: ${connackReason(this.version, reasonCode)}`);
-      return false;
+      return;
     }
     this.#connacked = true;
     this.#sessionPresent = sessionPresent;
     this.#outcome.sessionPresent = sessionPresent;
     this.#outcome.version = this.version;
     const before = this.#qos();
-    link.version = this.version;
-    if (this.#o.probe) this.#fallBack("broker closed MQTT 5 CONNECTs unanswered in two wakes and took 3.1.1");
-    delete link.v5Closed;
+    // A probe's CONNACK is not proof that 5 is refused: the broker may just have come back. The
+    // driver decides (`connect`), with one more MQTT 5 attempt in this wake.
+    if (!this.#o.probe) {
+      link.version = this.version;
+      delete link.v5Closed;
+    }
     if (this.version === 5) {
       delete link.v5RetryAt;
       // Absent properties mean "no limit" (MQTT 5 §3.2.2.3): forget what an earlier broker said.
@@ -646,6 +829,7 @@ export class Exchange {
       this.#overran = this.#sent.size > this.#receiveMaximum;
       if (properties?.maximumPacketSize !== undefined) link.maximumPacketSize = properties.maximumPacketSize;
       else delete link.maximumPacketSize;
+      this.#announced = properties ?? {};
       if (properties?.maximumQoS !== undefined) link.maximumQoS = properties.maximumQoS as 0 | 1;
       else delete link.maximumQoS;
       if (properties?.retainAvailable === false) link.retainAvailable = false;
@@ -664,8 +848,6 @@ export class Exchange {
     }
     delete link.results;
     if (this.#config.homeAssistant) this.#discover(sessionPresent);
-    this.#o.commit();
-    return true;
   }
 
   /** Home Assistant discovery, QoS 0 as Home Assistant allows: when the session is new (a broker
@@ -703,23 +885,65 @@ export class Exchange {
 
   /** A packet of `size` bytes was too large for the broker, which announced no limit it keeps (as
    *  mosquitto's message_size_limit): from now on the node sends only smaller ones. */
-  #tooLarge(size: number): void {
-    this.#link.refusedSize = Math.min(this.#link.refusedSize ?? Infinity, size - 1);
+  #tooLarge(size: number, floor = 0): void {
+    const link = this.#link;
+    const limit = Math.max(size - 1, floor);
+    if (limit >= (link.refusedSize ?? Infinity)) return;
+    link.refusedSize = limit;
+    if ((link.provenSize ?? 0) > limit) link.provenSize = limit;
+    // The status that went out last may have been over it (and dropped): owed again, shrunk to fit.
+    delete link.statusAt;
+  }
+
+  /** Bookkeeping of every PUBLISH sent: its size, its QoS, and for a message in flight where it stands. */
+  #sentPacket(size: number, qos: number, entry?: InFlight): void {
+    this.#largestSent = Math.max(this.#largestSent, size);
+    this.#qosSent = Math.max(this.#qosSent, qos);
+    this.#sizes.push(size);
+    if (entry) this.#position.set(entry, this.#sizes.length);
+  }
+
+  /** The broker answered something sent after the first `count` PUBLISHes: it took them all. */
+  #proven(count: number): void {
+    if (count <= this.#provenUpTo) return;
+    let largest = 0;
+    for (let i = this.#provenUpTo; i < count; i++) largest = Math.max(largest, this.#sizes[i]!);
+    this.#provenUpTo = count;
+    const link = this.#link;
+    if (largest > (link.provenSize ?? 0)) link.provenSize = Math.min(largest, link.refusedSize ?? Infinity);
+    if (largest >= (link.suspectSize ?? Infinity)) delete link.suspectSize;
+  }
+
+  /** The largest PUBLISH sent on this connection that the broker is not known to have taken. */
+  get #largestUnproven(): number {
+    let largest = 0;
+    for (let i = this.#provenUpTo; i < this.#sizes.length; i++) largest = Math.max(largest, this.#sizes[i]!);
+    return largest;
   }
 
   /** What a broker's DISCONNECT reason teaches about its limits, for the next connection. */
+  /** What a broker's DISCONNECT reason teaches about its limits, for the next connection. A limit
+   *  its CONNACK announced is what it is: a refusal of what went out before that CONNACK arrived
+   *  (the pipelined first write) teaches nothing below it. */
   #disconnected(reasonCode: number): void {
     const link = this.#link;
     if (reasonCode === 0x95 && this.#largestSent > 0) this.#tooLarge(this.#largestSent);
-    else if (reasonCode === 0x93) link.receiveMaximum = Math.max(1, Math.floor(this.#sent.size / 2));
-    else if (reasonCode === 0x9a) link.retainAvailable = false;
-    else if (reasonCode === 0x9b) link.maximumQoS = Math.max(0, this.#qos() - 1) as 0 | 1;
-    this.#o.commit();
+    else if (reasonCode === 0x93 && !(this.#announced.receiveMaximum !== undefined && this.#sent.size > this.#announced.receiveMaximum)) {
+      link.receiveMaximum = Math.max(1, Math.floor(this.#sent.size / 2));
+    } else if (reasonCode === 0x9a) link.retainAvailable = false;
+    else if (reasonCode === 0x9b && !(this.#announced.maximumQoS !== undefined && this.#qosSent > this.#announced.maximumQoS)) {
+      link.maximumQoS = Math.max(0, this.#qosSent - 1) as 0 | 1;
+    }
   }
 
   #acked(entry: InFlight, reasonCode: number, asQoS1: boolean): void {
     const state = this.#state;
+    this.#session.settle(entry);
     this.#sent.delete(entry);
+    // An answer shows the broker read every packet up to this one (a packet it refused as too
+    // large excepted).
+    const at = this.#position.get(entry);
+    if (at !== undefined) this.#proven(reasonCode === 0x95 ? at - 1 : at);
     if (this.#releasedBefore.delete(entry) && this.#sessionPresent === false) {
       // A QoS 2 message the broker had taken (PUBREC) before it lost the session (a restart without
       // persistence, the session expired while the node slept): a broker that delivers QoS 2 on
@@ -727,21 +951,20 @@ export class Exchange {
       // PUBREL with a PUBCOMP all the same. The readings are still here: publish them again as a new
       // message, as with every kept message when the session is gone (MQTT 5 §3.2.2-5). A broker
       // that had delivered it already sends it twice: at least once, never lost.
-      if (entry.kind === 0) {
-        this.#session.requeue(entry);
-        this.#waiting.push(entry);
-      }
+      this.#session.requeue(entry);
+      this.#waiting.push(entry);
       return;
     }
-    if (entry.kind !== 0) return;
     if (reasonCode < 0x80) {
-      this.#outcome.delivered += entry.count;
-      state.counters.delivered += entry.count;
+      // A reading sent in parts (by channel) is delivered with the last of them.
+      const delivered = entry.kind === 0 || !state.session.inflight.some((e) => e.kind !== 0 && e.first === entry.first) ? entry.count : 0;
+      this.#outcome.delivered += delivered;
+      state.counters.delivered += delivered;
       if (asQoS1 && !this.#link.qos2AsPuback) {
         this.#link.qos2AsPuback = true;
         this.#o.log("broker answered a QoS 2 message with PUBACK: with this broker, exactly once is at least once");
       }
-    } else if (publishRefusal(reasonCode) === "never" || (reasonCode === 0x95 && entry.count === 1)) {
+    } else if (publishRefusal(reasonCode) === "never" || (reasonCode === 0x95 && entry.count === 1 && this.#channelsOf(entry.kind) === 1)) {
       // The broker will never take it (not authorized for the topic, …): keeping it would only
       // block the buffer. Released, counted, said.
       state.counters.refused += entry.count;
@@ -753,10 +976,10 @@ export class Exchange {
       // smaller messages, and what the first write sent past a Receive Maximum the node did not
       // know yet goes again within it.
       if (reasonCode === 0x95) {
-        const message = this.#message(entry.first, entry.count, entry.qos);
+        const message = this.#message(entry.first, entry.count, entry.qos, entry.kind);
         if (message) this.#tooLarge(this.#session.publishLength(message));
       }
-      if (reasonCode === 0x93) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
+      if (reasonCode === 0x93 && !this.#overran) this.#link.receiveMaximum = Math.max(1, this.#sent.size);
       this.#session.requeue(entry);
       if (reasonCode === 0x95 || (this.#overran && (reasonCode === 0x97 || reasonCode === 0x93))) {
         this.#waiting.push(entry);
@@ -771,7 +994,7 @@ export class Exchange {
   #release(): void {
     const state = this.#state;
     let keep = state.unsent;
-    for (const e of state.session.inflight) if (e.kind === 0 && ((e.first - keep) | 0) < 0) keep = e.first;
+    for (const e of state.session.inflight) if (((e.first - keep) | 0) < 0) keep = e.first;
     state.buffer.release(keep);
   }
 
@@ -779,8 +1002,11 @@ export class Exchange {
   #confirmQoS0(): void {
     const state = this.#state;
     let sent = Math.max(0, (this.#cursor - state.unsent) | 0);
+    const parted = new Set<number>();
     for (const entry of this.#unconfirmed.splice(0)) {
-      this.#session.drop(entry);
+      this.#session.settle(entry);
+      if (entry.kind !== 0 && parted.has(entry.first)) continue;
+      parted.add(entry.first);
       sent += entry.count;
     }
     if (sent === 0) return;
@@ -791,15 +1017,18 @@ export class Exchange {
     this.#o.commit();
   }
 
-  #command(topic: string, payload: Uint8Array): void {
-    if (topic !== this.#topic.command) return;
+  /** A command on the node's topic, or its marker coming back. True when it changed what is retained. */
+  #command(topic: string, payload: Uint8Array): boolean {
+    if (topic !== this.#topic.command) return false;
     if (this.#marker && isMarker(payload, this.#marker)) {
       this.#marker = undefined;
       this.#markerSeen = true;
-      return;
+      this.#proven(this.#markerAt);
+      return false;
     }
     // Markers of earlier wakes (a session's queue can hold one) are not commands.
-    if (isMarker(payload)) return;
+    if (isMarker(payload)) return false;
+    if (!this.#takeCommand(payload.length)) return this.#overflow();
     const config = this.#config;
     const effect = applyCommand(payload, this.#link, {
       minSampleInterval: config.minSampleInterval,
@@ -815,21 +1044,52 @@ export class Exchange {
       // Staying awake on purpose: the wake's deadline moves with it, and pings keep the line up.
       this.#deadline = Math.max(this.#deadline, this.#awakeUntil + config.awakeTimeout * 1000);
     }
-    this.#o.commit();
+    return true;
+  }
+
+  /** A command over the node's packet limit, read past and acknowledged: answered with an error. */
+  #discarded(size: number): boolean {
+    if (!this.#takeCommand(0)) return this.#overflow();
+    this.#answer(oversizedCommand(size, MAXIMUM_PACKET_SIZE));
+    return true;
+  }
+
+  /** Counts a command against the wake's bounds; false once they are spent. */
+  #takeCommand(bytes: number): boolean {
+    this.#commandsTaken++;
+    this.#commandBytes += bytes;
+    return this.#commandsTaken <= COMMANDS_PER_WAKE && this.#commandBytes <= COMMAND_BYTES_PER_WAKE;
+  }
+
+  /**
+   * A command past the wake's bounds: acknowledged (the session already did) and dropped unread. A
+   * flood — a hostile or misconfigured publisher, QoS 0 commands no broker limits — costs one
+   * counted error and no commit per command, and the wake still ends at its deadline.
+   */
+  #overflow(): boolean {
+    if (this.#commandsDropped++ > 0) return false;
+    // Logged once with their count, when the connection ends (`#end`).
+    this.#answer({ result: `commands past ${COMMANDS_PER_WAKE} (or ${COMMAND_BYTES_PER_WAKE} bytes) in one wake: dropped`, ok: false }, false);
+    return true;
   }
 
   /** Books a command's result: the status shows it, and an error is counted. */
-  #answer(effect: { result: string; ok: boolean }): void {
+  #answer(effect: { result: string; ok: boolean }, logged = true): void {
     this.#outcome.commands.push(effect.result);
     if (this.#outcome.commands.length > 8) this.#outcome.commands.shift();
     noteResult(this.#link, effect.result);
     if (!effect.ok) this.#state.counters.commandErrors++;
-    this.#o.log(`command ${effect.result}`);
+    if (logged) this.#o.log(`command ${effect.result}`);
   }
 
   /** Everything this exchange waits for has come: only an awake window may still hold it open. */
   #canFinish(): boolean {
-    if (!this.#pending || this.#closing || !this.#connacked || this.#sent.size || this.#marker !== undefined) return false;
+    return this.#marker === undefined && this.#telemetryDone();
+  }
+
+  /** Every message of telemetry this exchange owes is answered (or held back by a refusal). */
+  #telemetryDone(): boolean {
+    if (!this.#pending || this.#closing || !this.#connacked || this.#sent.size) return false;
     return this.#held || (!this.#waiting.length && ((this.#state.buffer.next - this.#cursor) >>> 0) === 0);
   }
 
@@ -865,17 +1125,21 @@ export class Exchange {
     const due = every === 0 || this.#sessionPresent !== true || this.#state.failures > 0 || link.statusAt === undefined || nowS - link.statusAt >= every || nowS < link.statusAt || print !== link.statusPrint;
     if (!due) return;
     const retain = link.retainAvailable !== false;
-    for (const status of [full, this.#essentials(full)]) {
-      const message: OutgoingPublish = { topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain };
-      if (this.#fits(message)) {
-        this.#send(message);
-        link.statusAt = nowS;
-        link.statusPrint = print;
-        this.#o.commit();
-        return;
-      }
-    }
-    this.#skip("status");
+    const messages = [full, this.#essentials(full)].map((status): OutgoingPublish => ({ topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain }));
+    const message = messages.find((m) => this.#fitsUnanswered(m)) ?? messages.find((m) => this.#fits(m));
+    if (!message) return this.#skip("status");
+    this.#send(message);
+    link.statusAt = nowS;
+    link.statusPrint = print;
+    this.#o.commit();
+  }
+
+  /** For a QoS 0 packet, which no answer will refuse: within the limit and, where the broker has
+   *  shown a limit it never announced (0x95 to something larger), no larger than what it has
+   *  been seen to take — its true limit may lie anywhere below the refused size. */
+  #fitsUnanswered(message: OutgoingPublish): boolean {
+    const link = this.#link;
+    return this.#fits(message) && (link.refusedSize === undefined || this.#session.publishLength(message) <= (link.provenSize ?? 0));
   }
 
   #status(): Record<string, unknown> {

@@ -32,6 +32,12 @@ export interface LinkMemory {
   /** Below the smallest packet a broker refused as too large (0x95) though it announced no such
    *  limit: kept across CONNACKs, which cannot tell it. */
   refusedSize?: number;
+  /** The largest packet the broker is known to have read past: a connection it closes without a
+   *  word never teaches a limit below it (src/exchange.ts `#closedByBroker`). */
+  provenSize?: number;
+  /** The largest packet sent before a broker last closed the connection without a word: a second
+   *  such close over a packet as large makes it the limit. */
+  suspectSize?: number;
   maximumQoS?: 0 | 1 | 2;
   /** False once a broker said it keeps no retained messages (Retain Available 0, or refused a Will
    *  with retain): the status and the Will then go out without the retain flag. */

@@ -5,7 +5,7 @@
 // at once, within the same deadline.
 
 import type { Config } from "./config";
-import { Exchange, type ExchangeOutcome, type Instant, type PublishOutcome } from "./exchange";
+import { Exchange, fallBack, type ExchangeOutcome, type Instant, type PublishOutcome } from "./exchange";
 import type { Host, TCP } from "./host";
 import type { Version } from "./mqtt/codec";
 import type { NodeState } from "./power/state";
@@ -30,7 +30,8 @@ export interface NodeContext {
 /** Deep sleep: one exchange, then the status and DISCONNECT. */
 export async function publish(node: NodeContext): Promise<PublishOutcome> {
   const { connection, outcome } = await connect(node, false);
-  return { ...outcome, bytesUp: outcome.bytesUp + connection.close() };
+  const closing = await connection.close();
+  return { ...outcome, bytesUp: outcome.bytesUp + closing.up, bytesDown: outcome.bytesDown + closing.down };
 }
 
 /** The protocol version to CONNECT with: 5 if configured, unless a broker refused it lately. */
@@ -58,14 +59,39 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
   let bytesUp = 0;
   let bytesDown = 0;
   let probe = false;
+  /** A 3.1.1 probe's outcome, once it was answered: MQTT 5 is tried once more before the node
+   *  falls back, for the broker may only just have come back behind its proxy. */
+  let probed: ExchangeOutcome | undefined;
   for (let attempt = 1; ; attempt++) {
     const at: NodeContext = brokers.length > 1 ? { ...node, config: { ...node.config, broker: brokers[index]! } } : node;
-    const connection = new Connection(at, probe ? 4 : versionFor(node), persistent, deadline, probe);
+    const connection = new Connection(at, probe ? 4 : probed ? 5 : versionFor(node), persistent, deadline, probe);
     const outcome = await connection.open();
     bytesUp += outcome.bytesUp;
     bytesDown += outcome.bytesDown;
     const total = { ...outcome, bytesUp, bytesDown };
     const answered = outcome.sessionPresent !== undefined;
+    if (probed) {
+      // The proof: this broker took 3.1.1 a moment ago and closes 5 unanswered now.
+      if (outcome.closedUnanswered) {
+        fallBack(node.state, (line) => node.host.log(line), "broker closed MQTT 5 CONNECTs unanswered and took 3.1.1");
+        node.commit();
+        // The probe's connection delivered this wake's readings; an always-connected node reopens on 3.1.1.
+        if (persistent) {
+          probed = undefined;
+          continue;
+        }
+        return { connection, outcome: { ...probed, bytesUp, bytesDown } };
+      }
+      return { connection, outcome: { ...total, delivered: probed.delivered + outcome.delivered, messages: probed.messages + outcome.messages, commands: [...probed.commands, ...outcome.commands] } };
+    }
+    if (probe && answered) {
+      const closing = await connection.close();
+      bytesUp += closing.up;
+      bytesDown += closing.down;
+      probed = total;
+      probe = false;
+      continue;
+    }
     if (brokers.length > 1 && (answered ? link.broker !== index : true)) {
       // Unanswered: the next wake starts with the next broker, unless this wake finds one.
       link.broker = answered ? index : (index + 1) % brokers.length;
@@ -98,6 +124,9 @@ export class Connection {
   #down = false;
   #timer: unknown;
   #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
+  /** The outcome last settled: the closing's bytes add to it (the exchange keeps counting there). */
+  #settled: ExchangeOutcome | undefined;
+  #onShut: (() => void) | undefined;
 
   constructor(node: NodeContext, readonly version: Version, persistent: boolean, deadline: number, probe: boolean) {
     const { host, config } = node;
@@ -165,9 +194,16 @@ export class Connection {
     this.#step((x, now) => x.ping(now));
   }
 
-  /** Publishes the status and DISCONNECTs normally, then closes; returns the bytes that took. */
-  close(): number {
-    return this.#step((x, now) => x.close(now));
+  /** Publishes the status and DISCONNECTs normally, then closes; resolves with the bytes that took
+   *  each way (a status larger than the broker has taken waits for a PINGRESP first: Exchange.close). */
+  close(): Promise<{ up: number; down: number }> {
+    const settled = this.#settled;
+    const up = settled?.bytesUp ?? 0;
+    const down = settled?.bytesDown ?? 0;
+    return new Promise((resolve) => {
+      this.#onShut = () => resolve({ up: (settled?.bytesUp ?? 0) - up, down: (settled?.bytesDown ?? 0) - down });
+      this.#step((x, now) => x.close(now));
+    });
   }
 
   /** Runs `begin` and resolves with the exchange's next settled outcome. */
@@ -197,6 +233,7 @@ export class Connection {
       if (at !== undefined) this.#timer = this.#host.timer.set(() => this.#step((x, now) => x.tick(now)), Math.max(0, at - this.#host.clock.ticks()));
     }
     const settled = exchange.settle();
+    if (settled) this.#settled = settled;
     if (settled && this.#resolve) {
       const resolve = this.#resolve;
       this.#resolve = undefined;
@@ -249,6 +286,9 @@ export class Connection {
 
   /** The socket closed and the radio off, once. */
   #shut(): void {
+    const onShut = this.#onShut;
+    this.#onShut = undefined;
+    onShut?.();
     if (this.#down) return;
     this.#down = true;
     if (this.#socket) {

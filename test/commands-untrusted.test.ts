@@ -12,6 +12,8 @@ import { dedupe, retainedJson, Subscriber, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
 
 const commandLines = (lines: readonly string[]) => lines.filter((l) => l.startsWith("command "));
+/** Commands a wake acknowledged unread, past its bounds: the node says how many. */
+const countDropped = (lines: readonly string[]) => lines.reduce((n, l) => n + Number(/^dropped (\d+) commands past this wake's bounds$/.exec(l)?.[1] ?? 0), 0);
 
 for (const version of [4, 5] as const) {
   const v = version === 5 ? "5" : "3.1.1";
@@ -167,6 +169,16 @@ for (const version of [4, 5] as const) {
           const taken = await node.wake();
           assert.equal(taken.error, undefined, node.log());
           answered += commandLines(taken.lines).length;
+          // Commands left queued by a wake come with the next one's: past the wake's bounds they are
+          // acknowledged unread, and the node says how many (its status counts one error for them).
+          answered += countDropped(taken.lines);
+        }
+        // What the last wake left queued (a marker can overtake commands the broker has not sent yet):
+        // the next wakes take it.
+        for (let more = 1; more > 0 && answered < published; ) {
+          const taken = await node.wake();
+          more = commandLines(taken.lines).length + countDropped(taken.lines);
+          answered += more;
         }
         const status = await retainedJson(broker.url, node.statusTopic);
         // Over MQTT 5 mosquitto drops the oversized ones itself (the node announced its limit).

@@ -41,7 +41,7 @@ export type SessionEvent =
   | { type: "acked"; entry: InFlight; reasonCode: number; asQoS1: boolean }
   /** A PUBLISH over the node's packet limit, read past and acknowledged, never delivered. */
   | { type: "discarded"; size: number }
-  /** QoS 2: PUBREC arrived; the entry is now `released` and must be committed. */
+  /** QoS 2: PUBREC arrived; the caller marks the entry `released` and commits it. */
   | { type: "released"; entry: InFlight }
   | { type: "subscribed"; packetId: number; reasonCodes: number[] }
   | { type: "message"; publish: PublishPacket }
@@ -130,10 +130,17 @@ export class PublisherSession {
     return bytes;
   }
 
-  /** Feeds received bytes; returns what they meant. Throws ProtocolError on a malformed stream. */
+  /**
+   * Feeds received bytes; returns what they meant. Throws ProtocolError on a malformed stream.
+   * It leaves the in-flight table as it is: an acknowledgement takes its entry out only when the
+   * caller has booked it (`settle`), so whatever the caller commits in between, or after a stream
+   * that breaks halfway, never holds a message the table has forgotten but the books have not counted.
+   */
   receive(bytes: Uint8Array): SessionEvent[] {
     this.#reader.push(bytes);
     const events: SessionEvent[] = [];
+    /** Entries answered earlier in these bytes: a second answer to one is a duplicate. */
+    const answered = new Set<InFlight>();
     for (let packet = this.#reader.next(); packet; packet = this.#reader.next()) {
       // Nothing but CONNACK (or a v5 DISCONNECT) may come first (MQTT-3.2.0-1): an acknowledgement
       // before an accepting CONNACK would release readings that a refusing one says were never taken.
@@ -150,24 +157,22 @@ export class PublisherSession {
         case "pubcomp": {
           // An ack for an id not in flight is a duplicate from an earlier connection: harmless.
           const entry = this.#entry(packet.packetId);
-          if (entry) {
-            this.#forget(entry);
+          if (entry && !answered.has(entry)) {
+            answered.add(entry);
             events.push({ type: "acked", entry, reasonCode: packet.reasonCode ?? 0, asQoS1: entry.qos === 2 && packet.type === "puback" });
           }
           break;
         }
         case "pubrec": {
           const entry = this.#entry(packet.packetId);
+          if (entry && answered.has(entry)) break;
           if (entry && (packet.reasonCode ?? 0) >= 0x80) {
             // MQTT 5 §4.3.3: a PUBREC with a failure code ends the exchange; no PUBREL follows.
-            this.#forget(entry);
+            answered.add(entry);
             events.push({ type: "acked", entry, reasonCode: packet.reasonCode!, asQoS1: false });
             break;
           }
-          if (entry && !entry.released) {
-            entry.released = true;
-            events.push({ type: "released", entry });
-          }
+          if (entry && !entry.released) events.push({ type: "released", entry });
           // PUBREL for any PUBREC, known or not: the broker may be holding an id from a lost session.
           this.#queue({ type: "pubrel", packetId: packet.packetId });
           break;
@@ -208,22 +213,20 @@ export class PublisherSession {
 
   /** Puts a message the broker refused for now back in the table, to be published again as new. */
   requeue(entry: InFlight): void {
+    this.settle(entry);
     entry.retry = true;
     entry.released = false;
     this.state.inflight.push(entry);
   }
 
-  /** Takes a message out of the table without an acknowledgement (its readings went elsewhere). */
-  drop(entry: InFlight): void {
-    this.#forget(entry);
+  /** Takes a message out of the table: its answer is booked, or its readings went elsewhere. */
+  settle(entry: InFlight): void {
+    const at = this.state.inflight.indexOf(entry);
+    if (at >= 0) this.state.inflight.splice(at, 1);
   }
 
   #entry(packetId: number): InFlight | undefined {
     return this.state.inflight.find((e) => e.packetId === packetId);
-  }
-
-  #forget(entry: InFlight): void {
-    this.state.inflight.splice(this.state.inflight.indexOf(entry), 1);
   }
 
   #queue(packet: Packet): void {
