@@ -23,6 +23,9 @@ import { storeHost } from "./support/store-host";
 const RETAINED_BYTES = 8192;
 const FIRST_READING_S = 1_800_000_000;
 const SAMPLE_S = 60;
+/** The command queued for the node, and a flood's: a valid one, so that any command error counted
+ *  is the node's own doing (a flood's overflow). */
+const STATUS_COMMAND = new TextEncoder().encode('{"cmd":"status","id":"f"}');
 /** The Receive Maximum the broker announces, and the node remembers from the wake before. */
 const RECEIVE_MAXIMUM = 10;
 
@@ -30,6 +33,8 @@ const RECEIVE_MAXIMUM = 10;
 interface BrokerPlan {
   /** CONNACK says Session Present 0: the broker lost the node's session (a restart, an expiry). */
   sessionLost?: boolean;
+  /** A command queued in the node's session, sent right behind CONNACK (QoS 1). */
+  command?: Uint8Array;
   /** The nth telemetry PUBLISH of this connection (from 1) is refused with this reason code. */
   refuse?: { nth: number; reasonCode: number };
   /** Commands queued in the node's session: `rate` of them reach the node each millisecond after
@@ -110,6 +115,8 @@ class Broker {
       case "connect": {
         if (this.#plan.sessionLost) this.#session = { subscribed: false, held: new Map() };
         this.#reply({ type: "connack", sessionPresent: !this.#plan.sessionLost, reasonCode: 0, ...(this.version === 5 ? { properties: { receiveMaximum: RECEIVE_MAXIMUM } } : {}) });
+        const command = this.#plan.command;
+        if (command) this.#reply({ type: "publish", topic: "torpor/x/cmd", payload: command, qos: 1, packetId: 1, retain: false, dup: false });
         this.#floodStarted = true;
         break;
       }
@@ -291,6 +298,8 @@ interface CutCase {
   answer: Answer;
   /** The broker lost the session before the wake after the cut. */
   sessionLost: boolean;
+  /** A command queued while the node slept comes between CONNACK and the acknowledgements. */
+  command: boolean;
 }
 
 const READINGS = 15;
@@ -298,7 +307,7 @@ const BATCH = 5;
 
 function describeCase(c: CutCase): string {
   const answer = c.answer === "accepted" ? "batch 2 accepted" : `batch 2 refused with ${c.qos === 1 ? "PUBACK" : "PUBREC"} 0x${c.answer.toString(16)}`;
-  return `MQTT ${c.version === 5 ? "5" : "3.1.1"} QoS ${c.qos}, answers ${c.together ? "with CONNACK in one read" : "one a read"}, ${answer}, ${c.sessionLost ? "session lost" : "session kept"} after the cut`;
+  return `MQTT ${c.version === 5 ? "5" : "3.1.1"} QoS ${c.qos}, answers ${c.together ? "with CONNACK in one read" : "one a read"}, ${answer}, ${c.sessionLost ? "session lost" : "session kept"} after the cut${c.command ? ", a command behind CONNACK" : ""}`;
 }
 
 /** The node's life with power cut at the wake's `cutAt`th commit (none: never), then wakes until the
@@ -308,7 +317,7 @@ function life(c: CutCase, cutAt: number | undefined): { commits: number; wrong?:
   const broker = new Broker(c.version);
   const start = (FIRST_READING_S + SAMPLE_S * READINGS) * 1000;
   const refuse = c.answer === "accepted" ? undefined : { nth: 2, reasonCode: c.answer };
-  const first = wake(node, broker, { ...(refuse ? { refuse } : {}) }, c.together, start, cutAt);
+  const first = wake(node, broker, { ...(refuse ? { refuse } : {}), ...(c.command ? { command: STATUS_COMMAND } : {}) }, c.together, start, cutAt);
   let state = storeOf(node).state;
   const logs = [`wake 1${first.cut ? ` (cut at commit ${cutAt}, which retained ${retained(state)})` : ""}:`, ...first.log];
   for (let n = 2; state.buffer.length > 0 || state.session.inflight.length > 0; n++) {
@@ -340,7 +349,9 @@ for (const version of [4, 5] as const) {
     for (const together of [true, false]) {
       // Refusals are reason codes, which only MQTT 5 has.
       for (const answer of version === 5 ? (["accepted", 0x97, 0x87] as const) : (["accepted"] as const)) {
-        for (const sessionLost of [false, true]) cases.push({ version, qos, together, answer, sessionLost });
+        for (const sessionLost of [false, true]) {
+          for (const command of [false, true]) cases.push({ version, qos, together, answer, sessionLost, command });
+        }
       }
     }
   }
@@ -361,8 +372,6 @@ describe("a power cut at any commit of a publishing wake", () => {
   }
 });
 
-/** A flood's commands: valid ones, so that any command error counted is the node's own overflow. */
-const STATUS_COMMAND = new TextEncoder().encode('{"cmd":"status","id":"f"}');
 /** Readings the flooded wake publishes, acknowledged right after CONNACK. */
 const FLOOD_READINGS = 5;
 /** Commands a millisecond: a 20,000-command flood lasts past a 3 s deadline, a 10,000 one does not. */
