@@ -7,6 +7,7 @@ import { parseConfig } from "../src/config";
 import type { Flash, Host } from "../src/host";
 import { channelsOf } from "../src/sensors/registry";
 import { FLASH_KEY, RetainedStore } from "../src/power/store";
+import { storeHost } from "./support/store-host";
 
 const config = parseConfig({});
 const channels = channelsOf(config.sensors);
@@ -20,24 +21,9 @@ function fakeHost(): Host & { lines: string[]; flashed: Map<string, ArrayBuffer>
     delete: (key) => void flashed.delete(key),
   };
   const lines: string[] = [];
-  const unused = () => {
-    throw new Error("not used by the store");
-  };
+  // A real power loss wakes the node as a power-on; a timer wake would find the memory it expects.
   return {
-    name: "test",
-    id: "test",
-    io: { I2C: unused as unknown as Host["io"]["I2C"] },
-    i2c: { data: 0, clock: 0, hz: 100_000 },
-    network: { up: unused, resolve: unused, down: unused, TCP: unused as unknown as Host["network"]["TCP"] },
-    clock: { now: () => 1_700_000_000_000, ticks: () => 0 },
-    timer: { set: unused, clear: unused },
-    retained: { bytes, commit: () => {} },
-    flash,
-    // A real power loss wakes the node as a power-on; a timer wake would find the memory it expects.
-    wakeCause: "power-on",
-    log: (line) => void lines.push(line),
-    sleep: unused,
-    nap: unused,
+    ...storeHost(bytes, "power-on", (line) => void lines.push(line), flash),
     lines,
     flashed,
     wipe: (fill = 0) => void bytes.fill(fill),
