@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { Host } from "./host";
 import { withOverrides } from "./link";
-import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
+import { connect, publish, type Connection, type PublishOutcome } from "./uplink/driver";
 import { WakeMeter } from "./power/energy";
 import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
 import type { NodeState } from "./power/state";

@@ -6,6 +6,7 @@
 import { ConfigError } from "./config-error";
 import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Length } from "./encoding/utf8";
+import { IN_FLIGHT_TABLE_SIZE } from "./mqtt/session";
 import { channelsOf, checkSensors } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
@@ -33,7 +34,7 @@ export interface BrokerAddress {
 
 export interface Config {
   node: string;
-  /** The first of `brokers`: the one a connection dials unless the node fails over (publisher.ts). */
+  /** The first of `brokers`: the one a connection dials unless the node fails over (`connect`). */
   broker: BrokerAddress;
   /** Every broker the node may use, in the order it tries them: members of one cluster. */
   brokers: BrokerAddress[];
@@ -86,7 +87,7 @@ export interface Config {
   tlsKey: string;
   ssid: string;
   password: string;
-  /** Home Assistant MQTT discovery (src/discovery.ts): the discovery prefix, or undefined for off. */
+  /** Home Assistant MQTT discovery (`discoveryMessages`): the discovery prefix, or undefined for off. */
   homeAssistant: HomeAssistant | undefined;
 }
 
@@ -145,7 +146,7 @@ const NODE_ID_CHARS = 64;
 /**
  * The prefix's limit. MQTT alone would allow 65,460 bytes (`<prefix>/<node>/telemetry`, the longest
  * topic, within 65,535), but the node must also take PUBLISHes on its own `<prefix>/<node>/cmd`,
- * and it accepts packets of 4 KB at most (publisher.ts): with a longer prefix its commands (and the
+ * and it accepts packets of 4 KB at most (`MAXIMUM_PACKET_SIZE`): with a longer prefix its commands (and the
  * marker that ends each wake) could never arrive, and every wake would fail. 1 KB leaves a command
  * about 3 KB.
  */
@@ -196,7 +197,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     thresholds: {},
     flashEvery: integer("flashEvery", get("flashEvery"), 0, 65535),
     flashFill: integer("flashFill", get("flashFill"), 0, 100),
-    maxInflight: integer("maxInflight", get("maxInflight"), 1, 16),
+    maxInflight: integer("maxInflight", get("maxInflight"), 1, IN_FLIGHT_TABLE_SIZE),
     maxPacketSize: packetLimit("maxPacketSize", get("maxPacketSize")),
     minSampleInterval: integer("minSampleInterval", get("minSampleInterval"), 1, 86400),
     minBatchSize: integer("minBatchSize", get("minBatchSize"), 1, 1000),

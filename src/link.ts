@@ -33,7 +33,7 @@ export interface LinkMemory {
    *  limit: kept across CONNACKs, which cannot tell it. */
   refusedSize?: number;
   /** The largest packet the broker is known to have read past: a connection it closes without a
-   *  word never teaches a limit below it (src/exchange.ts `#closedByBroker`). */
+   *  word never teaches a limit below it (`BrokerLimits.closedByBroker`). */
   provenSize?: number;
   /** The largest packet sent before a broker last closed the connection without a word: a second
    *  such close over a packet as large makes it the limit. */
@@ -56,7 +56,7 @@ export interface LinkMemory {
   statusPrint?: number;
   /** Seconds of "awake" granted on `day` (Unix days): the daily budget's meter. */
   awake?: { day: number; seconds: number };
-  /** Fingerprint of the Home Assistant discovery messages last sent (src/discovery.ts). */
+  /** Fingerprint of the Home Assistant discovery messages last sent (`discoveryFingerprint`). */
   discovery?: number;
 }
 

@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig, type Config } from "../src/config";
-import { Exchange, type ExchangeOutcome, type Instant } from "../src/exchange";
+import { Exchange } from "../src/uplink/exchange";
+import type { ExchangeOutcome, Instant } from "../src/uplink/outcome";
 import { encode, PacketReader } from "../src/mqtt/codec";
 import type { Packet, Version } from "../src/mqtt/packets";
 import type { NodeState } from "../src/power/state";
@@ -339,7 +340,7 @@ function life(c: CutCase, cutAt: number | undefined): { commits: number; wrong?:
 
 /** What retained memory says of the readings, for a failure's message. */
 function retained(state: NodeState): string {
-  const inflight = state.session.inflight.map((e) => `#${e.first}+${e.count} id ${e.packetId}${e.released ? " released" : ""}${e.retry ? " retry" : ""}`);
+  const inflight = state.session.inflight.map((e) => `#${e.first}+${e.count} id ${e.packetId}${e.state === "sent" ? "" : ` ${e.state}`}`);
   return `readings #${state.buffer.first}..#${state.buffer.next - 1}, unsent #${state.unsent}, in flight [${inflight.join(", ")}], delivered ${state.counters.delivered}`;
 }
 

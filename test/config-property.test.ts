@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { connectAsync } from "mqtt";
 import { runConnected, wake } from "../src/app";
 import { ConfigError, parseConfig, type Config } from "../src/config";
-import { topics } from "../src/exchange";
+import { topics } from "../src/uplink/topics";
 import type { Host, TCP, TCPOptions } from "../src/host";
 import { layeredConfig, manifestConfig, readConfigFile } from "../hosts/node/config-file";
 import { createNodeHost, type NodeHost } from "../hosts/node/host";

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, defaults, parseConfig } from "../src/config";
 import { repoRoot } from "../hosts/node/config-file";
-import { topics } from "../src/exchange";
+import { topics } from "../src/uplink/topics";
 
 describe("config", () => {
   it("fills every key from the defaults", () => {

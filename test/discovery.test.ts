@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connectAsync, type MqttClient } from "mqtt";
 import { parseConfig, type Config } from "../src/config";
-import { discoveryFingerprint, discoveryMessages, FIRMWARE_VERSION, latestValues, type DiscoveryMessage } from "../src/discovery";
+import { discoveryFingerprint, discoveryMessages, FIRMWARE_VERSION, latestValues, type DiscoveryMessage } from "../src/uplink/discovery";
 import { channelsOf } from "../src/sensors/registry";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";

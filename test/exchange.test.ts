@@ -1,4 +1,4 @@
-// The exchange's policy as the sans-IO state machine it is (src/exchange.ts): driven with bytes and
+// The exchange's policy as the sans-IO state machine it is (`Exchange`): driven with bytes and
 // instants only — no socket, no timer, no clock — against a broker made of the codec, on Node and on
 // the real XS engine, which must write the same transcript.
 

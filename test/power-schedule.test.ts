@@ -84,7 +84,7 @@ describe("batching policy", () => {
   it("retries messages in flight, but not before the backoff has passed", () => {
     const { state, config } = node();
     state.buffer.append(T0, [1, 2]);
-    state.session.inflight.push({ packetId: 1, kind: 0, first: 0, count: 1, qos: 1, released: false });
+    state.session.inflight.push({ packetId: 1, kind: 0, first: 0, count: 1, qos: 1, state: "sent" });
     state.unsent = 1;
     state.lastAttempt = T0;
     state.failures = 3; // 4 periods

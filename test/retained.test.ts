@@ -70,7 +70,7 @@ describe("retained state slots", () => {
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
       state.buffer.append(1_700_000_000 + 60 * i, [2176 + (x % 4000), i % 3 ? 3100 + (x % 513) : null], i % 3 ? [] : [{ sensor: 0, fault: 2 }]);
     }
-    state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5, qos: 1, released: false }, { packetId: 8, kind: 0, first: 15, count: 2, qos: 2, released: true });
+    state.session.inflight.push({ packetId: 7, kind: 0, first: 10, count: 5, qos: 1, state: "sent" }, { packetId: 8, kind: 0, first: 15, count: 2, qos: 2, state: "released" });
     state.unsent = 15;
     state.energy = { awakeMs: 123_456, sampleMs: 7_890, radioMs: 45_678, radioWakes: 12, bytesUp: 99_999, bytesDown: 4_321 };
     state.lastSent = [2190, null];

@@ -1,5 +1,5 @@
 // A publisher's MQTT session as a state machine: packets and bytes in, bytes and events out. It never
-// touches a socket or a clock; the wake cycle (src/publisher.ts) does the IO.
+// touches a socket or a clock; the uplink's driver (`Connection`) does the IO.
 //
 // What makes it a deep-sleep session: its state — the packet-id counter and the table of messages in
 // flight, QoS 2 progress included — is plain data the node keeps in retained memory. An in-flight
@@ -11,19 +11,43 @@
 import { encode, encodedLength, PacketReader, ProtocolError, type Version } from "./codec";
 import type { ConnackPacket, ConnectPacket, Packet, PublishPacket, Subscription } from "./packets";
 
+/** The most messages a node keeps in flight: the size of the retained in-flight table. */
+export const IN_FLIGHT_TABLE_SIZE = 16;
+
+/**
+ * Where an in-flight message stands, as coreMQTT keeps a state per outgoing publish:
+ * - `sent`: PUBLISH went out (again with DUP on a later connection); PUBACK, PUBREC or PUBCOMP awaited.
+ * - `released`: QoS 2, PUBREC arrived and PUBREL went out; the broker owns the message, only
+ *   PUBREL is ever sent again.
+ * - `retry`: the broker refused it "for now" (quota, busy, too large), or lost it with its
+ *   session: its readings go out again as a new message, under a new packet id.
+ */
+export type InFlightState = "sent" | "released" | "retry";
+
+/** What changes an in-flight message's state: its PUBREC, or a refusal "for now" (or a lost session). */
+export type InFlightEvent = "pubrec" | "requeue";
+
+/** The one transition function of an in-flight message's state. */
+export function transition(entry: InFlight, event: InFlightEvent): void {
+  switch (event) {
+    case "pubrec":
+      if (entry.qos === 2 && entry.state === "sent") entry.state = "released";
+      return;
+    case "requeue":
+      entry.state = "retry";
+      return;
+  }
+}
+
 /** What an in-flight message carried: the readings [first, first + count) of a kind of message. */
 export interface InFlight {
   packetId: number;
-  /** What the message was; the wake cycle re-encodes it from this (0: a telemetry batch). */
+  /** What the message was; the wake cycle re-encodes it from this (0: a batch of readings). */
   kind: number;
   first: number;
   count: number;
   qos: 1 | 2;
-  /** QoS 2 only: PUBREC arrived and PUBREL was sent; the broker owns the message. */
-  released: boolean;
-  /** The broker refused it "for now" (quota, busy, too large): publish its readings again as a new
-   *  message at the next chance, under a new packet id. */
-  retry?: boolean;
+  state: InFlightState;
 }
 
 export interface SessionState {
@@ -41,7 +65,7 @@ export type SessionEvent =
   | { type: "acked"; entry: InFlight; reasonCode: number; asQoS1: boolean }
   /** A PUBLISH over the node's packet limit, read past and acknowledged, never delivered. */
   | { type: "discarded"; size: number }
-  /** QoS 2: PUBREC arrived; the caller marks the entry `released` and commits it. */
+  /** QoS 2: PUBREC arrived; the caller moves the entry to `released` (`transition`) and commits it. */
   | { type: "released"; entry: InFlight }
   | { type: "subscribed"; packetId: number; reasonCodes: number[] }
   | { type: "message"; publish: PublishPacket }
@@ -79,7 +103,7 @@ export class PublisherSession {
 
   /** Queues an in-flight message again: PUBLISH with DUP under its packet id, or its PUBREL. */
   resend(entry: InFlight, message: OutgoingPublish | undefined): void {
-    if (entry.released) this.#queue({ type: "pubrel", packetId: entry.packetId });
+    if (entry.state === "released") this.#queue({ type: "pubrel", packetId: entry.packetId });
     else if (message) this.#queue({ type: "publish", ...message, qos: entry.qos, dup: true, packetId: entry.packetId });
   }
 
@@ -89,7 +113,7 @@ export class PublisherSession {
       this.#queue({ type: "publish", ...message, dup: false });
       return undefined;
     }
-    const entry: InFlight = { packetId: this.#allocate(), kind, first, count, qos: message.qos, released: false };
+    const entry: InFlight = { packetId: this.#allocate(), kind, first, count, qos: message.qos, state: "sent" };
     this.state.inflight.push(entry);
     this.#queue({ type: "publish", ...message, dup: false, packetId: entry.packetId });
     return entry;
@@ -172,7 +196,7 @@ export class PublisherSession {
             events.push({ type: "acked", entry, reasonCode: packet.reasonCode!, asQoS1: false });
             break;
           }
-          if (entry && !entry.released) events.push({ type: "released", entry });
+          if (entry && entry.state === "sent") events.push({ type: "released", entry });
           // PUBREL for any PUBREC, known or not: the broker may be holding an id from a lost session.
           this.#queue({ type: "pubrel", packetId: packet.packetId });
           break;
@@ -214,8 +238,7 @@ export class PublisherSession {
   /** Puts a message the broker refused for now back in the table, to be published again as new. */
   requeue(entry: InFlight): void {
     this.settle(entry);
-    entry.retry = true;
-    entry.released = false;
+    transition(entry, "requeue");
     this.state.inflight.push(entry);
   }
 

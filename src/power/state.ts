@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { fnv1a } from "../encoding/fnv";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
 import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
-import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
+import { emptySession, IN_FLIGHT_TABLE_SIZE, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
 import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
@@ -14,7 +14,6 @@ import type { RetainedSlots } from "./retained";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
 export const STATE_VERSION = 3;
-const MAX_INFLIGHT = 16;
 
 export interface Counters {
   /** Wakes since the node started clean. */
@@ -84,7 +83,7 @@ export function freshState(channels: number, capacity: number, layout: number, c
   };
 }
 
-const FIXED_BYTES = 4 * counterFields.length + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + MAX_INFLIGHT * 12 + 4 * energyFields.length + 2 + 5;
+const FIXED_BYTES = 4 * counterFields.length + 4 + 4 + 2 + 2 + MAX_LINK_BYTES + 4 + 2 + 1 + IN_FLIGHT_TABLE_SIZE * 12 + 4 * energyFields.length + 2 + 5;
 
 /** Bytes left for the encoded readings in a slot, next to the rest of the state at its largest. */
 export function bufferCapacity(slots: RetainedSlots, channels: number, sensors: number): number {
@@ -113,12 +112,12 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   w.u32(state.unsent);
   w.u16(state.session.nextPacketId);
   const inflight = state.session.inflight;
-  if (inflight.length > MAX_INFLIGHT) throw new RangeError(`more than ${MAX_INFLIGHT} messages in flight`);
+  if (inflight.length > IN_FLIGHT_TABLE_SIZE) throw new RangeError(`more than ${IN_FLIGHT_TABLE_SIZE} messages in flight`);
   w.u8(inflight.length);
   for (const e of inflight) {
     w.u16(e.packetId); w.u8(e.kind); w.u32(e.first); w.u32(e.count);
     // Flags: bit 0 QoS 2 (else QoS 1), bit 1 released (PUBREC received), bit 2 retry (refused for now).
-    w.u8((e.qos === 2 ? 1 : 0) | (e.released ? 2 : 0) | (e.retry ? 4 : 0));
+    w.u8((e.qos === 2 ? 1 : 0) | (e.state === "released" ? 2 : 0) | (e.state === "retry" ? 4 : 0));
   }
   for (const key of energyFields) w.u32(state.energy[key]);
   let known = 0;
@@ -145,13 +144,12 @@ export function readState(bytes: Uint8Array, channels: number, capacity: number,
   const unsent = r.u32();
   const nextPacketId = r.u16();
   const count = r.u8();
-  if (count > MAX_INFLIGHT) throw new RangeError(`retained state lists ${count} messages in flight`);
+  if (count > IN_FLIGHT_TABLE_SIZE) throw new RangeError(`retained state lists ${count} messages in flight`);
   const inflight: InFlight[] = [];
   for (let i = 0; i < count; i++) {
     const entry = { packetId: r.u16(), kind: r.u8(), first: r.u32(), count: r.u32() };
     const flags = r.u8();
-    const e: InFlight = { ...entry, qos: flags & 1 ? 2 : 1, released: (flags & 2) !== 0 };
-    if (flags & 4) e.retry = true;
+    const e: InFlight = { ...entry, qos: flags & 1 ? 2 : 1, state: flags & 4 ? "retry" : flags & 2 ? "released" : "sent" };
     inflight.push(e);
   }
   const energy = emptyEnergy();

@@ -1,7 +1,7 @@
 // Home Assistant MQTT discovery: the retained config messages that make a node's channels appear in
 // Home Assistant as entities by themselves (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery).
 // A pure function of the config, the channels and the node's name; the exchange publishes the
-// messages when the broker's session is new or the messages changed (src/exchange.ts), not at
+// messages when the broker's session is new or the messages changed (`HomeAssistant`), not at
 // every wake.
 //
 // The state comes from a small retained message the node publishes with every connection that sent
@@ -14,11 +14,12 @@
 // one awake window: never "unavailable" while merely asleep, and unavailable when it has stopped
 // waking, even over MQTT 3.1.1, which has no Will Delay.
 
-import type { Config } from "./config";
-import { fnv1a } from "./encoding/fnv";
-import type { Channel } from "./sensors/registry";
-import { scale } from "./telemetry/resolution";
-import type { Reading } from "./telemetry/reading-buffer";
+import type { Config } from "../config";
+import { fnv1a } from "../encoding/fnv";
+import type { Channel } from "../sensors/registry";
+import { scale } from "../telemetry/resolution";
+import type { Reading } from "../telemetry/reading-buffer";
+import { topics } from "./topics";
 
 /** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -59,7 +60,7 @@ const topicId = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
 export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number): DiscoveryMessage[] {
   const ha = config.homeAssistant;
   if (!ha) return [];
-  const status = `${config.prefix}/${node}/status`;
+  const { status, latest } = topics(config, node);
   const device = {
     identifiers: [`torpor-${node}`],
     name: node,
@@ -76,7 +77,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
     const entity: Record<string, unknown> = {
       name: `${channel.sensor} ${channel.property[1]}`,
       unique_id: `torpor-${node}-${channel.name}`,
-      state_topic: `${config.prefix}/${node}/latest`,
+      state_topic: latest,
       value_template: `{{ (${value}) if ${key} in value_json else None }}`,
       device_class: mapping.deviceClass,
       expire_after: sessionExpiryS + config.awakeTimeout,

@@ -1,17 +1,19 @@
 // The driver of a wake's MQTT exchange: it brings the network up (bounded), resolves the broker,
-// opens TCP or TLS through the host, and feeds src/exchange.ts — the policy, a state machine — the
+// opens TCP or TLS through the host, and feeds the `Exchange` — the policy, a state machine — the
 // socket's bytes and the clock, writing what it returns and waking it when it asks. When the
 // broker's answer says how to do better (fall back to 3.1.1, a Will it can take), it connects again
 // at once, within the same deadline.
 
-import type { Config } from "./config";
-import { Exchange, fallBack, type ExchangeOutcome, type Instant, type PublishOutcome } from "./exchange";
-import type { Host, TCP } from "./host";
-import type { Version } from "./mqtt/codec";
-import type { NodeState } from "./power/state";
-import type { Channel } from "./sensors/registry";
+import type { Config } from "../config";
+import type { Host, TCP } from "../host";
+import type { Version } from "../mqtt/codec";
+import type { NodeState } from "../power/state";
+import type { Channel } from "../sensors/registry";
+import { Exchange } from "./exchange";
+import type { ExchangeOutcome, Instant, PublishOutcome } from "./outcome";
+import { fallBack, versionFor } from "./version";
 
-export type { PublishOutcome } from "./exchange";
+export type { PublishOutcome } from "./outcome";
 
 /** Connection attempts one wake may make when a broker's answer says how to do better; all share
  *  the wake's one deadline. */
@@ -32,14 +34,6 @@ export async function publish(node: NodeContext): Promise<PublishOutcome> {
   const { connection, outcome } = await connect(node, false);
   const closing = await connection.close();
   return { ...outcome, bytesUp: outcome.bytesUp + closing.up, bytesDown: outcome.bytesDown + closing.down };
-}
-
-/** The protocol version to CONNECT with: 5 if configured, unless a broker refused it lately. */
-function versionFor(node: NodeContext): Version {
-  const link = node.state.link;
-  if (node.config.mqttVersion !== 5) return 4;
-  if (link.version !== 4) return 5;
-  return node.state.counters.wakes >= (link.v5RetryAt ?? Infinity) ? 5 : 4;
 }
 
 /**
@@ -64,7 +58,7 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
   let probed: ExchangeOutcome | undefined;
   for (let attempt = 1; ; attempt++) {
     const at: NodeContext = brokers.length > 1 ? { ...node, config: { ...node.config, broker: brokers[index]! } } : node;
-    const connection = new Connection(at, probe ? 4 : probed ? 5 : versionFor(node), persistent, deadline, probe);
+    const connection = new Connection(at, probe ? 4 : probed ? 5 : versionFor(node.config, node.state), persistent, deadline, probe);
     const outcome = await connection.open();
     bytesUp += outcome.bytesUp;
     bytesDown += outcome.bytesDown;
