@@ -29,6 +29,8 @@ import { defaultAssumptions, effectiveBatch, project } from "./power/projection"
 import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
 import type { NodeState } from "./power/state";
 import type { Channel } from "./sensors/registry";
+import { encodeStatus, statusEncoding } from "./status-document";
+import { isMarker, markerPayload } from "./sync-marker";
 import { encodePayload } from "./telemetry/payload";
 import type { Reading } from "./telemetry/reading-buffer";
 
@@ -379,7 +381,7 @@ export class Exchange {
       ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
       will: {
         topic: this.#topic.status,
-        payload: utf8Encode(JSON.stringify({ state: "offline" })),
+        payload: encodeStatus({ state: "offline" }, statusEncoding(config)),
         // What the broker offers: a broker with Maximum QoS 0 or no retained messages refuses a Will
         // that asks for more, and its refusal is what taught the node (#connack). Over 3.1.1 it
         // cannot say so (mosquitto just closes), so the Will asks no more than the telemetry does.
@@ -420,9 +422,9 @@ export class Exchange {
 
   /** A QoS 0 marker on the node's own command topic; it comes back after every queued command. */
   #sendMarker(): void {
-    // Short, for it crosses the air twice at every wake: {"sync":"<wake>.<packet id>"}, base 36.
+    // "<wake>.<packet id>", base 36: unique to this wake, so an earlier wake's echo does not pass for it.
     const marker = `${this.#state.counters.wakes.toString(36)}.${this.#state.session.nextPacketId.toString(36)}`;
-    const message: OutgoingPublish = { topic: this.#topic.command, payload: utf8Encode(JSON.stringify({ sync: marker })), qos: 0, retain: false };
+    const message: OutgoingPublish = { topic: this.#topic.command, payload: markerPayload(marker), qos: 0, retain: false };
     if (!this.#fits(message)) {
       // Without it the wake cannot know when the queued commands are all in; it goes on without them.
       this.#skip("sync marker");
@@ -866,7 +868,7 @@ export class Exchange {
     if (!due) return;
     const retain = link.retainAvailable !== false;
     for (const status of [full, this.#essentials(full)]) {
-      const message: OutgoingPublish = { topic: this.#topic.status, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain };
+      const message: OutgoingPublish = { topic: this.#topic.status, payload: encodeStatus(status, statusEncoding(this.#config)), qos: 0, retain };
       if (this.#fits(message)) {
         this.#send(message);
         link.statusAt = nowS;
@@ -938,18 +940,4 @@ function batteryDays(state: NodeState, config: Config): number | undefined {
     bytesDown: energy.bytesDown / energy.radioWakes,
   };
   return Math.round(project(config, measured, defaultAssumptions).batteryDays);
-}
-
-/** A sync marker: this wake's (`marker` given) or any node's own. Markers of earlier firmware,
- *  {"cmd":"sync","marker":…}, still queued in a session, count too. */
-function isMarker(payload: Uint8Array, marker?: string): boolean {
-  // Cheap test first: markers are small and start {"sync" or {"cmd":"sync".
-  if (payload.length > 64 || (payload[2] !== 0x73 /* s */ && payload[8] !== 0x73)) return false;
-  try {
-    const value = JSON.parse(String.fromCharCode(...payload)) as { sync?: unknown; cmd?: unknown; marker?: unknown };
-    const id = typeof value.sync === "string" ? value.sync : value.cmd === "sync" ? value.marker : undefined;
-    return id !== undefined && (marker === undefined || id === marker);
-  } catch {
-    return false;
-  }
 }
