@@ -151,7 +151,8 @@ describe("the sync marker", () => {
     assert.equal(isMarker(marker, "2s.b"), false);
     assert.equal(isMarker(marker), true);
     assert.equal(isMarker(new TextEncoder().encode('{"cmd":"set","sampleInterval":60}')), false);
-    assert.equal(isMarker(Uint8Array.from([0xff, 0xfe, 0x00])), true, "junk after the tag is a marker of no wake, not a crash");
+    assert.equal(isMarker(Uint8Array.from([0xff, 0xfe, 0x00])), false, "junk after the tag is no marker: it is answered as a malformed command");
+    assert.equal(isMarker(Uint8Array.from([0xff])), false);
   });
 
   it("knows the markers of earlier firmware still queued in a session", () => {
