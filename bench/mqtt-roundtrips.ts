@@ -10,6 +10,10 @@
 // name and unit in every record). "mqtt.js, same job": MQTT.js doing everything torpor's wake does
 // (Will, persistent session, marker and its echo, retained status), for a fair byte count.
 //
+// "resumed batch-60 wake in compact with the status due" (issue 17): every byte both ways of a wake
+// publishing 60 two-channel readings in `compact` at the hour its status heartbeat is due, per value,
+// against 2.5 B/value.
+//
 // Round trips = time from TCP connected (the proxy accepting) to the last PUBACK delivered to the
 // client, divided by the proxy's round trip: how long the radio has to stay up for the data to be
 // safe. Times are the median of 5 runs. Bytes are everything each way over the connection (TCP
@@ -25,6 +29,7 @@ import { TestNode } from "../test/support/e2e-node";
 import { mosquittoMissing, startMosquitto } from "../test/support/mosquitto";
 import * as mqttPacket from "mqtt-packet";
 import { decodeFrame, PacketType, publishInfo, startProxy, type ConnectionTrace, type Frame, type Proxy } from "../test/support/proxy";
+import { decodePayload } from "../tools/payload-decoder";
 import { resolveSenml } from "../tools/senml";
 
 const DELAY_MS = 50;
@@ -201,6 +206,64 @@ function overheadBytes(trace: ConnectionTrace, telemetryTopic: string, version: 
   return { all: trace.up.bytes + trace.down.bytes - telemetry, lean };
 }
 
+/** Issue 17's lean wake: a resumed wake publishing a batch of 60 two-channel readings (120 values)
+ *  in `compact`, at the hour when the status heartbeat (`statusEvery` 3600) is due. */
+const LEAN_BATCH = 60;
+const LEAN_TARGET = 2.5;
+
+/** Bytes of a packet, by what it is: the PUBLISH by its topic's last level, the rest by type. */
+function byPacket(frames: readonly Frame[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of frames) {
+    const name = f.type === PacketType.PUBLISH ? `PUBLISH ${publishInfo(f).topic.split("/").at(-1)}` : (names[f.type] ?? String(f.type));
+    out[name] = (out[name] ?? 0) + f.bytes.length;
+  }
+  return out;
+}
+
+async function leanWake(proxy: Proxy, version: 4 | 5) {
+  const ram = fs.existsSync("/dev/shm") ? "/dev/shm" : undefined;
+  const node = new TestNode(`lean-${version}`, { broker: proxy.url, mqttVersion: version, format: "compact", batchSize: LEAN_BATCH, sampleInterval: 60, maxLatency: 86400, qos: 1 }, ram);
+  try {
+    const first = await node.wake();
+    if (first.error) throw new Error(`first wake: ${first.error}`);
+    // Two batches: the second is a resumed wake an hour after the first publishing one.
+    let trace: ConnectionTrace | undefined;
+    for (let batch = 0; batch < 2; batch++) {
+      for (let i = 1; i < LEAN_BATCH; i++) {
+        const report = await node.wake();
+        if (report.error || report.delivered) throw new Error(`a sampling wake published: ${node.log()}`);
+      }
+      const before = proxy.connections.length;
+      const report = await node.wake();
+      if (report.error || report.delivered !== LEAN_BATCH || proxy.connections.length !== before + 1) throw new Error(`publishing wake: ${node.log()}`);
+      trace = proxy.connections[before]!;
+      await settle(trace);
+    }
+    const last = trace!;
+    // The values are counted in what went over the wire, not assumed from the sensors.
+    const values = last.up.frames
+      .filter((f) => f.type === PacketType.PUBLISH && publishInfo(f).topic === node.telemetryTopic)
+      .reduce((n, f) => n + decodePayload(payloadOf(f.bytes, version)).records.length, 0);
+    const connack = last.down.frames.find((f) => f.type === PacketType.CONNACK);
+    if (!connack || !(connack.bytes[2]! & 1)) throw new Error("the wake did not resume its session");
+    if (!last.up.frames.some((f) => f.type === PacketType.PUBLISH && publishInfo(f).topic === node.statusTopic)) throw new Error("no status went out: the heartbeat was not due");
+    const bytes = last.up.bytes + last.down.bytes;
+    const perValue = round(bytes / values);
+    return {
+      mqtt: version === 5 ? "5" : "3.1.1",
+      values,
+      bytesUp: last.up.bytes,
+      bytesDown: last.down.bytes,
+      up: byPacket(last.up.frames),
+      down: byPacket(last.down.frames),
+      target: `${bytes} bytes for ${values} values, ${perValue} B/value ≤ ${LEAN_TARGET}: ${perValue <= LEAN_TARGET ? "met" : `missed by ${round(bytes - LEAN_TARGET * values)} bytes`}`,
+    };
+  } finally {
+    node.remove();
+  }
+}
+
 /**
  * The same readings as most SenML producers write them: base name and time once, then a name and a
  * unit in every record (torpor's own layout before it wrote them once per channel).
@@ -275,6 +338,7 @@ async function run(broker: string, port: number, version: 4 | 5) {
     const plain = plainSenml(t.telemetry.payload);
     const plainBaseline = await mqttjs(proxy, version, t, plain);
     const sameJob = await mqttjsSameJob(proxy, version, t);
+    const lean = await leanWake(proxy, version);
     const total = (f: Figures) => f.bytesUp + f.bytesDown;
     return {
       broker,
@@ -285,6 +349,7 @@ async function run(broker: string, port: number, version: 4 | 5) {
       "mqtt.js, plain SenML": { ...plainBaseline, payloadBytes: plain.length },
       "mqtt.js, same job": sameJob,
       torporFirstWake: t.first,
+      "resumed batch-60 wake in compact with the status due": lean,
       nonTelemetryBytes: t.overhead,
       target: {
         lean: `${t.overhead.lean} bytes of a resumed wake, both ways, are Will, CONNECT properties, marker and echo, and status ≤ 150: ${t.overhead.lean <= 150 ? "met" : `missed by ${t.overhead.lean - 150}`} (${t.overhead.all} with the rest of CONNECT, CONNACK and DISCONNECT)`,

@@ -47,7 +47,7 @@ describe("payload encoders on XS", () => {
         await worker.call({ op: "load", batch });
         await worker.call({ op: "encode", format });
         const { result } = await worker.call({ op: "payload" });
-        const onXs = result as { payload: Uint8Array; contentType: string };
+        const onXs = result as { payload: Uint8Array; contentType: string | undefined };
         const onNode = encodePayload(format, batch);
         assert.equal(onXs.contentType, onNode.contentType);
         assert.deepEqual(Buffer.from(onXs.payload).toString("hex"), Buffer.from(onNode.payload).toString("hex"));

@@ -6,7 +6,7 @@
 
 import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
-import { decodePayload } from "./payload-decoder";
+import { decodePayload, decodeStatus } from "./payload-decoder";
 
 export const schema = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -57,7 +57,7 @@ export function rowsOf(prefix: string, topic: string, payload: Uint8Array, conte
   const rows: Rows = { node, readings: [], faults: [] };
   try {
     if (kind === "status") {
-      rows.status = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+      rows.status = decodeStatus(payload);
       return rows;
     }
     const baseName = `urn:dev:torpor:${node}:`;

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { FleetState } from "./monitor-state";
 import { csvHeader, csvLine, renderTable } from "./monitor-table";
-import { decodePayload } from "./payload-decoder";
+import { decodePayload, decodeStatus } from "./payload-decoder";
 import type { ResolvedRecord } from "./senml";
 import { UsageError } from "./usage-error";
 
@@ -45,9 +45,9 @@ export class TelemetryMonitor {
     if (!node || parts.join("/") !== this.prefix) return [];
     if (kind === "status") {
       try {
-        return [{ kind: "status", node, status: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload)) as Record<string, unknown> }];
+        return [{ kind: "status", node, status: decodeStatus(payload) }];
       } catch (e) {
-        return [{ kind: "error", topic, message: `not UTF-8 JSON: ${(e as Error).message}` }];
+        return [{ kind: "error", topic, message: (e as Error).message }];
       }
     }
     if (kind !== "telemetry") return [];

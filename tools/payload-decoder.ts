@@ -5,9 +5,13 @@
 //
 //   import { decodePayload } from "torpor/dist/tools/payload-decoder";
 //   decodePayload(bytes, { baseName: "urn:dev:torpor:node-1:" }).records
+//
+// decodeStatus reads the retained status (and the Will) the same way: JSON, or the compact CBOR
+// status of the compact formats (`encodeStatus`), into the JSON status's fields.
 
 import { decode as decodeCbor } from "cbor2";
 import { sensorFaults } from "../src/sensors/sensor";
+import { mqttLevels, statusKeys, statusStates, zeroCounts } from "../src/uplink/status-encoding";
 import { contentType as compactType, decodeCompact, type CompactBatch } from "../src/telemetry/compact";
 import { scale } from "../src/telemetry/resolution";
 import { contentType as cborType } from "../src/telemetry/senml-cbor";
@@ -108,4 +112,39 @@ export function compactRecords(batch: CompactBatch, baseName: string): ResolvedR
     }
   }
   return records;
+}
+
+/**
+ * A status or Will payload as the JSON status's fields: JSON text, or a CBOR map (first byte
+ * 0xa0..0xbf) with the compact status's integer keys. A compact status gets back the zero counts it
+ * left out and its absolute `nextWake`; a compact Will is {state: "offline"}, as the JSON one.
+ */
+export function decodeStatus(payload: Uint8Array): Record<string, unknown> {
+  const first = payload[0];
+  if (first === undefined || first < 0xa0 || first > 0xbf) {
+    try {
+      const status: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+      if (typeof status !== "object" || status === null || Array.isArray(status)) throw new Error("not an object");
+      return status as Record<string, unknown>;
+    } catch (e) {
+      throw new PayloadError(`status: not a JSON object: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  let map: unknown;
+  try {
+    map = decodeCbor(payload);
+  } catch (e) {
+    throw new PayloadError(`status: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!(map instanceof Map)) throw new PayloadError("status: a compact status is a CBOR map with integer keys");
+  const status: Record<string, unknown> = {};
+  for (const [key, value] of map) status[typeof key === "number" ? (statusKeys[key] ?? `key${key}`) : String(key)] = value;
+  if (typeof status.state === "number") status.state = statusStates[status.state] ?? `state ${status.state}`;
+  if (typeof status.mqtt === "number") status.mqtt = Object.keys(mqttLevels).find((name) => mqttLevels[name] === status.mqtt) ?? String(status.mqtt);
+  if (typeof status.at === "number") {
+    if (typeof status.nextWake === "number") status.nextWake += status.at;
+    for (const name of zeroCounts) status[name] ??= 0;
+    status.sensorErrors ??= {};
+  }
+  return status;
 }

@@ -23,7 +23,7 @@ const labels: readonly (readonly [keyof SenmlRecord, number])[] = [
 ];
 
 /** Just the CBOR (RFC 8949) a SenML pack needs: definite arrays and maps, integers, text, floats. */
-class CborWriter {
+export class CborWriter {
   #bytes = new Uint8Array(256);
   #view = new DataView(this.#bytes.buffer);
   length = 0;

@@ -355,7 +355,7 @@ export class Batches {
     const batch = { baseName: `urn:dev:torpor:${this.#c.node}:`, channels, sensorIds: this.#sensorIds, readings, dropped: this.#c.state.buffer.dropped };
     const { payload, contentType } = encodePayload(this.#c.config.format, batch);
     const message: OutgoingPublish = { topic: this.#c.topic, payload, qos, retain: false };
-    if (this.#c.version === 5) message.properties = { contentType };
+    if (this.#c.version === 5 && contentType !== undefined) message.properties = { contentType };
     return message;
   }
 }

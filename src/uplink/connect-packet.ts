@@ -8,6 +8,7 @@ import type { ConnectPacket } from "../mqtt/packets";
 import { MAXIMUM_PACKET_SIZE } from "./downlink";
 import type { BrokerLimits } from "./limits";
 import { keepAlive, sessionExpiry } from "./timing";
+import { encodeStatus, statusEncoding } from "./status-encoding";
 import type { Topics } from "./topics";
 
 export interface ConnectTerms {
@@ -31,7 +32,7 @@ export function connectPacket(t: ConnectTerms): Omit<ConnectPacket, "type"> {
     ...(config.brokerPassword ? { password: utf8Encode(config.brokerPassword) } : {}),
     will: {
       topic: t.topics.status,
-      payload: utf8Encode(JSON.stringify({ state: "offline" })),
+      payload: encodeStatus({ state: "offline" }, statusEncoding(config)),
       // What the broker offers: a broker with Maximum QoS 0 or no retained messages refuses a Will
       // that asks for more, and its refusal is what taught the node (`BrokerLimits.refusedConnect`).
       // Over 3.1.1 it cannot say so (mosquitto just closes), so the Will asks no more than the

@@ -9,7 +9,8 @@
 // ({"t": 1764065040, "sht3x/temperature": 21.76, …}); a value_template picks the channel out.
 // (Not from the status, which goes out only with news.) Availability comes from the retained
 // status: the Will's {"state":"offline"} makes the entities unavailable, any other status
-// available. A sleeping node publishes nothing between wakes, so `expire_after` is the longest a
+// available. So a node with Home Assistant keeps the JSON status and Will whatever its payload
+// format (statusEncoding): Home Assistant drops the compact formats' CBOR status unread. A sleeping node publishes nothing between wakes, so `expire_after` is the longest a
 // live node stays silent (the session expiry, after which the broker sends the Will anyway) plus
 // one awake window: never "unavailable" while merely asleep, and unavailable when it has stopped
 // waking, even over MQTT 3.1.1, which has no Will Delay.

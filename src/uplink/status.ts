@@ -5,7 +5,6 @@
 
 import type { Config } from "../config";
 import { fnv1a } from "../encoding/fnv";
-import { utf8Encode } from "../encoding/utf8";
 import { withOverrides } from "../link";
 import type { Version } from "../mqtt/codec";
 import { defaultAssumptions, effectiveBatch, project } from "../power/projection";
@@ -13,6 +12,7 @@ import { DOWNLINK_PERIOD_S, nextWake } from "../power/schedule";
 import type { NodeState } from "../power/state";
 import type { OutgoingPublish } from "../mqtt/session";
 import type { BrokerLimits } from "./limits";
+import { encodeStatus, statusEncoding } from "./status-encoding";
 
 export type StatusDocument = Record<string, unknown>;
 
@@ -92,7 +92,7 @@ export function statusMessage(facts: StatusFacts, sessionPresent: boolean | unde
   const nowS = Math.floor(facts.wall / 1000);
   const print = statusNews(full, facts.state, facts.config, sessionPresent, nowS);
   if (print === undefined) return undefined;
-  const messages = [full, essentials(full)].map((status): OutgoingPublish => ({ topic, payload: utf8Encode(JSON.stringify(status)), qos: 0, retain: limits.retain }));
+  const messages = [full, essentials(full)].map((status): OutgoingPublish => ({ topic, payload: encodeStatus(status, statusEncoding(facts.config)), qos: 0, retain: limits.retain }));
   const message = messages.find((m) => limits.fitsUnanswered(length(m))) ?? messages.find((m) => limits.fits(length(m)));
   if (!message) return null;
   facts.state.link.statusAt = nowS;
