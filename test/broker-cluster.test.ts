@@ -17,7 +17,8 @@ const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 /** The first member stops here, in simulated time: after the nodes' second batch. */
 const STOP_AT = T0 + 5 * 60_000;
 
-describe("a fleet on a three-member RabbitMQ cluster", { skip: rabbitmqMissing() }, () => {
+// Bounded: a wake that never settles would otherwise hold the fleet's simulated time for ever.
+describe("a fleet on a three-member RabbitMQ cluster", { skip: rabbitmqMissing(), timeout: 240_000 }, () => {
   let cluster: RabbitMQ;
   let subscriber: MqttClient | undefined;
   // A persistent session is a queue. A classic queue lives on the member the client first used and

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig, type Config } from "../src/config";
 import { Exchange } from "../src/uplink/exchange";
-import type { ExchangeOutcome, Instant } from "../src/uplink/outcome";
+import type { ExchangeOutcome, Instant } from "../src/uplink/contract";
 import { encode, PacketReader } from "../src/mqtt/codec";
 import type { Packet, Version } from "../src/mqtt/packets";
 import type { NodeState } from "../src/power/state";

@@ -9,6 +9,10 @@ import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
 import { decodeJson, encodeJson } from "./fixtures/xs/json";
 import { run, type ExchangeScenario } from "./fixtures/xs/exchange-ops";
+import { parseConfig } from "../src/config";
+import { freshState, layoutOf } from "../src/power/state";
+import { channelsOf } from "../src/sensors/registry";
+import { Exchange } from "../src/uplink/exchange";
 
 const scenarios: Record<string, ExchangeScenario> = {
   backlog: { version: 5, readings: 6, receiveMaximum: 2, untilMs: 60_000 },
@@ -60,6 +64,30 @@ const hostile = fc.sample(
   ),
   { numRuns: 40, seed: 11 },
 ).map((commands): ExchangeScenario => ({ version: 5, readings: 2, commands, untilMs: 2_000_000 }));
+
+describe("an exchange whose socket never came up", () => {
+  const exchange = () => {
+    const config = parseConfig({ node: "x", mqttVersion: 5 });
+    const channels = channelsOf(config.sensors);
+    const state = freshState(channels.length, 3000, layoutOf(channels), 0, config.sensors.length);
+    return new Exchange({ config, channels, state, commit: () => {}, log: () => {}, node: "x", hostName: "test", version: 5, persistent: false, deadline: 10_000 });
+  };
+
+  it("is due at its deadline (the network gets that long to come up) and settles when the connection fails", () => {
+    const x = exchange();
+    assert.equal(x.phase, "idle");
+    assert.equal(x.wakeAt, 10_000);
+    x.lost("connection refused");
+    assert.equal(x.settle()?.error, "connection refused");
+    assert.equal(x.closed, true);
+  });
+
+  it("settles at its deadline", () => {
+    const x = exchange();
+    x.tick({ ticks: 10_000, wall: 0 });
+    assert.equal(x.settle()?.cause, "deadline");
+  });
+});
 
 describe("hostile commands in the exchange", () => {
   it("never throw, end the exchange in order, and each is answered once", () => {

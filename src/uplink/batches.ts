@@ -14,7 +14,7 @@ import type { Channel } from "../sensors/registry";
 import { encodePayload } from "../telemetry/payload";
 import type { Reading } from "../telemetry/reading-buffer";
 import type { BrokerLimits } from "./limits";
-import type { ExchangeOutcome } from "./outcome";
+import type { ExchangeOutcome } from "./contract";
 
 /** The most channels one part of a reading sent in parts carries: a part's `kind` in the retained
  *  in-flight table is (channels << 5) | first channel, in a byte, and 0 stays "whole readings". */

@@ -9,7 +9,7 @@ import type { Version } from "../mqtt/codec";
 import type { OutgoingPublish, PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../power/state";
 import type { BrokerLimits } from "./limits";
-import type { ExchangeOutcome, Instant } from "./outcome";
+import type { ExchangeOutcome, Instant } from "./contract";
 import { isMarker, markerPayload } from "./sync-marker";
 
 /** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers;

@@ -10,10 +10,10 @@ import type { Version } from "../mqtt/codec";
 import type { NodeState } from "../power/state";
 import type { Channel } from "../sensors/registry";
 import { Exchange } from "./exchange";
-import type { ExchangeOutcome, Instant, PublishOutcome } from "./outcome";
+import type { ExchangeOutcome, Instant, PublishOutcome } from "./contract";
 import { fallBack, versionFor } from "./version";
 
-export type { PublishOutcome } from "./outcome";
+export type { PublishOutcome } from "./contract";
 
 /** Connection attempts one wake may make when a broker's answer says how to do better; all share
  *  the wake's one deadline. */

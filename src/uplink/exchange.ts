@@ -116,8 +116,9 @@ export class Exchange {
     return this.#phase === "closed";
   }
 
+  /** The exchange in progress (the opening, from before the socket is up, or a flush) has not settled. */
   get #pending(): boolean {
-    return this.#phase === "connecting" || this.#phase === "settling";
+    return this.#phase === "idle" || this.#phase === "connecting" || this.#phase === "settling";
   }
 
   /** The keepalive this connection keeps, seconds: the broker's Server Keep Alive if it set one,

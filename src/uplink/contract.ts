@@ -1,6 +1,10 @@
-// What an exchange hands its driver: the instants it is fed and the outcome it settles with.
+// The exchange's contract with its driver: what it is built with, the instants it is fed, the
+// phase it is in and the outcome it settles with.
 
+import type { Config } from "../config";
 import type { Version } from "../mqtt/codec";
+import type { NodeState } from "../power/state";
+import type { Channel } from "../sensors/registry";
 
 /** A moment, as the driver's clock tells it: `ticks` (ms, monotonic) for intervals and deadlines,
  *  `wall` (ms since the epoch) for what the status and the daily budgets say. */
@@ -45,3 +49,35 @@ export interface PublishOutcome {
 export type ExchangeOutcome = PublishOutcome & { adapted?: boolean; closedUnanswered?: boolean };
 
 export const newOutcome = (): ExchangeOutcome => ({ delivered: 0, messages: 0, bytesUp: 0, bytesDown: 0, commands: [] });
+
+export interface ExchangeOptions {
+  /** The config as it was at CONNECT: the keepalive and Will promised then hold for this connection. */
+  readonly config: Config;
+  readonly channels: readonly Channel[];
+  readonly state: NodeState;
+  /** Writes the retained state. */
+  readonly commit: () => void;
+  readonly log: (line: string) => void;
+  /** The node's name (topics, client id) and its host's (the status). */
+  readonly node: string;
+  readonly hostName: string;
+  readonly version: Version;
+  /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
+  readonly persistent: boolean;
+  /** A 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered: its CONNACK alone does not
+   *  make the node fall back (the broker may just have come back); the driver tries 5 once more. */
+  readonly probe?: boolean;
+  /** Ticks by which the exchange must have settled. */
+  readonly deadline: number;
+}
+
+/**
+ * Where the connection stands, one variable:
+ * - `idle`: the socket not up yet (the opening is pending: its deadline runs, a failure settles it);
+ * - `connecting`: CONNECT written, CONNACK awaited;
+ * - `settling`: accepted, an exchange in progress (the opening, or a flush);
+ * - `open`: settled, the connection still up (for close(), or an always-connected node's flushes);
+ * - `confirming`: closing, the status out and a PINGREQ behind it awaited (`BrokerLimits.unproven`);
+ * - `closed`: the driver closes the socket.
+ */
+export type Phase = "idle" | "connecting" | "settling" | "open" | "confirming" | "closed";
