@@ -15,54 +15,20 @@
 // booked as one step and committed once: a power cut after any commit leaves a state the node could
 // have been in.
 
-import type { Config } from "../config";
 import { ProtocolError, type Version } from "../mqtt/codec";
 import type { ConnackPacket } from "../mqtt/packets";
 import { connackReason, reasonName } from "../mqtt/reasons";
 import { PublisherSession, type OutgoingPublish } from "../mqtt/session";
-import type { NodeState } from "../power/state";
-import type { Channel } from "../sensors/registry";
 import { Batches } from "./batches";
 import { Downlink, MAXIMUM_PACKET_SIZE } from "./downlink";
 import { HomeAssistant } from "./home-assistant";
 import { BrokerLimits } from "./limits";
-import { newOutcome, type ExchangeOutcome, type FailureCause, type Instant } from "./outcome";
+import { newOutcome, type ExchangeOptions, type ExchangeOutcome, type FailureCause, type Instant, type Phase } from "./contract";
 import { statusMessage } from "./status";
 import { connectPacket } from "./connect-packet";
 import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
 import { accepted, fallBack } from "./version";
-
-export interface ExchangeOptions {
-  /** The config as it was at CONNECT: the keepalive and Will promised then hold for this connection. */
-  readonly config: Config;
-  readonly channels: readonly Channel[];
-  readonly state: NodeState;
-  /** Writes the retained state. */
-  readonly commit: () => void;
-  readonly log: (line: string) => void;
-  /** The node's name (topics, client id) and its host's (the status). */
-  readonly node: string;
-  readonly hostName: string;
-  readonly version: Version;
-  /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
-  readonly persistent: boolean;
-  /** A 3.1.1 attempt after MQTT 5 CONNECTs were closed unanswered: its CONNACK alone does not
-   *  make the node fall back (the broker may just have come back); the driver tries 5 once more. */
-  readonly probe?: boolean;
-  /** Ticks by which the exchange must have settled. */
-  readonly deadline: number;
-}
-
-/**
- * Where the connection stands, one variable:
- * - `idle`: not started; `connecting`: CONNECT written, CONNACK awaited;
- * - `settling`: accepted, an exchange in progress (the opening, or a flush);
- * - `open`: settled, the connection still up (for close(), or an always-connected node's flushes);
- * - `confirming`: closing, the status out and a PINGREQ behind it awaited (`BrokerLimits.unproven`);
- * - `closed`: the driver closes the socket.
- */
-export type Phase = "idle" | "connecting" | "settling" | "open" | "confirming" | "closed";
 
 export class Exchange {
   readonly version: Version;
