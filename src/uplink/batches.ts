@@ -8,7 +8,7 @@
 import type { Config } from "../config";
 import type { Version } from "../mqtt/codec";
 import { publishRefusal, reasonName } from "../mqtt/reasons";
-import { transition, type InFlight, type OutgoingPublish, type PublisherSession } from "../mqtt/session";
+import { IN_FLIGHT_TABLE_SIZE, transition, type InFlight, type OutgoingPublish, type PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../power/state";
 import type { Channel } from "../sensors/registry";
 import { encodePayload } from "../telemetry/payload";
@@ -142,6 +142,7 @@ export class Batches {
       const available = (state.buffer.next - this.#cursor) >>> 0;
       if (available === 0) break;
       const taken = this.#publishRange(this.#cursor, Math.min(this.#c.config.batchSize, available), qos, room);
+      if (taken === 0) break;
       this.#cursor = (this.#cursor + taken) >>> 0;
       if (qos !== 0) state.unsent = this.#cursor;
     }
@@ -248,6 +249,7 @@ export class Batches {
     let left = entry.count;
     while (left > 0 && (qos === 0 || room() > 0)) {
       const taken = this.#publishRange(at, left, qos, room);
+      if (taken === 0) break;
       at = (at + taken) >>> 0;
       left -= taken;
     }
@@ -264,7 +266,7 @@ export class Batches {
   /**
    * Publishes one message of the readings from `first`: as many of `count` as fit in a packet the
    * broker takes. A single reading that fits in none goes in parts (`#publishParts`). Returns the
-   * readings it dealt with.
+   * readings it dealt with (0: none can go now).
    */
   #publishRange(first: number, count: number, qos: 0 | 1 | 2, room: () => number): number {
     const { session, limits } = this.#c;
@@ -275,10 +277,7 @@ export class Batches {
       message = this.#message(first, n, qos);
     }
     if (!message) return count; // Dropped as the oldest by an overflow (counted then).
-    if (!limits.fits(session.publishLength(message))) {
-      this.#publishParts(first, qos, room);
-      return 1;
-    }
+    if (!limits.fits(session.publishLength(message))) return this.#publishParts(first, qos, room) ? 1 : 0;
     this.#send(message, first, n, 0);
     return n;
   }
@@ -286,26 +285,33 @@ export class Batches {
   /**
    * One reading in parts, by channel, for a broker whose packet limit is smaller than the whole
    * reading (SenML records stand alone, and so does a compact payload of some channels): each part
-   * as many channels as fit, up to `MAX_PART_CHANNELS`. A channel that fits no packet alone is
-   * refused, counted once for the reading, and said.
+   * as many channels as fit, up to `MAX_PART_CHANNELS`. Every part is an entry of the retained
+   * in-flight table until answered, so a reading goes only when the table has room for all of its
+   * parts (false: not now). A channel that fits no packet alone is refused, counted once for the
+   * reading, and said.
    */
-  #publishParts(first: number, qos: 0 | 1 | 2, room: () => number): void {
-    const { session, limits } = this.#c;
+  #publishParts(first: number, qos: 0 | 1 | 2, room: () => number): boolean {
+    const { session, limits, state } = this.#c;
     const channels = this.#c.channels.length;
-    let refused = false;
+    const kinds: number[] = [];
     for (let lo = 0; lo < channels; ) {
       let width = Math.min(MAX_PART_CHANNELS, channels - lo);
       for (let part = this.#message(first, 1, qos, partKind(lo, width)); part && width > 1 && !limits.fits(session.publishLength(part)); ) {
         part = this.#message(first, 1, qos, partKind(lo, --width));
       }
-      const kind = partKind(lo, width);
+      kinds.push(partKind(lo, width));
+      lo += width;
+    }
+    if (qos !== 0 && state.session.inflight.length + kinds.length > IN_FLIGHT_TABLE_SIZE) return false;
+    let refused = false;
+    for (const kind of kinds) {
       if (qos !== 0 && room() <= 0) this.#later({ kind, first, count: 1 }, qos);
       else if (!this.#publishPart(first, kind, qos) && !refused) {
         refused = true;
-        this.#c.state.counters.refused++;
+        state.counters.refused++;
       }
-      lo += width;
     }
+    return true;
   }
 
   /** Publishes one part of a reading as a new message; false if it fits no packet the broker takes. */
