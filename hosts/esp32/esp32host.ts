@@ -20,9 +20,9 @@ import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import * as power from "./native/power";
 import { NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
-import { clock, log, timers } from "./runtime";
-import { BufferedTCP, pendingSockets } from "./sdk-tcp";
-import { BufferedTLS } from "./sdk-tls";
+import { clock, log, timers } from "../moddable/runtime";
+import { BufferedTCP, pendingSockets } from "../moddable/sdk-tcp";
+import { BufferedTLS } from "../moddable/sdk-tls";
 import { Station, type StaticAddress } from "./station";
 
 /**

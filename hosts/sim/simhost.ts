@@ -14,9 +14,9 @@ import type { Host, WakeCause } from "../../src/host";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { virtualBoard } from "./devices/board";
 import { SyntheticEnvironment } from "./devices/environment";
-import { BufferedTCP } from "../esp32/sdk-tcp";
-import { BufferedTLS } from "../esp32/sdk-tls";
-import { clock as hostClock, log, timers } from "../esp32/runtime";
+import { BufferedTCP } from "../moddable/sdk-tcp";
+import { BufferedTLS } from "../moddable/sdk-tls";
+import { clock as hostClock, log, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
 

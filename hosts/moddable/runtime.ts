@@ -1,6 +1,6 @@
-// What both Moddable hosts — this ESP32 host and the desktop simulator (hosts/sim) — build the same
-// way from the SDK's runtime modules: timers on "timer", the clock on Date.now and Time.ticks, log
-// lines through trace (xsbug's console, or stdout when no xsbug is listening).
+// What both Moddable hosts — the ESP32 host (hosts/esp32) and the desktop simulator (hosts/sim) —
+// build the same way from the SDK's runtime modules: timers on "timer", the clock on Date.now and
+// Time.ticks, log lines through trace (xsbug's console, or stdout when no xsbug is listening).
 
 import Time from "time";
 import Timer from "timer";
