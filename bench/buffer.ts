@@ -17,7 +17,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dischargeVoltage } from "../hosts/sim/devices/battery";
+import { dischargeVoltage } from "../hosts/virtual/battery";
 import { RetainedSlots } from "../src/power/retained";
 import { bufferCapacity, STATE_VERSION } from "../src/power/state";
 import { ReadingBuffer } from "../src/telemetry/reading-buffer";

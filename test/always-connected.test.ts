@@ -10,7 +10,7 @@ import { connectAsync } from "mqtt";
 import { runConnected } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { TCPOptions } from "../src/host";
-import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
+import { SyntheticEnvironment } from "../hosts/virtual/environment";
 import { createNodeHost } from "../hosts/node/host";
 import { NodeTCP } from "../hosts/node/tcp";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { runConnected } from "../src/app";
 import { createNodeHost } from "../hosts/node/host";
 import { layeredConfig, manifestConfig, readConfigFile } from "../hosts/node/config-file";
-import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
+import { SyntheticEnvironment } from "../hosts/virtual/environment";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
 import { PacketType } from "./support/proxy";
 import { Rig } from "./support/rig";

@@ -19,7 +19,7 @@ import { topics } from "../src/uplink/topics";
 import type { Host, TCP, TCPOptions } from "../src/host";
 import { layeredConfig, manifestConfig, readConfigFile } from "../hosts/node/config-file";
 import { createNodeHost, type NodeHost } from "../hosts/node/host";
-import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
+import { SyntheticEnvironment } from "../hosts/virtual/environment";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
 import { hostileConfigText } from "./support/hostile-config";
 

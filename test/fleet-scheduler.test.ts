@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FleetScheduler } from "../hosts/node/fleet-scheduler";
 import { WakeTime } from "../hosts/node/fleet-time";
-import { blockFor } from "../hosts/sim/devices/virtual-i2c";
+import { blockFor } from "../hosts/virtual/virtual-i2c";
 
 const T0 = Date.UTC(2026, 0, 1);
 

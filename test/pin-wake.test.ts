@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { WakeCause } from "../src/host";
-import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
+import { SyntheticEnvironment } from "../hosts/virtual/environment";
 import { createNodeHost } from "../hosts/node/host";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
 

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import BME280, { compensateHumidity, compensatePressure, compensateTemperature, parseCalibration, type Calibration } from "../src/sensors/bme280";
 import { SensorError, type Sample } from "../src/sensors/sensor";
-import { calibrationRegisters, exampleCalibration, VirtualBME280 } from "../hosts/sim/devices/bme280";
-import type { Conditions } from "../hosts/sim/devices/environment";
-import { VirtualI2CBus } from "../hosts/sim/devices/i2c-bus";
-import { virtualI2C } from "../hosts/sim/devices/virtual-i2c";
+import { calibrationRegisters, exampleCalibration, VirtualBME280 } from "../hosts/virtual/bme280";
+import type { Conditions } from "../hosts/virtual/environment";
+import { VirtualI2CBus } from "../hosts/virtual/i2c-bus";
+import { virtualI2C } from "../hosts/virtual/virtual-i2c";
 import { FakeTime } from "./fixtures/xs/sensors-ops";
 
 // The datasheet's double-precision compensation (BME280 §8.1), as an independent oracle.

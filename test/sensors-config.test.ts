@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, parseConfig } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
-import { parseSim } from "../hosts/sim/devices/faults";
+import { parseSim } from "../hosts/virtual/faults";
 
 function rejects(raw: Record<string, unknown>, key: string, message: RegExp): void {
   assert.throws(

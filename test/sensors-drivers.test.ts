@@ -8,12 +8,12 @@ import Battery, { BatteryScale, batteryDefaults, parseBatteryOptions } from "../
 import Contact, { parseContactOptions } from "../src/sensors/contact";
 import { SensorError, type Sample, type Sensor } from "../src/sensors/sensor";
 import SHT4x, { sht4x } from "../src/sensors/sht4x";
-import { DISCHARGE_PERIOD_MS, dischargeVoltage, VirtualBattery } from "../hosts/sim/devices/battery";
-import { VirtualContact } from "../hosts/sim/devices/contact";
-import { VirtualI2CBus } from "../hosts/sim/devices/i2c-bus";
-import { virtualAnalog, virtualDigital } from "../hosts/sim/devices/pins";
-import { VirtualSHT4x } from "../hosts/sim/devices/sht4x";
-import { virtualI2C } from "../hosts/sim/devices/virtual-i2c";
+import { DISCHARGE_PERIOD_MS, dischargeVoltage, VirtualBattery } from "../hosts/virtual/battery";
+import { VirtualContact } from "../hosts/virtual/contact";
+import { VirtualI2CBus } from "../hosts/virtual/i2c-bus";
+import { virtualAnalog, virtualDigital } from "../hosts/virtual/pins";
+import { VirtualSHT4x } from "../hosts/virtual/sht4x";
+import { virtualI2C } from "../hosts/virtual/virtual-i2c";
 import { FakeTime } from "./fixtures/xs/sensors-ops";
 
 type Outcome = { error?: SensorError; sample?: Sample };

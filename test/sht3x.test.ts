@@ -4,10 +4,10 @@ import type { Timers } from "../src/host";
 import { sensirionCrc } from "../src/sensors/sensirion-crc";
 import SHT3x, { sht3x } from "../src/sensors/sht3x";
 import { SensorError, type Sample } from "../src/sensors/sensor";
-import { SyntheticEnvironment, type Environment } from "../hosts/sim/devices/environment";
-import { VirtualI2CBus, type I2CTarget } from "../hosts/sim/devices/i2c-bus";
-import { VirtualSHT3x } from "../hosts/sim/devices/sht3x";
-import { virtualI2C } from "../hosts/sim/devices/virtual-i2c";
+import { SyntheticEnvironment, type Environment } from "../hosts/virtual/environment";
+import { VirtualI2CBus, type I2CTarget } from "../hosts/virtual/i2c-bus";
+import { VirtualSHT3x } from "../hosts/virtual/sht3x";
+import { virtualI2C } from "../hosts/virtual/virtual-i2c";
 
 const timer: Timers = { set: (cb, ms) => setTimeout(cb, ms), clear: (id) => clearTimeout(id as NodeJS.Timeout) };
 const clock = { now: () => Date.UTC(2026, 10, 25, 12), ticks: () => performance.now() };

@@ -26,7 +26,7 @@ import { layeredConfig, manifestConfig, readConfigFile, tlsPem, type RawConfig }
 import { writeFileAtomic } from "../hosts/node/host-file";
 import { readRecording, RecordingError } from "../hosts/node/recording";
 import type { WakeReport } from "../hosts/node/wake";
-import { parseSim } from "../hosts/sim/devices/faults";
+import { parseSim } from "../hosts/virtual/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
 import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor";
 import { UsageError } from "./usage-error";

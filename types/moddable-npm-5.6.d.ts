@@ -2,7 +2,7 @@
 // from the SDK ($MODDABLE/xs/includes/xs.d.ts, $MODDABLE/typings/embedded_network/interface/wifi.d.ts)
 // so that `npx tsc -p tsconfig.json` checks firmware code as mcconfig will. Only tsconfig.json reads
 // this file: under mcconfig the SDK's own declarations are in scope and these would collide.
-// npm's own Resource typings, which tsconfig.json's list leaves out (hosts/esp32/sdk-tls.ts reads
+// npm's own Resource typings, which tsconfig.json's list leaves out (hosts/moddable/sdk-tls.ts reads
 // certificates with it; mcconfig maps "Resource" to the SDK's):
 /// <reference path="../node_modules/@moddable/typings/Resource.d.ts" />
 

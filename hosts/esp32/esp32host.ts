@@ -8,7 +8,6 @@ import Analog from "embedded:io/analog";
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import device from "embedded:provider/builtin";
-import Net from "net";
 import Preference from "preference";
 import Time from "time";
 import Timer from "timer";
@@ -20,9 +19,9 @@ import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import * as power from "./native/power";
 import { NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
-import { clock, log, timers } from "./runtime";
-import { BufferedTCP, pendingSockets } from "./sdk-tcp";
-import { BufferedTLS } from "./sdk-tls";
+import { clock, log, resolve, timers } from "../moddable/runtime";
+import { BufferedTCP, pendingSockets } from "../moddable/sdk-tcp";
+import { BufferedTLS } from "../moddable/sdk-tls";
 import { Station, type StaticAddress } from "./station";
 
 /**
@@ -137,14 +136,6 @@ function afterSending(then: () => void): () => void {
     if (timer !== undefined) Timer.clear(timer);
     timer = undefined;
   };
-}
-
-function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return void Timer.set(() => callback(undefined, name), 0);
-  Net.resolve(name, (_name, address) => {
-    if (address) callback(undefined, address);
-    else callback(new Error(`DNS: no address for ${name}`));
-  });
 }
 
 /** I2C pins: the board's provider has them for a board target (esp32/<board>); the plain esp32

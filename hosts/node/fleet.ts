@@ -6,7 +6,7 @@
 import { run } from "../../src/app";
 import type { Config } from "../../src/config";
 import type { WakeCause } from "../../src/host";
-import { nodeEnvironment, type Environment } from "../sim/devices/environment";
+import { nodeEnvironment, type Environment } from "../virtual/environment";
 import { createFleetHost } from "./fleet-host";
 import { FleetMemory } from "./fleet-memory";
 import { FleetScheduler, type SchedulerStats, type TimeScale } from "./fleet-scheduler";

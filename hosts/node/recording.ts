@@ -10,7 +10,7 @@
 // a value made up (Number("") is 0: a short row would replay as 0 %RH).
 
 import * as fs from "node:fs";
-import { RecordedEnvironment, type RecordedRow } from "../sim/devices/environment";
+import { RecordedEnvironment, type RecordedRow } from "../virtual/environment";
 
 export class RecordingError extends Error {
   override readonly name = "RecordingError";

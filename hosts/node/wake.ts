@@ -8,8 +8,8 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { run, runConnected } from "../../src/app";
-import type { Environment } from "../sim/devices/environment";
-import { nodeEnvironment } from "../sim/devices/environment";
+import type { Environment } from "../virtual/environment";
+import { nodeEnvironment } from "../virtual/environment";
 import { layeredConfig, manifestConfig, readConfigFile, tlsPem } from "./config-file";
 import { createNodeHost } from "./host";
 import { readRecording } from "./recording";

@@ -5,18 +5,17 @@
 // runs wake after wake, in real time, until it is closed.
 
 import { File } from "file";
-import Net from "net";
 import Timer from "timer";
 import config from "mc/config";
 import type { Config } from "../../src/config";
 import { parseConfig } from "../../src/config";
 import type { Host, WakeCause } from "../../src/host";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
-import { virtualBoard } from "./devices/board";
-import { SyntheticEnvironment } from "./devices/environment";
-import { BufferedTCP } from "../esp32/sdk-tcp";
-import { BufferedTLS } from "../esp32/sdk-tls";
-import { clock as hostClock, log, timers } from "../esp32/runtime";
+import { virtualBoard } from "../virtual/board";
+import { SyntheticEnvironment } from "../virtual/environment";
+import { BufferedTCP } from "../moddable/sdk-tcp";
+import { BufferedTLS } from "../moddable/sdk-tls";
+import { clock as hostClock, log, resolve, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
 
@@ -68,15 +67,3 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
 };
 
 export default makeHost;
-
-/**
- * IPv4 literals pass through; host names go to the SDK's resolver (Net.resolve: the system's resolver
- * on lin, mac and win), which answers with the first IPv4 address. The SDK's TCP here is IPv4 only.
- */
-function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return void Timer.set(() => callback(undefined, name), 0);
-  Net.resolve(name, (_name, address) => {
-    if (address) callback(undefined, address);
-    else callback(new Error(`no IPv4 address for ${name}`));
-  });
-}

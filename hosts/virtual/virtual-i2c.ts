@@ -2,7 +2,7 @@
 // devices. Like Moddable's I2C, a NACK throws; a bus that a device holds stuck costs the
 // connection's `timeout` and then throws an error named "TimeoutError".
 
-import type { BufferSource, I2C, I2CConstructor, I2COptions } from "../../../src/host";
+import type { BufferSource, I2C, I2CConstructor, I2COptions } from "../../src/host";
 import { BusStuck, type VirtualI2CBus } from "./i2c-bus";
 
 /** Timeout of a connection that names none (ms). */

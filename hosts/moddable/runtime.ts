@@ -1,7 +1,9 @@
-// What both Moddable hosts — this ESP32 host and the desktop simulator (hosts/sim) — build the same
-// way from the SDK's runtime modules: timers on "timer", the clock on Date.now and Time.ticks, log
-// lines through trace (xsbug's console, or stdout when no xsbug is listening).
+// What both Moddable hosts — the ESP32 host (hosts/esp32) and the desktop simulator (hosts/sim) —
+// build the same way from the SDK's runtime modules: timers on "timer", the clock on Date.now and
+// Time.ticks, log lines through trace (xsbug's console, or stdout when no xsbug is listening), and
+// names resolved through the SDK's resolver.
 
+import Net from "net";
 import Time from "time";
 import Timer from "timer";
 import type { Clock, Timers } from "../../src/host";
@@ -45,4 +47,16 @@ export function clock(): Clock {
 /** A log line carrying the node's own time, as the Node host prints it. */
 export function log(message: string): void {
   trace(`${new Date(Date.now()).toISOString().slice(11, 19)} ${message}\n`);
+}
+
+/**
+ * IPv4 literals pass through; host names go to the SDK's resolver (Net.resolve: lwip's on ESP32, the
+ * system's on lin, mac and win), which answers with an IPv4 address: the SDK's TCP is IPv4 only.
+ */
+export function resolve(name: string, callback: (error: Error | undefined, address?: string) => void): void {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return void Timer.set(() => callback(undefined, name), 0);
+  Net.resolve(name, (_name, address) => {
+    if (address) callback(undefined, address);
+    else callback(new Error(`DNS: no address for ${name}`));
+  });
 }

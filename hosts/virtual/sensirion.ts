@@ -3,7 +3,7 @@
 // returns temperature and humidity words with their CRC-8, computed from the environment at the
 // time of the command. The chip families differ only in their command tables and conversions.
 
-import { sensirionCrc } from "../../../src/sensors/sensirion-crc";
+import { sensirionCrc } from "../../src/sensors/sensirion-crc";
 import type { DeviceClock, Environment } from "./environment";
 import { I2CNack, type I2CTarget } from "./i2c-bus";
 

@@ -2,7 +2,7 @@
 // month and is recharged, deterministically in time, read through the same conversion the driver
 // uses (inverted), so a driver configured like the board reads the cell's voltage to the ADC's step.
 
-import { BatteryScale } from "../../../src/sensors/battery";
+import { BatteryScale } from "../../src/sensors/battery";
 import type { DeviceClock } from "./environment";
 import type { AnalogInput } from "./pins";
 

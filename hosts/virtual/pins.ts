@@ -2,7 +2,7 @@
 // battery and contact drivers run unchanged in the simulators. A pin with nothing on it throws in
 // the constructor, as a real host's does for a pin that cannot be an input.
 
-import type { Analog, AnalogConstructor, AnalogOptions, Digital, DigitalConstructor, DigitalOptions } from "../../../src/host";
+import type { Analog, AnalogConstructor, AnalogOptions, Digital, DigitalConstructor, DigitalOptions } from "../../src/host";
 
 export interface AnalogInput {
   /** Bits of the reading (ECMA-419 `resolution`). */

@@ -5,7 +5,7 @@
 // resolution at the oversampling it asked for. Normal mode and the IIR filter are not modelled.
 // Datasheet: BST-BME280-DS002 §5.3 (memory map), §5.4 (registers), §3.4/§3.5 (resolution), §9.1.
 
-import { BME280_ID, compensateHumidity, compensatePressure, compensateTemperature, type Calibration } from "../../../src/sensors/bme280";
+import { BME280_ID, compensateHumidity, compensatePressure, compensateTemperature, type Calibration } from "../../src/sensors/bme280";
 import type { DeviceClock, Environment } from "./environment";
 import { I2CNack, type I2CTarget } from "./i2c-bus";
 

@@ -3,11 +3,11 @@
 // behind ECMA-419 IO classes. The Node host and the Moddable simulator host both build their IO
 // from this, so a config behaves the same on both.
 
-import type { Config, SensorConfig } from "../../../src/config";
-import type { AnalogConstructor, DigitalConstructor, I2CConstructor } from "../../../src/host";
-import { BatteryScale, batteryDefaults, parseBatteryOptions } from "../../../src/sensors/battery";
-import { BMP280_ID } from "../../../src/sensors/bme280";
-import { contactDefaults, parseContactOptions } from "../../../src/sensors/contact";
+import type { Config, SensorConfig } from "../../src/config";
+import type { AnalogConstructor, DigitalConstructor, I2CConstructor } from "../../src/host";
+import { BatteryScale, batteryDefaults, parseBatteryOptions } from "../../src/sensors/battery";
+import { BMP280_ID } from "../../src/sensors/bme280";
+import { contactDefaults, parseContactOptions } from "../../src/sensors/contact";
 import { dischargeVoltage, VirtualBattery } from "./battery";
 import { VirtualBME280 } from "./bme280";
 import { VirtualContact } from "./contact";
