@@ -65,7 +65,7 @@ for (const version of [5, 4] as const) {
     });
 
     it("refuses and counts readings of which not even one channel fits in a packet the broker takes", async () => {
-      // (A reading too large only as a whole goes by channel: test/broker-learnt-limits.test.ts.)
+      // (A reading too large only as a whole goes by channel: broker-learnt-split.test.ts.)
       const limit = 128;
       const { broker, rig } = await start("big-reading-xyz", limit, { batchSize: 1 });
       const log = () => `${rig.node.log()}\n--- mosquitto ---\n${broker.log()}`;
