@@ -12,10 +12,10 @@
 import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { Host } from "../src/host";
-import { RetainedSlots } from "../src/power/retained";
-import { RetainedStore } from "../src/power/store";
+import { RetainedSlots } from "../src/retained/slots";
+import { RetainedStore } from "../src/retained/store";
 import { channelsOf } from "../src/sensors/registry";
-import { STATE_VERSION } from "../src/power/state";
+import { STATE_VERSION } from "../src/retained/state";
 import { virtualBoard } from "../hosts/sim/devices/board";
 import { SyntheticEnvironment } from "../hosts/sim/devices/environment";
 import { serveJson } from "../test/fixtures/xs/serve";

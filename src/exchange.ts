@@ -27,7 +27,7 @@ import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
 import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
 import { defaultAssumptions, effectiveBatch, project } from "./power/projection";
 import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
-import type { NodeState } from "./power/state";
+import type { NodeState } from "./retained/state";
 import type { Channel } from "./sensors/registry";
 import { encodePayload } from "./telemetry/payload";
 import type { Reading } from "./telemetry/reading-buffer";

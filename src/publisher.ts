@@ -8,7 +8,7 @@ import type { Config } from "./config";
 import { Exchange, fallBack, type ExchangeOutcome, type Instant, type PublishOutcome } from "./exchange";
 import type { Host, TCP } from "./host";
 import type { Version } from "./mqtt/codec";
-import type { NodeState } from "./power/state";
+import type { NodeState } from "./retained/state";
 import type { Channel } from "./sensors/registry";
 
 export type { PublishOutcome } from "./exchange";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Clock, Host } from "../src/host";
 import { emptyEnergy, WakeMeter } from "../src/power/energy";
-import { freshState } from "../src/power/state";
+import { freshState } from "../src/retained/state";
 import { noteClock, setClock } from "../src/power/time-sync";
 
 /** A clock the test moves by hand; `set` plays SNTP. */

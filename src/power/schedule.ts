@@ -2,7 +2,7 @@
 // cycle asks, the scheduler decides.
 
 import type { Config } from "../config";
-import type { NodeState } from "./state";
+import type { NodeState } from "../retained/state";
 
 /** Publish attempts back off to at most this many sampling periods apart after failures. */
 export const MAX_BACKOFF_PERIODS = 32;

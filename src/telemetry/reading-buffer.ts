@@ -11,12 +11,12 @@
 // counted in `dropped`. Nothing is ever lost silently.
 //
 // The buffer also keeps the CRC-32 of its sealed blocks as they grow and shrink, so that a commit of
-// the retained state need not hash them again (crc32.ts, retained.ts): unknown after read() until
+// the retained state need not hash them again (crc32Combine, RetainedSlots): unknown after read() until
 // adoptCrc() takes it from the load's own pass, and then computed in full once if asked before.
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
 import { crc32, crcMultiply, crcPower, CRC_ONE } from "../power/crc32";
-import type { KnownCrc } from "../power/retained";
+import type { KnownCrc } from "../retained/slots";
 import { BLOCK, blockEnd, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
 
 /** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */

@@ -12,7 +12,7 @@
 //   0  u32 magic "TRP1"     4  u16 layout version   6  u16 payload length
 //   8  u32 sequence        12  u32 CRC-32 of bytes 0..11 and the payload
 
-import { crc32, crc32Combine, crcMultiply, crcPower } from "./crc32";
+import { crc32, crc32Combine, crcMultiply, crcPower } from "../power/crc32";
 import type { RetainedMemory } from "../host";
 
 const MAGIC = 0x31505254; // "TRP1" read little-endian

@@ -9,8 +9,8 @@ import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
-import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
-import type { RetainedSlots } from "./retained";
+import { emptyEnergy, energyFields, type EnergyTotals } from "../power/energy";
+import type { RetainedSlots } from "./slots";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
 export const STATE_VERSION = 3;
