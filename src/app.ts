@@ -4,7 +4,7 @@
 
 import type { Config } from "./config";
 import type { Host } from "./host";
-import { withOverrides } from "./link";
+import { withOverrides } from "./retained/link-memory";
 import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
 import { WakeMeter } from "./power/energy";
 import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { applyCommand, fitLink, linkBytes, MAX_LINK_BYTES, noteResult, type CommandLimits, type LinkMemory } from "../src/link";
+import { applyCommand, noteResult, type CommandLimits } from "../src/link";
+import { fitLink, linkBytes, MAX_LINK_BYTES, type LinkMemory } from "../src/retained/link-memory";
 import { encode, PacketReader, ProtocolError } from "../src/mqtt/codec";
 import type { Packet, Version } from "../src/mqtt/packets";
 import { publishRefusal } from "../src/mqtt/reasons";

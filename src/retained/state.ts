@@ -5,7 +5,7 @@
 import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { fnv1a } from "../encoding/fnv";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
-import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
+import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "./link-memory";
 import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
@@ -49,7 +49,7 @@ export interface NodeState {
   lastAttempt: number;
   /** Consecutive failed publish attempts: the backoff exponent. */
   failures: number;
-  /** What the node learnt about its broker and its downlink (src/link.ts); kept as JSON. */
+  /** What the node learnt about its broker and its downlink (LinkMemory); kept as JSON. */
   link: LinkMemory;
   /** Per configured sensor, the samples it failed. */
   sensorErrors: number[];
