@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ByteReader, ByteWriter } from "../src/encoding/bytes";
-import { crc32, crcPower } from "../src/power/crc32";
+import { crc32, crcPower } from "../src/encoding/crc32";
 import { ReadingBuffer, type Reading, type ReadingFault } from "../src/telemetry/reading-buffer";
 import { maxBlockBytes } from "../src/telemetry/sprintz";
 

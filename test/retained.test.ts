@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RetainedMemory } from "../src/host";
-import { crc32, crc32Combine, crcPower } from "../src/power/crc32";
+import { crc32, crc32Combine, crcPower } from "../src/encoding/crc32";
 import { RetainedSlots } from "../src/retained/slots";
 import { bufferCapacity, freshState, readState, STATE_VERSION, writeState } from "../src/retained/state";
 

@@ -15,8 +15,7 @@
 // adoptCrc() takes it from the load's own pass, and then computed in full once if asked before.
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
-import { crc32, crcMultiply, crcPower, CRC_ONE } from "../power/crc32";
-import type { KnownCrc } from "../retained/slots";
+import { crc32, crcMultiply, crcPower, CRC_ONE, type KnownCrc } from "../encoding/crc32";
 import { BLOCK, blockEnd, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
 
 /** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
