@@ -4,15 +4,15 @@
 
 import type { Config } from "./config";
 import type { Host } from "./host";
-import { withOverrides } from "./retained/link-memory";
-import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
 import { WakeMeter } from "./power/energy";
 import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
+import { noteClock, setClock } from "./power/time-sync";
+import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
+import { withOverrides } from "./retained/link-memory";
 import type { NodeState } from "./retained/state";
 import { RetainedStore } from "./retained/store";
-import { noteClock, setClock } from "./power/time-sync";
-import { sampleSensors } from "./sensors/sampling";
 import { channelsOf, type Channel } from "./sensors/registry";
+import { sampleSensors } from "./sensors/sampling";
 import { sensorFaults } from "./sensors/sensor";
 import { scale } from "./telemetry/resolution";
 
