@@ -11,7 +11,8 @@ import { connect, publish, type Connection, type PublishOutcome } from "./publis
 import { withOverrides } from "./retained/link-memory";
 import type { NodeState } from "./retained/state";
 import { RetainedStore } from "./retained/store";
-import { channelsOf, type Channel } from "./sensors/registry";
+import type { Channel } from "./sensors/channel";
+import { channelsOf } from "./sensors/registry";
 import { sampleSensors } from "./sensors/sampling";
 import { sensorFaults } from "./sensors/sensor";
 import { scale } from "./telemetry/resolution";

@@ -16,9 +16,9 @@
 
 import type { Config } from "./config";
 import { fnv1a } from "./encoding/fnv";
-import type { Channel } from "./sensors/registry";
+import type { Channel } from "./sensors/channel";
 import { scale } from "./telemetry/resolution";
-import type { Reading } from "./telemetry/reading-buffer";
+import type { Reading } from "./telemetry/reading";
 
 /** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */
 export const FIRMWARE_VERSION = "0.1.0";

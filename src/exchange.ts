@@ -29,9 +29,9 @@ import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/se
 import { defaultAssumptions, effectiveBatch, project } from "./power/projection";
 import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
 import type { NodeState } from "./retained/state";
-import type { Channel } from "./sensors/registry";
+import type { Channel } from "./sensors/channel";
 import { encodePayload } from "./telemetry/payload";
-import type { Reading } from "./telemetry/reading-buffer";
+import { seqBefore, seqDistance, type Reading } from "./telemetry/reading";
 
 /** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
 const TABLE_SIZE = 16;
@@ -507,7 +507,7 @@ export class Exchange {
       }
       this.#waiting.push(entry);
     }
-    if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
+    if (seqBefore(state.unsent, state.buffer.first)) state.unsent = state.buffer.first;
     this.#cursor = state.unsent;
     this.#pump();
     // A subscription is only sure to be in place once SUBACK arrives (MQTT orders messages, not a
@@ -995,14 +995,14 @@ export class Exchange {
   #release(): void {
     const state = this.#state;
     let keep = state.unsent;
-    for (const e of state.session.inflight) if (((e.first - keep) | 0) < 0) keep = e.first;
+    for (const e of state.session.inflight) if (seqBefore(e.first, keep)) keep = e.first;
     state.buffer.release(keep);
   }
 
   /** QoS 0 telemetry sent on this connection counts as delivered: the broker has shown it took it. */
   #confirmQoS0(): void {
     const state = this.#state;
-    let sent = Math.max(0, (this.#cursor - state.unsent) | 0);
+    let sent = Math.max(0, seqDistance(this.#cursor, state.unsent));
     const parted = new Set<number>();
     for (const entry of this.#unconfirmed.splice(0)) {
       this.#session.settle(entry);

@@ -9,7 +9,7 @@ import { Exchange, fallBack, type ExchangeOutcome, type Instant, type PublishOut
 import type { Host, TCP } from "./host";
 import type { Version } from "./mqtt/codec";
 import type { NodeState } from "./retained/state";
-import type { Channel } from "./sensors/registry";
+import type { Channel } from "./sensors/channel";
 
 export type { PublishOutcome } from "./exchange";
 

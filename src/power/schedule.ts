@@ -3,6 +3,7 @@
 
 import type { Config } from "../config";
 import type { NodeState } from "../retained/state";
+import { seqBefore } from "../telemetry/reading";
 
 /** Publish attempts back off to at most this many sampling periods apart after failures. */
 export const MAX_BACKOFF_PERIODS = 32;
@@ -68,7 +69,7 @@ export function publishReason(state: NodeState, config: Config, wake: WakeFacts)
   }
   if (state.session.inflight.length) return "retry";
   const buffer = state.buffer;
-  const from = ((state.unsent - buffer.first) | 0) < 0 ? buffer.first : state.unsent;
+  const from = seqBefore(state.unsent, buffer.first) ? buffer.first : state.unsent;
   const unsent = (buffer.next - from) >>> 0;
   if (unsent >= config.batchSize) return "batch";
   if (unsent && nowS - (buffer.range(from, 1)[0]?.time ?? nowS) >= config.maxLatency) return "latency";

@@ -14,6 +14,7 @@
 
 import { crc32, crc32Combine, crcMultiply, crcPower, type KnownCrc } from "../encoding/crc32";
 import type { RetainedMemory } from "../host";
+import { seqDistance } from "../telemetry/reading";
 
 const MAGIC = 0x31505254; // "TRP1" read little-endian
 export const HEADER_SIZE = 16;
@@ -54,7 +55,7 @@ export class RetainedSlots {
     const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#version) }));
     // Newest first (sequence numbers wrap: compare them as serial numbers); the CRC, the costly
     // part, is checked only until a slot passes.
-    const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => (b.sequence - a.sequence) | 0);
+    const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => seqDistance(b.sequence, a.sequence));
     for (const h of candidates) {
       if (slotCrc(bytes, h.slot * this.#slotSize, h.length, undefined, this.#checkpoints) !== h.crc) continue;
       this.#loaded = h.length;

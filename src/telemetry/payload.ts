@@ -3,10 +3,10 @@
 // apart: "[" SenML JSON, 0x80..0x9f SenML CBOR, 0xf1 compact; docs/payloads.md).
 
 import type { PayloadFormat } from "../config";
-import type { Channel } from "../sensors/registry";
+import type { Channel } from "../sensors/channel";
 import { contentType as compactType, encodeCompact } from "./compact";
 import { layoutOf } from "./compact-layout";
-import type { Reading } from "./reading-buffer";
+import type { Reading } from "./reading";
 import { contentType as cborType, encodeSenmlCbor } from "./senml-cbor";
 import { contentType as jsonType, encodeSenmlJson } from "./senml-json";
 

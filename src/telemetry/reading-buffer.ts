@@ -16,27 +16,9 @@
 
 import type { ByteReader, ByteWriter } from "../encoding/bytes";
 import { crc32, crcMultiply, crcPower, CRC_ONE, type KnownCrc } from "../encoding/crc32";
+import { MAX_CHANNELS } from "../sensors/channel";
+import { seqBefore, seqDistance, type Reading, type ReadingFault } from "./reading";
 import { BLOCK, blockEnd, BlockDecoder, BlockEncoder, BlockReadings, headerBytes, isZeroBlock, maxBlockBytes, Predictor } from "./sprintz";
-
-/** A sensor that failed at a reading: its index in the config and the fault's index in sensorFaults. */
-export interface ReadingFault {
-  sensor: number;
-  fault: number;
-}
-
-/** One wake's sample: a time and, per channel, an integer in units of the channel's resolution. */
-export interface Reading {
-  seq: number;
-  /** Unix time, seconds. */
-  time: number;
-  /** null where the sensor failed: a missing value is never invented. */
-  values: (number | null)[];
-  /** Why values are missing: published with the reading, so a monitor can show it. */
-  faults: ReadingFault[];
-}
-
-/** Channels one reading can have: the missing-value mask is 32 bits. */
-export const MAX_CHANNELS = 32;
 
 /** Below this many sealed bytes, a buffer just read leaves their CRC to the commits' own hashing:
  *  cheaper than taking it from the load (a power of x by squaring, a dozen GF(2) products). */
@@ -193,8 +175,8 @@ export class ReadingBuffer {
   /** Readings with first <= seq < first + count that are still kept. */
   range(first: number, count: number): Reading[] {
     const start = this.#start;
-    const from = Math.max((first - start) | 0, (this.#first - start) | 0);
-    const to = Math.min(((first - start) | 0) + count, (this.#next - start) >>> 0);
+    const from = Math.max(seqDistance(first, start), seqDistance(this.#first, start));
+    const to = Math.min(seqDistance(first, start) + count, (this.#next - start) >>> 0);
     const out: Reading[] = [];
     if (from < to) this.#walk(from, to, (seq, time, values, at, missing, faults) => {
       const reading: (number | null)[] = [];
@@ -206,9 +188,9 @@ export class ReadingBuffer {
 
   /** Forgets every reading older than seq: they have been acknowledged. */
   release(seq: number): void {
-    if (((seq - this.#first) | 0) <= 0) return;
-    this.#first = ((seq - this.#next) | 0) > 0 ? this.#next : seq;
-    while (this.#blocks > 0 && ((this.#first - this.#start) | 0) >= BLOCK) this.#dropOldest();
+    if (seqDistance(seq, this.#first) <= 0) return;
+    this.#first = seqDistance(seq, this.#next) > 0 ? this.#next : seq;
+    while (this.#blocks > 0 && seqDistance(this.#first, this.#start) >= BLOCK) this.#dropOldest();
     const tail = this.#tail;
     if (this.#blocks === 0 && tail.count > 0 && this.#first === this.#next) {
       for (let k = 0; k < tail.count; k++) this.#head.advance(tail.times[k]!, tail.values, k * this.channels, tail.missing[k]!);
@@ -232,7 +214,7 @@ export class ReadingBuffer {
     this.#walk(0, total, (seq, time, values, at, missing, faults) => {
       const reading: (number | null)[] = [];
       for (let c = 0; c < this.channels; c++) reading.push(missing & (1 << c) ? null : values[at + c]!);
-      const shifted = ((seq - from) | 0) >= 0 ? (time + seconds) >>> 0 : time;
+      const shifted = seqBefore(seq, from) ? time : (time + seconds) >>> 0;
       readings.push({ time: shifted, values: reading, faults: faults ?? [] });
     });
     this.#head.copyFrom(this.#anchor);
@@ -253,7 +235,7 @@ export class ReadingBuffer {
   /** Cuts off the oldest sealed block, counting its unacknowledged readings as dropped. */
   #dropOldest(): void {
     const start = this.#start;
-    const released = Math.max(0, Math.min(BLOCK, (this.#first - start) | 0));
+    const released = Math.max(0, Math.min(BLOCK, seqDistance(this.#first, start)));
     this.dropped += BLOCK - released;
     const bytes = this.#bytes;
     const header = headerBytes(this.channels);
@@ -293,7 +275,7 @@ export class ReadingBuffer {
       this.#cursorValid = false;
     }
     const newStart = this.#start;
-    if (((this.#first - newStart) | 0) < 0) this.#first = newStart;
+    if (seqBefore(this.#first, newStart)) this.#first = newStart;
   }
 
   /** Notes a new sealed entry at `offset` in the index, if the index is kept and has room. */
@@ -526,7 +508,7 @@ export class ReadingBuffer {
     buffer.#sealed = sealed;
     buffer.#tail.count = tailCount;
     const start = buffer.#start;
-    if (((buffer.#first - start) | 0) < 0 || ((buffer.#next - buffer.#first) | 0) < 0) throw new RangeError("retained reading buffer is malformed");
+    if (seqBefore(buffer.#first, start) || seqBefore(buffer.#next, buffer.#first)) throw new RangeError("retained reading buffer is malformed");
     const header = headerBytes(channels);
     let blocks = 0;
     let offset = 0;

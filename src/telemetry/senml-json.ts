@@ -3,10 +3,10 @@
 // to it. The encoding is deterministic, so a batch re-sent after a lost PUBACK is byte for byte the
 // message the broker may already hold.
 
-import type { Channel } from "../sensors/registry";
-import { sensorFaults } from "../sensors/sensor";
 import { utf8Encode } from "../encoding/utf8";
-import type { Reading } from "./reading-buffer";
+import type { Channel } from "../sensors/channel";
+import { sensorFaults } from "../sensors/sensor";
+import type { Reading } from "./reading";
 import { scale } from "./resolution";
 
 export const contentType = "application/senml+json";
