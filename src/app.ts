@@ -13,9 +13,9 @@ import type { NodeState } from "./retained/state";
 import { RetainedStore } from "./retained/store";
 import type { Channel } from "./sensors/channel";
 import { channelsOf } from "./sensors/registry";
+import { scale } from "./sensors/resolution";
 import { sampleSensors } from "./sensors/sampling";
 import { sensorFaults } from "./sensors/sensor";
-import { scale } from "./telemetry/resolution";
 
 export interface WakeSummary {
   sampled: (number | null)[];

@@ -17,7 +17,7 @@
 import type { Config } from "./config";
 import { fnv1a } from "./encoding/fnv";
 import type { Channel } from "./sensors/channel";
-import { scale } from "./telemetry/resolution";
+import { scale } from "./sensors/resolution";
 import type { Reading } from "./telemetry/reading";
 
 /** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */

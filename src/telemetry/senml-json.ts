@@ -5,9 +5,9 @@
 
 import { utf8Encode } from "../encoding/utf8";
 import type { Channel } from "../sensors/channel";
+import { scale } from "../sensors/resolution";
 import { sensorFaults } from "../sensors/sensor";
 import type { Reading } from "./reading";
-import { scale } from "./resolution";
 
 export const contentType = "application/senml+json";
 
