@@ -1,7 +1,6 @@
 // Sensor types the config may name, the driver for each, how it is connected, and the channels
 // (SenML records) a sample of it yields. Adding a driver means adding one entry here.
 
-import type { SensorConfig } from "../config";
 import { ConfigError } from "../config-error";
 import type { Host } from "../host";
 import Battery, { parseBatteryOptions } from "./battery";
@@ -12,6 +11,18 @@ import { parseSensirionOptions } from "./sensirion";
 import { OptionError, SensorError, type Sample, type Sensor, type SensorOptions } from "./sensor";
 import SHT3x, { sht3x } from "./sht3x";
 import SHT4x, { sht4x } from "./sht4x";
+
+/** One entry of the config's `sensors`, as parseConfig reads it (checkSensors checks it). */
+export interface SensorConfig {
+  type: string;
+  /** I2C address for bus sensors. */
+  address?: number;
+  /** GPIO/ADC pin for pin sensors. */
+  pin?: number;
+  /** A short name used in SenML names; defaults to the type. */
+  id: string;
+  options: Record<string, unknown>;
+}
 
 /**
  * The I2C bus timeout every driver's connection gets: a bus held low by a hung chip costs this
