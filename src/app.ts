@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { Host } from "./host";
 import { WakeMeter } from "./power/energy";
-import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
+import { backoffPeriods, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
 import { noteClock, setClock } from "./power/time-sync";
 import { connect, publish, type Connection, type PublishOutcome } from "./publisher";
 import { withOverrides } from "./retained/link-memory";
@@ -172,7 +172,7 @@ class NodeRuntime {
     if (outcome.error) {
       state.failures = Math.min(state.failures + 1, 16);
       state.counters.publishFailures++;
-      const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
+      const periods = backoffPeriods(state.failures);
       host.log(`publish failed: ${outcome.error}; ${plural(state.buffer.length, "reading")} kept, next attempt in ${plural(periods, "period")}`);
     } else {
       state.failures = 0;

@@ -6,6 +6,7 @@
 import { ConfigError } from "./config-error";
 import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Length } from "./encoding/utf8";
+import { MAX_INFLIGHT } from "./mqtt/session";
 import { channelsOf, checkSensors, type SensorConfig } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
@@ -185,7 +186,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     thresholds: {},
     flashEvery: integer("flashEvery", get("flashEvery"), 0, 65535),
     flashFill: integer("flashFill", get("flashFill"), 0, 100),
-    maxInflight: integer("maxInflight", get("maxInflight"), 1, 16),
+    maxInflight: integer("maxInflight", get("maxInflight"), 1, MAX_INFLIGHT),
     maxPacketSize: packetLimit("maxPacketSize", get("maxPacketSize")),
     minSampleInterval: integer("minSampleInterval", get("minSampleInterval"), 1, 86400),
     minBatchSize: integer("minBatchSize", get("minBatchSize"), 1, 1000),

@@ -25,16 +25,13 @@ import { withOverrides, type LinkMemory } from "./retained/link-memory";
 import { ProtocolError, type Version } from "./mqtt/codec";
 import type { ConnackPacket } from "./mqtt/packets";
 import { connackReason, publishRefusal, reasonName } from "./mqtt/reasons";
-import { PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
+import { MAX_INFLIGHT, PublisherSession, type InFlight, type OutgoingPublish } from "./mqtt/session";
 import { defaultAssumptions, effectiveBatch, project } from "./power/projection";
 import { DOWNLINK_PERIOD_S, nextWake } from "./power/schedule";
 import type { NodeState } from "./retained/state";
 import type { Channel } from "./sensors/channel";
 import { encodePayload } from "./telemetry/payload";
 import { seqBefore, seqDistance, type Reading } from "./telemetry/reading";
-
-/** The retained in-flight table's size (src/power/state.ts): the most messages ever in flight. */
-const TABLE_SIZE = 16;
 
 /** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers;
  *  a larger PUBLISH is read past, acknowledged and answered with an error, on every version. */
@@ -569,7 +566,7 @@ export class Exchange {
   get #receiveMaximum(): number {
     // What a broker announced over 5 (or taught by refusing for quota) binds a 3.1.1 connection to
     // it as well: the broker is the same, only the version could not say so.
-    return Math.min(this.#link.receiveMaximum ?? this.#config.maxInflight, TABLE_SIZE);
+    return Math.min(this.#link.receiveMaximum ?? this.#config.maxInflight, MAX_INFLIGHT);
   }
 
   /** Sends what waits, then new batches, while the broker's Receive Maximum leaves room. */

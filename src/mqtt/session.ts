@@ -26,6 +26,9 @@ export interface InFlight {
   retry?: boolean;
 }
 
+/** The most messages a node has in flight at once: the retained in-flight table holds this many. */
+export const MAX_INFLIGHT = 16;
+
 export interface SessionState {
   /** The packet id the next new message will try first (1..65535). */
   nextPacketId: number;

@@ -8,6 +8,11 @@ import { seqBefore } from "../telemetry/reading";
 /** Publish attempts back off to at most this many sampling periods apart after failures. */
 export const MAX_BACKOFF_PERIODS = 32;
 
+/** Sampling periods between publish attempts after `failures` failed ones in a row (at least 1). */
+export function backoffPeriods(failures: number): number {
+  return Math.min(2 ** (failures - 1), MAX_BACKOFF_PERIODS);
+}
+
 /** Longest a node waits for a connection whatever its batching: for queued commands and the daily
  *  clock sync (SNTP runs while the network is up). */
 export const DOWNLINK_PERIOD_S = 86_400;
@@ -59,7 +64,7 @@ export interface WakeFacts {
 export function publishReason(state: NodeState, config: Config, wake: WakeFacts): PublishReason | undefined {
   const { nowS } = wake;
   if (state.failures > 0) {
-    const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
+    const periods = backoffPeriods(state.failures);
     // Counted in grid steps: the attempt of a power-on wake, off the grid, is one period before the
     // next grid wake whether that comes 2 s or 59 s after it. A clock behind the last attempt (it
     // stepped back) says nothing about how long ago that was: the backoff is over rather than

@@ -5,7 +5,7 @@
 import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { fnv1a } from "../encoding/fnv";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
-import { emptySession, type InFlight, type SessionState } from "../mqtt/session";
+import { emptySession, MAX_INFLIGHT, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
 import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "./link-memory";
@@ -13,7 +13,6 @@ import type { RetainedSlots } from "./slots";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
 export const STATE_VERSION = 3;
-const MAX_INFLIGHT = 16;
 
 export interface Counters {
   /** Wakes since the node started clean. */
