@@ -18,8 +18,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dischargeVoltage } from "../hosts/virtual/battery";
-import { RetainedSlots } from "../src/power/retained";
-import { bufferCapacity, STATE_VERSION } from "../src/power/state";
+import { RetainedSlots } from "../src/retained/slots";
+import { bufferCapacity, STATE_VERSION } from "../src/retained/state";
 import { ReadingBuffer } from "../src/telemetry/reading-buffer";
 import { BLOCK, headerBytes, zigzag } from "../src/telemetry/sprintz";
 import { repoRoot } from "../test/support/bundle";

@@ -16,16 +16,18 @@
 //
 //   npm run bench   (all benchmarks)   node dist/bench/formats.js   (this one)
 
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { generate } from "mqtt-packet";
 import { parseConfig } from "../src/config";
-import { channelsOf, type Channel } from "../src/sensors/registry";
+import type { Channel } from "../src/sensors/channel";
+import { channelsOf } from "../src/sensors/registry";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
-import { ReadingBuffer, type Reading } from "../src/telemetry/reading-buffer";
+import type { Reading } from "../src/telemetry/reading";
+import { ReadingBuffer } from "../src/telemetry/reading-buffer";
 import { BLOCK, zigzag } from "../src/telemetry/sprintz";
 import { bundle, repoRoot, xsFixture } from "../test/support/bundle";
 import { findXsnapWorker, XsWorker } from "../test/support/xsnap";
+import { generate } from "mqtt-packet";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 const dataDir = path.join(repoRoot, "..", "shared", "data");
 const TOPIC = "torpor/node-1/telemetry";

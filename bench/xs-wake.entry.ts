@@ -5,17 +5,17 @@
 // once, and the schedule (batch 1000, latency a week) publishes no more, so every other wake is
 // the core of a wake — restore, sample, append, commit, schedule, commit.
 //
-// bench/xs.ts bundles this with bench/crc-metered.ts in place of src/power/crc32.ts, so that each
+// bench/xs.ts bundles this with bench/crc-metered.ts in place of src/encoding/crc32.ts, so that each
 // wake also reports the compute its CRCs took; "nibble-crc" measures what the CRCs of the same wake
 // cost before the byte table and incremental commits (the reference in bench/crc32-nibble.ts).
 
 import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { Host } from "../src/host";
-import { RetainedSlots } from "../src/power/retained";
-import { RetainedStore } from "../src/power/store";
+import { RetainedSlots } from "../src/retained/slots";
+import { RetainedStore } from "../src/retained/store";
 import { channelsOf } from "../src/sensors/registry";
-import { STATE_VERSION } from "../src/power/state";
+import { STATE_VERSION } from "../src/retained/state";
 import { virtualBoard } from "../hosts/virtual/board";
 import { SyntheticEnvironment } from "../hosts/virtual/environment";
 import { serveJson } from "../test/fixtures/xs/serve";

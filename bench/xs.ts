@@ -5,7 +5,7 @@
 // wake, those in use when it ends (what it allocated, garbage included, on top) and those live after
 // it. Baseline: the same command doing nothing (the harness's own cost).
 //
-// CRC's share of each wake (issue 11: at most 15 % at any fill): the bundle's src/power/crc32.ts is
+// CRC's share of each wake (issue 11: at most 15 % at any fill): the bundle's src/encoding/crc32.ts is
 // bench/crc-metered.ts, which times every CRC call on XS's meter; the baseline is what the same
 // wake's CRCs cost before the byte table and incremental commits (three whole-slot passes of the
 // nibble table, bench/crc32-nibble.ts), measured on the same slot in the same run.
@@ -34,10 +34,10 @@ export async function xsComputeByFill(fills: number): Promise<{ compute: number[
   }
 }
 
-const crcModule = path.join(repoRoot, "src", "power", "crc32.ts");
+const crcModule = path.join(repoRoot, "src", "encoding", "crc32.ts");
 const meteredCrc = path.join(repoRoot, "bench", "crc-metered.ts");
 
-/** Resolves every import of src/power/crc32 but bench/crc-metered's own to bench/crc-metered. */
+/** Resolves every import of src/encoding/crc32 but bench/crc-metered's own to bench/crc-metered. */
 const meterCrc: Plugin = {
   name: "meter-crc",
   setup(b) {

@@ -4,17 +4,18 @@
 
 import type { Config } from "./config";
 import type { Host } from "./host";
-import { withOverrides } from "./link";
-import { connect, publish, type Connection, type PublishOutcome } from "./uplink/driver";
 import { WakeMeter } from "./power/energy";
-import { MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
-import type { NodeState } from "./power/state";
-import { RetainedStore } from "./power/store";
+import { backoffPeriods, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
 import { noteClock, setClock } from "./power/time-sync";
+import { connect, publish, type Connection, type PublishOutcome } from "./uplink/driver";
+import { withOverrides } from "./retained/link-memory";
+import type { NodeState } from "./retained/state";
+import { RetainedStore } from "./retained/store";
+import type { Channel } from "./sensors/channel";
+import { channelsOf } from "./sensors/registry";
+import { scale } from "./sensors/resolution";
 import { sampleSensors } from "./sensors/sampling";
-import { channelsOf, type Channel } from "./sensors/registry";
 import { sensorFaults } from "./sensors/sensor";
-import { scale } from "./telemetry/resolution";
 
 export interface WakeSummary {
   sampled: (number | null)[];
@@ -171,7 +172,7 @@ class NodeRuntime {
     if (outcome.error) {
       state.failures = Math.min(state.failures + 1, 16);
       state.counters.publishFailures++;
-      const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
+      const periods = backoffPeriods(state.failures);
       host.log(`publish failed: ${outcome.error}; ${plural(state.buffer.length, "reading")} kept, next attempt in ${plural(periods, "period")}`);
     } else {
       state.failures = 0;

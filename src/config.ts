@@ -7,24 +7,13 @@ import { ConfigError } from "./config-error";
 import { nestedDeeperThan } from "./encoding/json-depth";
 import { utf8Length } from "./encoding/utf8";
 import { IN_FLIGHT_TABLE_SIZE } from "./mqtt/session";
-import { channelsOf, checkSensors } from "./sensors/registry";
+import { channelsOf, checkSensors, type SensorConfig } from "./sensors/registry";
 
 export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
 
 /** deep-sleep: one short connection per publish, deep sleep between wakes. always-connected: the
  *  connection stays open and the node naps (light sleep) between samples. */
 export type PowerMode = "deep-sleep" | "always-connected";
-
-export interface SensorConfig {
-  type: string;
-  /** I2C address for bus sensors. */
-  address?: number;
-  /** GPIO/ADC pin for pin sensors. */
-  pin?: number;
-  /** A short name used in SenML names; defaults to the type. */
-  id: string;
-  options: Record<string, unknown>;
-}
 
 export interface BrokerAddress {
   secure: boolean;

@@ -3,13 +3,14 @@
 // that are neither acknowledged nor counted as dropped, and it drops only when it is full. The CRC
 // it keeps of its sealed blocks (which a commit uses instead of hashing them) is always theirs.
 
+import { ByteReader, ByteWriter } from "../src/encoding/bytes";
+import { crc32, crcPower } from "../src/encoding/crc32";
+import type { Reading, ReadingFault } from "../src/telemetry/reading";
+import { ReadingBuffer } from "../src/telemetry/reading-buffer";
+import { maxBlockBytes } from "../src/telemetry/sprintz";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import fc from "fast-check";
-import { ByteReader, ByteWriter } from "../src/encoding/bytes";
-import { crc32, crcPower } from "../src/power/crc32";
-import { ReadingBuffer, type Reading, type ReadingFault } from "../src/telemetry/reading-buffer";
-import { maxBlockBytes } from "../src/telemetry/sprintz";
 
 type Op =
   | { kind: "append"; step: number; values: (number | null)[]; faults: ReadingFault[] }

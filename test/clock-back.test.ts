@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../src/config";
 import { publishReason, type WakeFacts } from "../src/power/schedule";
-import { freshState } from "../src/power/state";
+import { freshState } from "../src/retained/state";
 import { writeRecord } from "../hosts/node/host-file";
 import { writeMarker } from "../hosts/node/wake-start";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";

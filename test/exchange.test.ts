@@ -10,7 +10,7 @@ import { findXsnapWorker, XsWorker } from "./support/xsnap";
 import { decodeJson, encodeJson } from "./fixtures/xs/json";
 import { run, type ExchangeScenario } from "./fixtures/xs/exchange-ops";
 import { parseConfig } from "../src/config";
-import { freshState, layoutOf } from "../src/power/state";
+import { freshState, layoutOf } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
 import { Exchange } from "../src/uplink/exchange";
 

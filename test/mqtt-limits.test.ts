@@ -3,15 +3,16 @@
 // acknowledges it and refuses acknowledgements before CONNACK, failure codes outside the spec's
 // tables read as failures, and command results always fit the retained link memory.
 
-import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import fc from "fast-check";
-import { applyCommand, fitLink, linkBytes, MAX_LINK_BYTES, noteResult, type CommandLimits, type LinkMemory } from "../src/link";
+import { applyCommand, noteResult, type CommandLimits } from "../src/link";
 import { encode, PacketReader, ProtocolError } from "../src/mqtt/codec";
 import type { Packet, Version } from "../src/mqtt/packets";
 import { publishRefusal } from "../src/mqtt/reasons";
 import { emptySession, PublisherSession } from "../src/mqtt/session";
+import { fitLink, linkBytes, MAX_LINK_BYTES, type LinkMemory } from "../src/retained/link-memory";
 import { concat, text } from "./mqtt-support";
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 
 const publishOf = (size: number, qos: 0 | 1 | 2, packetId = 7): Packet => ({
   type: "publish",

@@ -8,7 +8,7 @@ import { parseConfig, type PayloadFormat } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
 import { decodeCompact } from "../src/telemetry/compact";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
-import type { Reading } from "../src/telemetry/reading-buffer";
+import type { Reading } from "../src/telemetry/reading";
 import { decodePayload } from "../tools/payload-decoder";
 import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";

@@ -1,12 +1,13 @@
 // Energy bookkeeping and time sync: what a wake costs, and readings taken before the clock was set
 // leave with the right times.
 
+import type { Clock, Host } from "../src/host";
+import { WakeMeter } from "../src/power/energy";
+import { noteClock, setClock } from "../src/power/time-sync";
+import { emptyEnergy } from "../src/retained/state";
+import { freshState } from "../src/retained/state";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Clock, Host } from "../src/host";
-import { emptyEnergy, WakeMeter } from "../src/power/energy";
-import { freshState } from "../src/power/state";
-import { noteClock, setClock } from "../src/power/time-sync";
 
 /** A clock the test moves by hand; `set` plays SNTP. */
 class HandClock implements Clock {

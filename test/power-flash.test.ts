@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { parseConfig } from "../src/config";
 import type { Flash, Host } from "../src/host";
 import { channelsOf } from "../src/sensors/registry";
-import { FLASH_KEY, RetainedStore } from "../src/power/store";
+import { FLASH_KEY, RetainedStore } from "../src/retained/store";
 import { storeHost } from "./support/store-host";
 
 const config = parseConfig({});

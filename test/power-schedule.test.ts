@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig, type Config } from "../src/config";
 import { DOWNLINK_PERIOD_S, MAX_BACKOFF_PERIODS, nextWake, notePublished, publishReason, sampleTime, type WakeFacts } from "../src/power/schedule";
-import { freshState, type NodeState } from "../src/power/state";
+import { freshState, type NodeState } from "../src/retained/state";
 
 const T0 = 1_700_000_040; // a multiple of 60
 const channels = [{ name: "sht3x/temperature", resolution: 0.01 }, { name: "sht3x/humidity", resolution: 0.01 }];

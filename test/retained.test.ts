@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RetainedMemory } from "../src/host";
-import { crc32, crc32Combine, crcPower } from "../src/power/crc32";
-import { RetainedSlots } from "../src/power/retained";
-import { bufferCapacity, freshState, readState, STATE_VERSION, writeState } from "../src/power/state";
+import { crc32, crc32Combine, crcPower } from "../src/encoding/crc32";
+import { RetainedSlots } from "../src/retained/slots";
+import { bufferCapacity, freshState, readState, STATE_VERSION, writeState } from "../src/retained/state";
 
 function memory(size = 8192): RetainedMemory & { commits: [number, number][] } {
   const commits: [number, number][] = [];

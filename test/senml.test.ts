@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { channelsOf } from "../src/sensors/registry";
 import { ReadingBuffer } from "../src/telemetry/reading-buffer";
 import { encodeSenmlJson } from "../src/telemetry/senml-json";
-import { scale } from "../src/telemetry/resolution";
+import { scale } from "../src/sensors/resolution";
 import { resolveSenml, SenmlError } from "../tools/senml";
 
 const channels = channelsOf([{ type: "sht3x", id: "sht3x", address: 0x44, options: {} }]);

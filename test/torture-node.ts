@@ -8,9 +8,9 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
 import { parseConfig } from "../src/config";
-import { crc32 } from "../src/power/crc32";
-import { RetainedSlots } from "../src/power/retained";
-import { bufferCapacity, readState, STATE_VERSION, type NodeState } from "../src/power/state";
+import { crc32 } from "../src/encoding/crc32";
+import { RetainedSlots } from "../src/retained/slots";
+import { bufferCapacity, readState, STATE_VERSION, type NodeState } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
 import { resolveSenml } from "../tools/senml";
 

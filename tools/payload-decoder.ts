@@ -13,7 +13,7 @@ import { decode as decodeCbor } from "cbor2";
 import { sensorFaults } from "../src/sensors/sensor";
 import { mqttLevels, statusKeys, statusStates, zeroCounts } from "../src/uplink/status-encoding";
 import { contentType as compactType, decodeCompact, type CompactBatch } from "../src/telemetry/compact";
-import { scale } from "../src/telemetry/resolution";
+import { scale } from "../src/sensors/resolution";
 import { contentType as cborType } from "../src/telemetry/senml-cbor";
 import { contentType as jsonType } from "../src/telemetry/senml-json";
 import { resolveSenml, SenmlError, type ResolvedRecord } from "./senml";

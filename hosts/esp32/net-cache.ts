@@ -7,7 +7,7 @@
 //   16 u32 last SNTP sync, Unix seconds (0: never)            20..59 spare
 //   60 u32 CRC-32 of bytes 0..59
 
-import { crc32 } from "../../src/power/crc32";
+import { crc32 } from "../../src/encoding/crc32";
 
 const MAGIC = 0x31434e54; // "TNC1" read little-endian
 const SIZE = 64;

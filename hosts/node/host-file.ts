@@ -9,7 +9,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { crc32 } from "../../src/power/crc32";
+import { crc32 } from "../../src/encoding/crc32";
 
 /** Replaces `file` with `data` all at once. */
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {

@@ -3,7 +3,8 @@
 // behind ECMA-419 IO classes. The Node host and the Moddable simulator host both build their IO
 // from this, so a config behaves the same on both.
 
-import type { Config, SensorConfig } from "../../src/config";
+import type { Config } from "../../src/config";
+import type { SensorConfig } from "../../src/sensors/registry";
 import type { AnalogConstructor, DigitalConstructor, I2CConstructor } from "../../src/host";
 import { BatteryScale, batteryDefaults, parseBatteryOptions } from "../../src/sensors/battery";
 import { BMP280_ID } from "../../src/sensors/bme280";

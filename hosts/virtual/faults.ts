@@ -11,7 +11,7 @@
 //   range             the chip measures 150 °C (a battery: a voltage beyond its ADC)
 //   intermittent:<k>  fails (does not answer) in every k-th sampling period, works in the others
 
-import type { SensorConfig } from "../../src/config";
+import type { SensorConfig } from "../../src/sensors/registry";
 import { ConfigError } from "../../src/config-error";
 import type { Conditions, DeviceClock, Environment } from "./environment";
 import { BusStuck, I2CNack, type I2CTarget } from "./i2c-bus";

@@ -1,6 +1,6 @@
 // FNV-1a, 32 bits: a fingerprint of a short text (a channel layout, what a status says), to tell
 // "the same" from "changed" in a few bytes of retained memory. Not a checksum against corruption:
-// that is CRC-32's job (src/power/crc32.ts).
+// that is CRC-32's job (crc32).
 
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;

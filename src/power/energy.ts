@@ -6,24 +6,7 @@
 // (ROM, bootloader, XS) is not visible from here and the power tool adds it (docs/power.md).
 
 import type { Clock } from "../host";
-
-export interface EnergyTotals {
-  /** Milliseconds awake, from the firmware's start to its sleep, all wakes added. */
-  awakeMs: number;
-  /** Of which spent sampling sensors. */
-  sampleMs: number;
-  /** Of which spent with the radio up: network, broker exchange and disconnect. */
-  radioMs: number;
-  /** Wakes that brought the radio up. */
-  radioWakes: number;
-  bytesUp: number;
-  bytesDown: number;
-}
-
-export const emptyEnergy = (): EnergyTotals => ({ awakeMs: 0, sampleMs: 0, radioMs: 0, radioWakes: 0, bytesUp: 0, bytesDown: 0 });
-
-/** Field order of the retained layout (docs/retained-state.md): six u32, wrapping. */
-export const energyFields = ["awakeMs", "sampleMs", "radioMs", "radioWakes", "bytesUp", "bytesDown"] as const;
+import type { EnergyTotals } from "../retained/state";
 
 /** One wake's measurements, booked into the totals as it ends. */
 export class WakeMeter {

@@ -2,10 +2,16 @@
 // cycle asks, the scheduler decides.
 
 import type { Config } from "../config";
-import type { NodeState } from "./state";
+import type { NodeState } from "../retained/state";
+import { seqBefore } from "../telemetry/reading";
 
 /** Publish attempts back off to at most this many sampling periods apart after failures. */
 export const MAX_BACKOFF_PERIODS = 32;
+
+/** Sampling periods between publish attempts after `failures` failed ones in a row (at least 1). */
+export function backoffPeriods(failures: number): number {
+  return Math.min(2 ** (failures - 1), MAX_BACKOFF_PERIODS);
+}
 
 /** Longest a node waits for a connection whatever its batching: for queued commands and the daily
  *  clock sync (SNTP runs while the network is up). */
@@ -58,7 +64,7 @@ export interface WakeFacts {
 export function publishReason(state: NodeState, config: Config, wake: WakeFacts): PublishReason | undefined {
   const { nowS } = wake;
   if (state.failures > 0) {
-    const periods = Math.min(2 ** (state.failures - 1), MAX_BACKOFF_PERIODS);
+    const periods = backoffPeriods(state.failures);
     // Counted in grid steps: the attempt of a power-on wake, off the grid, is one period before the
     // next grid wake whether that comes 2 s or 59 s after it. A clock behind the last attempt (it
     // stepped back) says nothing about how long ago that was: the backoff is over rather than
@@ -68,7 +74,7 @@ export function publishReason(state: NodeState, config: Config, wake: WakeFacts)
   }
   if (state.session.inflight.length) return "retry";
   const buffer = state.buffer;
-  const from = ((state.unsent - buffer.first) | 0) < 0 ? buffer.first : state.unsent;
+  const from = seqBefore(state.unsent, buffer.first) ? buffer.first : state.unsent;
   const unsent = (buffer.next - from) >>> 0;
   if (unsent >= config.batchSize) return "batch";
   if (unsent && nowS - (buffer.range(from, 1)[0]?.time ?? nowS) >= config.maxLatency) return "latency";

@@ -11,7 +11,7 @@
 // once per power loss.
 
 import type { Host } from "../host";
-import type { NodeState } from "./state";
+import type { NodeState } from "../retained/state";
 
 /** Marks the reading just taken when the clock is not set; forgets a mark it can no longer fix. */
 export function noteClock(host: Host, state: NodeState, seq: number): void {

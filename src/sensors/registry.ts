@@ -1,33 +1,28 @@
 // Sensor types the config may name, the driver for each, how it is connected, and the channels
 // (SenML records) a sample of it yields. Adding a driver means adding one entry here.
 
-import type { SensorConfig } from "../config";
 import { ConfigError } from "../config-error";
 import type { Host } from "../host";
 import Battery, { parseBatteryOptions } from "./battery";
 import BME280, { parseBME280Options } from "./bme280";
+import { MAX_CHANNELS, type Channel } from "./channel";
 import Contact, { parseContactOptions } from "./contact";
 import { parseSensirionOptions } from "./sensirion";
 import { OptionError, SensorError, type Sample, type Sensor, type SensorOptions } from "./sensor";
 import SHT3x, { sht3x } from "./sht3x";
 import SHT4x, { sht4x } from "./sht4x";
 
-/** One measured quantity of one sensor: a SenML name, unit and the resolution readings keep. */
-export interface Channel {
-  /** The id of the sensor that measures it. */
-  sensor: string;
-  /** SenML name relative to the node's base name, e.g. "sht3x/temperature". */
-  name: string;
-  /** SenML unit (RFC 8428 §12.1). */
-  unit: string;
-  /** Readings are stored and published as integer multiples of this. */
-  resolution: number;
-  /** Where the value sits in the driver's sample object. */
-  property: readonly [string, string];
+/** One entry of the config's `sensors`, as parseConfig reads it (checkSensors checks it). */
+export interface SensorConfig {
+  type: string;
+  /** I2C address for bus sensors. */
+  address?: number;
+  /** GPIO/ADC pin for pin sensors. */
+  pin?: number;
+  /** A short name used in SenML names; defaults to the type. */
+  id: string;
+  options: Record<string, unknown>;
 }
-
-/** The reading buffer marks present values in a 32-bit mask per reading (telemetry/reading-buffer). */
-export const MAX_CHANNELS = 32;
 
 /**
  * The I2C bus timeout every driver's connection gets: a bus held low by a hung chip costs this

@@ -4,8 +4,9 @@
 // it all takes is measured: awake time is battery.
 
 import type { Config } from "../config";
-import { quantise } from "../telemetry/resolution";
-import { sensorType, valueOf, type Channel, type SensorHost } from "./registry";
+import type { Channel } from "./channel";
+import { sensorType, valueOf, type SensorHost } from "./registry";
+import { quantise } from "./resolution";
 import { SensorError, type Sample, type Sensor, type SensorFault } from "./sensor";
 
 /** Longest a sensor may take to deliver a sample before it counts as timed out. */

@@ -6,10 +6,10 @@
 // the channel layout with each channel's resolution, and the count of readings the node dropped.
 // Deterministic, so a batch re-sent after a lost PUBACK is byte for byte the same message.
 
-import type { Reading, ReadingFault } from "./reading-buffer";
-import { HeaderReader, HeaderWriter } from "./leb128";
 import { readLayout, writeLayout, type LayoutSensor } from "./compact-layout";
+import { HeaderReader, HeaderWriter } from "./leb128";
 import { Models, RangeDecoder, RangeEncoder } from "./range-coder";
+import type { Reading, ReadingFault } from "./reading";
 
 export const contentType = "application/vnd.torpor.compact";
 

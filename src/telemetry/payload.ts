@@ -4,10 +4,10 @@
 // compact, whose point is bytes, goes without one: it would cost 34 bytes a batch.
 
 import type { PayloadFormat } from "../config";
-import type { Channel } from "../sensors/registry";
+import type { Channel } from "../sensors/channel";
 import { encodeCompact } from "./compact";
 import { layoutOf } from "./compact-layout";
-import type { Reading } from "./reading-buffer";
+import type { Reading } from "./reading";
 import { contentType as cborType, encodeSenmlCbor } from "./senml-cbor";
 import { contentType as jsonType, encodeSenmlJson } from "./senml-json";
 

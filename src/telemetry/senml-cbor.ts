@@ -4,9 +4,9 @@
 // value is the same double (a reading at 0.01 is rarely exact in less than a double: 21.79 is not
 // 21.790000915527344). Deterministic, like the JSON, so a re-sent batch is the same message.
 
-import type { Channel } from "../sensors/registry";
 import { utf8Encode } from "../encoding/utf8";
-import type { Reading } from "./reading-buffer";
+import type { Channel } from "../sensors/channel";
+import type { Reading } from "./reading";
 import { senmlRecords, type SenmlRecord } from "./senml-json";
 
 export const contentType = "application/senml+cbor";

@@ -3,11 +3,11 @@
 // to it. The encoding is deterministic, so a batch re-sent after a lost PUBACK is byte for byte the
 // message the broker may already hold.
 
-import type { Channel } from "../sensors/registry";
-import { sensorFaults } from "../sensors/sensor";
 import { utf8Encode } from "../encoding/utf8";
-import type { Reading } from "./reading-buffer";
-import { scale } from "./resolution";
+import type { Channel } from "../sensors/channel";
+import { scale } from "../sensors/resolution";
+import { sensorFaults } from "../sensors/sensor";
+import type { Reading } from "./reading";
 
 export const contentType = "application/senml+json";
 

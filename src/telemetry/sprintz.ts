@@ -14,7 +14,7 @@
 //            (ceil(channels / 8) bytes), a fault count f and f × (sensor, fault) bytes
 //   data     per column, n residuals at the column's width, LSB first; zero bits to a byte boundary
 
-import type { ReadingFault } from "./reading-buffer";
+import type { ReadingFault } from "./reading";
 
 export const BLOCK = 8;
 

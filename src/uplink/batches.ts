@@ -9,10 +9,10 @@ import type { Config } from "../config";
 import type { Version } from "../mqtt/codec";
 import { publishRefusal, reasonName } from "../mqtt/reasons";
 import { IN_FLIGHT_TABLE_SIZE, transition, type InFlight, type OutgoingPublish, type PublisherSession } from "../mqtt/session";
-import type { NodeState } from "../power/state";
-import type { Channel } from "../sensors/registry";
+import type { NodeState } from "../retained/state";
+import type { Channel } from "../sensors/channel";
 import { encodePayload } from "../telemetry/payload";
-import type { Reading } from "../telemetry/reading-buffer";
+import { seqBefore, seqDistance, type Reading } from "../telemetry/reading";
 import type { BrokerLimits } from "./limits";
 import type { ExchangeOutcome } from "./contract";
 
@@ -95,7 +95,7 @@ export class Batches {
       }
       this.#waiting.push(entry);
     }
-    if (((state.unsent - state.buffer.first) | 0) < 0) state.unsent = state.buffer.first;
+    if (seqBefore(state.unsent, state.buffer.first)) state.unsent = state.buffer.first;
     this.#cursor = state.unsent;
     this.pump();
   }
@@ -212,7 +212,7 @@ export class Batches {
   release(): void {
     const state = this.#c.state;
     let keep = state.unsent;
-    for (const e of state.session.inflight) if (((e.first - keep) | 0) < 0) keep = e.first;
+    for (const e of state.session.inflight) if (seqBefore(e.first, keep)) keep = e.first;
     state.buffer.release(keep);
   }
 
@@ -220,7 +220,7 @@ export class Batches {
    *  True when that changed what is retained. */
   confirmQoS0(): boolean {
     const state = this.#c.state;
-    let sent = Math.max(0, (this.#cursor - state.unsent) | 0);
+    let sent = Math.max(0, seqDistance(this.#cursor, state.unsent));
     const parted = new Set<number>();
     for (const entry of this.#unconfirmed.splice(0)) {
       this.#c.session.settle(entry);

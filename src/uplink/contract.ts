@@ -3,8 +3,8 @@
 
 import type { Config } from "../config";
 import type { Version } from "../mqtt/codec";
-import type { NodeState } from "../power/state";
-import type { Channel } from "../sensors/registry";
+import type { NodeState } from "../retained/state";
+import type { Channel } from "../sensors/channel";
 
 /** A moment, as the driver's clock tells it: `ticks` (ms, monotonic) for intervals and deadlines,
  *  `wall` (ms since the epoch) for what the status and the daily budgets say. */

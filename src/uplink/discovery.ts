@@ -17,9 +17,9 @@
 
 import type { Config } from "../config";
 import { fnv1a } from "../encoding/fnv";
-import type { Channel } from "../sensors/registry";
-import { scale } from "../telemetry/resolution";
-import type { Reading } from "../telemetry/reading-buffer";
+import type { Channel } from "../sensors/channel";
+import { scale } from "../sensors/resolution";
+import type { Reading } from "../telemetry/reading";
 import { topics } from "./topics";
 
 /** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */

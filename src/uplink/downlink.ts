@@ -7,7 +7,7 @@ import type { Config } from "../config";
 import { applyCommand, noteResult, oversizedCommand, type CommandEffect } from "../link";
 import type { Version } from "../mqtt/codec";
 import type { OutgoingPublish, PublisherSession } from "../mqtt/session";
-import type { NodeState } from "../power/state";
+import type { NodeState } from "../retained/state";
 import type { BrokerLimits } from "./limits";
 import type { ExchangeOutcome, Instant } from "./contract";
 import { isMarker, markerPayload } from "./sync-marker";

@@ -7,10 +7,10 @@
 import type { Config } from "../config";
 import type { Host, TCP } from "../host";
 import type { Version } from "../mqtt/codec";
-import type { NodeState } from "../power/state";
-import type { Channel } from "../sensors/registry";
-import { Exchange } from "./exchange";
+import type { NodeState } from "../retained/state";
+import type { Channel } from "../sensors/channel";
 import type { ExchangeOutcome, Instant, PublishOutcome } from "./contract";
+import { Exchange } from "./exchange";
 import { fallBack, versionFor } from "./version";
 
 export type { PublishOutcome } from "./contract";

@@ -3,10 +3,10 @@
 
 import type { Config } from "../config";
 import { utf8Encode } from "../encoding/utf8";
-import type { LinkMemory } from "../link";
+import type { LinkMemory } from "../retained/link-memory";
 import type { OutgoingPublish } from "../mqtt/session";
-import type { Channel } from "../sensors/registry";
-import type { Reading } from "../telemetry/reading-buffer";
+import type { Channel } from "../sensors/channel";
+import type { Reading } from "../telemetry/reading";
 import { discoveryFingerprint, discoveryMessages, latestValues } from "./discovery";
 import { sessionExpiry } from "./timing";
 import type { Topics } from "./topics";

@@ -8,7 +8,7 @@
 // every packet before. A limit learnt from silence is never set below what is proven.
 
 import type { Config } from "../config";
-import type { LinkMemory } from "../link";
+import type { LinkMemory } from "../retained/link-memory";
 import type { Version } from "../mqtt/codec";
 import type { ConnackPacket } from "../mqtt/packets";
 import { IN_FLIGHT_TABLE_SIZE, type InFlight } from "../mqtt/session";

@@ -5,11 +5,11 @@
 
 import type { Config } from "../config";
 import { fnv1a } from "../encoding/fnv";
-import { withOverrides } from "../link";
+import { withOverrides } from "../retained/link-memory";
 import type { Version } from "../mqtt/codec";
 import { defaultAssumptions, effectiveBatch, project } from "../power/projection";
 import { DOWNLINK_PERIOD_S, nextWake } from "../power/schedule";
-import type { NodeState } from "../power/state";
+import type { NodeState } from "../retained/state";
 import type { OutgoingPublish } from "../mqtt/session";
 import type { BrokerLimits } from "./limits";
 import { encodeStatus, statusEncoding } from "./status-encoding";

@@ -4,7 +4,7 @@
 
 import type { Config } from "../config";
 import type { Version } from "../mqtt/codec";
-import type { NodeState } from "../power/state";
+import type { NodeState } from "../retained/state";
 
 /** Wakes a node stays on MQTT 3.1.1 after a broker refused 5, before it tries 5 once more (a broker
  *  may be upgraded): about a day at one-minute sampling. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import type { IClientOptions } from "mqtt";
 import { layeredConfig, manifestConfig, readConfigFile } from "../../hosts/node/config-file";
-import type { NodeState } from "../../src/power/state";
+import type { NodeState } from "../../src/retained/state";
 import { nodeState } from "../torture-node";
 import { dedupe, Subscriber, TestNode, type Sample } from "./e2e-node";
 import { freePort } from "./mosquitto";

@@ -1,5 +1,5 @@
 // A host with nothing but retained memory (and, if given, flash) and a log: all RetainedStore
-// (src/power/store.ts) uses, so a test can commit and load the node's state exactly as a wake does.
+// uses, so a test can commit and load the node's state exactly as a wake does.
 
 import type { Flash, Host, WakeCause } from "../../src/host";
 

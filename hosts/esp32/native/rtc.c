@@ -2,7 +2,7 @@
  * The ESP-IDF side of torpor's power layer (see rtc.h). The retained region is RTC_NOINIT memory:
  * it keeps its contents through deep sleep and through software resets, and ESP-IDF never
  * initialises it, so after a power-on it holds noise; the first use in a boot clears it then, and
- * the retained-state slots (src/power/retained.ts) see an empty memory rather than a corrupt one.
+ * the retained-state slots (`RetainedSlots`) see an empty memory rather than a corrupt one.
  */
 #include <stdio.h>
 #include <string.h>

@@ -4,27 +4,20 @@
 // of the current slot (header and payload) is also what the flash tier stores: it checks the same way.
 //
 // A commit hashes the slot's header and payload, but may be told the CRC of a range of the payload
-// that it need not hash again (the reading buffer's sealed blocks: crc32.ts says how); a load hashes
-// everything, and keeps checkpoints of the running CRC so that the same range's CRC can be had
-// again without a second pass.
+// that it need not hash again (the reading buffer's sealed blocks: crc32Combine says how); a load
+// hashes everything, and keeps checkpoints of the running CRC so that the same range's CRC can be
+// had again without a second pass.
 //
 // Slot header, 16 bytes, little-endian:
 //   0  u32 magic "TRP1"     4  u16 layout version   6  u16 payload length
 //   8  u32 sequence        12  u32 CRC-32 of bytes 0..11 and the payload
 
-import { crc32, crc32Combine, crcMultiply, crcPower } from "./crc32";
+import { crc32, crc32Combine, crcMultiply, crcPower, type KnownCrc } from "../encoding/crc32";
 import type { RetainedMemory } from "../host";
+import { seqDistance } from "../telemetry/reading";
 
 const MAGIC = 0x31505254; // "TRP1" read little-endian
 export const HEADER_SIZE = 16;
-
-/** Payload bytes [start, end) have the CRC-32 `crc`, and `power` is crcPower(end - start). */
-export interface KnownCrc {
-  start: number;
-  end: number;
-  crc: number;
-  power: number;
-}
 
 /** The running CRC is kept every this many payload bytes of the slot a load found good. */
 const CHECKPOINT = 64;
@@ -62,7 +55,7 @@ export class RetainedSlots {
     const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#version) }));
     // Newest first (sequence numbers wrap: compare them as serial numbers); the CRC, the costly
     // part, is checked only until a slot passes.
-    const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => (b.sequence - a.sequence) | 0);
+    const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => seqDistance(b.sequence, a.sequence));
     for (const h of candidates) {
       if (slotCrc(bytes, h.slot * this.#slotSize, h.length, undefined, this.#checkpoints) !== h.crc) continue;
       this.#loaded = h.length;

@@ -5,12 +5,11 @@
 import { ByteReader, ByteWriter } from "../encoding/bytes";
 import { fnv1a } from "../encoding/fnv";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
-import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "../link";
 import { emptySession, IN_FLIGHT_TABLE_SIZE, type InFlight, type SessionState } from "../mqtt/session";
 import { ReadingBuffer } from "../telemetry/reading-buffer";
 import { maxBlockBytes } from "../telemetry/sprintz";
-import { emptyEnergy, energyFields, type EnergyTotals } from "./energy";
-import type { RetainedSlots } from "./retained";
+import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "./link-memory";
+import type { RetainedSlots } from "./slots";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
 export const STATE_VERSION = 3;
@@ -40,6 +39,25 @@ export interface Counters {
 /** Field order of the retained layout (docs/retained-state.md): u32 each, wrapping. */
 export const counterFields = ["wakes", "cold", "delivered", "publishFailures", "restored", "refused", "skipped", "commandErrors", "clockBack"] as const;
 
+/** Where the battery went, all wakes added (WakeMeter books each wake): published in the status. */
+export interface EnergyTotals {
+  /** Milliseconds awake, from the firmware's start to its sleep, all wakes added. */
+  awakeMs: number;
+  /** Of which spent sampling sensors. */
+  sampleMs: number;
+  /** Of which spent with the radio up: network, broker exchange and disconnect. */
+  radioMs: number;
+  /** Wakes that brought the radio up. */
+  radioWakes: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+export const emptyEnergy = (): EnergyTotals => ({ awakeMs: 0, sampleMs: 0, radioMs: 0, radioWakes: 0, bytesUp: 0, bytesDown: 0 });
+
+/** Field order of the retained layout (docs/retained-state.md): six u32, wrapping. */
+export const energyFields = ["awakeMs", "sampleMs", "radioMs", "radioWakes", "bytesUp", "bytesDown"] as const;
+
 export interface NodeState {
   counters: Counters;
   /** Fingerprint of the channel list the buffered readings were taken with. */
@@ -48,7 +66,7 @@ export interface NodeState {
   lastAttempt: number;
   /** Consecutive failed publish attempts: the backoff exponent. */
   failures: number;
-  /** What the node learnt about its broker and its downlink (src/link.ts); kept as JSON. */
+  /** What the node learnt about its broker and its downlink (LinkMemory); kept as JSON. */
   link: LinkMemory;
   /** Per configured sensor, the samples it failed. */
   sensorErrors: number[];

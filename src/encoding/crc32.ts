@@ -67,6 +67,15 @@ export function crcPower(length: number): number {
   return power;
 }
 
+/** Bytes [start, end) of a larger range have the CRC-32 `crc`, and `power` is crcPower(end - start):
+ *  what lets the larger range's CRC be had without hashing them again (crc32Combine). */
+export interface KnownCrc {
+  start: number;
+  end: number;
+  crc: number;
+  power: number;
+}
+
 /** The CRC of A ‖ B from A's CRC, B's CRC and crcPower(B's length). */
 export function crc32Combine(first: number, second: number, power: number): number {
   return (crcMultiply(power, first) ^ second) >>> 0;

@@ -9,8 +9,8 @@
 
 import type { Config } from "../config";
 import type { Host } from "../host";
-import type { Channel } from "../sensors/registry";
-import { RetainedSlots, type LoadResult } from "./retained";
+import type { Channel } from "../sensors/channel";
+import { RetainedSlots, type LoadResult } from "./slots";
 import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./state";
 
 /** The flash key the state is copied under. */
