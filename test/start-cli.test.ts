@@ -3,14 +3,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { DEFAULT_PORT } from "../tools/start";
 
 const script = path.join(__dirname, "..", "tools", "start.js");
 
+/** Runs `npm start`; one that has not ended by itself in 60 s is killed (status null). */
 function start(...args: string[]) {
-  return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 60_000 });
+  return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 60_000, killSignal: "SIGKILL" });
 }
 
 function tempFile(name: string, text: string): string {
@@ -30,6 +33,25 @@ describe("npm start", () => {
     assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/temperature +-?[\d.]+ Cel/);
     assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/humidity +[\d.]+ %RH/);
     assert.match(r.stdout, /\[node-1\] 2 acknowledged publish\(es\): done/);
+  });
+
+  it("exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port", async () => {
+    // Whoever holds the port (a local mosquitto, another run, or this test) the run is the same.
+    const holder = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      holder.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? resolve() : reject(e)));
+      holder.listen(DEFAULT_PORT, "127.0.0.1", resolve);
+    });
+    try {
+      const r = start("--cycles", "1", "--time-scale", "600");
+      assert.equal(r.status, 0, r.status === null ? `still running after the node was done: killed\n${r.stdout}` : r.stderr);
+      assert.match(r.stdout, new RegExp(`^port ${DEFAULT_PORT} is taken`, "m"));
+      const port = /embedded MQTT broker \(aedes, MQTT 3\.1\.1\) on mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(r.stdout)?.[1];
+      assert.ok(port !== undefined && Number(port) !== DEFAULT_PORT, r.stdout);
+      assert.match(r.stdout, /^\[node-1\] 1 acknowledged publish\(es\): done$/m);
+    } finally {
+      if (holder.listening) await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it("prints its usage with --help", () => {
