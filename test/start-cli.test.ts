@@ -3,11 +3,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_PORT } from "../tools/start";
+import { holdPort } from "./support/mosquitto";
 
 const script = path.join(__dirname, "..", "tools", "start.js");
 
@@ -37,11 +37,7 @@ describe("npm start", () => {
 
   it("exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port", async () => {
     // Whoever holds the port (a local mosquitto, another run, or this test) the run is the same.
-    const holder = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      holder.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? resolve() : reject(e)));
-      holder.listen(DEFAULT_PORT, "127.0.0.1", resolve);
-    });
+    const holder = await holdPort(DEFAULT_PORT);
     try {
       const r = start("--cycles", "1", "--time-scale", "600");
       assert.equal(r.status, 0, r.status === null ? `still running after the node was done: killed\n${r.stdout}` : r.stderr);
@@ -50,7 +46,18 @@ describe("npm start", () => {
       assert.ok(port !== undefined && Number(port) !== DEFAULT_PORT, r.stdout);
       assert.match(r.stdout, /^\[node-1\] 1 acknowledged publish\(es\): done$/m);
     } finally {
-      if (holder.listening) await new Promise((resolve) => holder.close(resolve));
+      await holder.close();
+    }
+  });
+
+  it("says in one line that the --port asked for is taken, and exits 1 by itself", async () => {
+    const holder = await holdPort();
+    try {
+      const r = start("--port", String(holder.port), "--cycles", "1");
+      assert.equal(r.status, 1, r.status === null ? "did not exit: killed" : r.stdout);
+      assert.equal(r.stderr, `torpor: --port ${holder.port} is taken (another broker?): choose another, or leave --port out for ${DEFAULT_PORT} or a free one\n`);
+    } finally {
+      await holder.close();
     }
   });
 
