@@ -35,7 +35,7 @@ describe("npm start", () => {
     assert.match(r.stdout, /\[node-1\] 2 acknowledged publish\(es\): done/);
   });
 
-  it("exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port", async () => {
+  it(`exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port`, async () => {
     // Whoever holds the port (a local mosquitto, another run, or this test) the run is the same.
     const holder = await holdPort(DEFAULT_PORT);
     try {
