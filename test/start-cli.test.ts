@@ -1,4 +1,5 @@
-// `npm start` as a newcomer meets it: the command line, its errors, and a short run to completion.
+// `npm start` as a newcomer meets it: the command line, its errors, and a short run to completion,
+// with port 1883 free or taken (it ends by itself either way).
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -203,18 +203,11 @@ function checkFleetFits(nodes: number): void {
 
 /** Starts the embedded broker on `port`, or on 1883 when it is free (else on a free port). */
 async function embeddedBroker(port: number | undefined, out: (line: string) => void): Promise<EmbeddedBroker> {
-  if (port !== undefined) {
-    try {
-      return await startEmbeddedBroker(port);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new Error(`--port ${port} is taken (another broker?): choose another, or leave --port out for ${DEFAULT_PORT} or a free one`);
-      throw e;
-    }
-  }
   try {
-    return await startEmbeddedBroker(DEFAULT_PORT);
+    return await startEmbeddedBroker(port ?? DEFAULT_PORT);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    if (port !== undefined) throw new Error(`--port ${port} is taken (another broker?): choose another, or leave --port out for ${DEFAULT_PORT} or a free one`);
     out(`port ${DEFAULT_PORT} is taken (another broker?): the embedded broker takes a free port; --port N picks one`);
     return startEmbeddedBroker(0);
   }
