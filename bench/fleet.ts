@@ -58,50 +58,54 @@ async function fleetRun(broker: Mosquitto, nodes: number, span: { cycles?: numbe
   const { config } = layeredConfig(manifestConfig(), { broker: broker.url, prefix, sampleInterval: 60, batchSize: 5 });
   const counter = new ReadingCounter(config);
   const subscriber = await connectAsync(broker.url, { clean: false, clientId: `${prefix}-watcher`, reconnectPeriod: 500 });
-  subscriber.on("message", (topic, payload) => counter.handle(topic, payload));
-  await subscriber.subscribeAsync(`${prefix}/+/telemetry`, { qos: 1 });
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
-  let peak = rssBefore;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
-  const names = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
-  const brokerBefore = cpuOf(broker.pid);
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  let result: FleetResult;
+  // Ended on every path: a failed run leaves no client retrying the broker that main then stops.
   try {
-    result = await runFleet({ names, config, scale: "max", startMs: T0, ...(span.cycles ? { cycles: span.cycles } : {}), ...(span.hours ? { untilMs: T0 + span.hours * HOUR - 1 } : {}) });
+    subscriber.on("message", (topic, payload) => counter.handle(topic, payload));
+    await subscriber.subscribeAsync(`${prefix}/+/telemetry`, { qos: 1 });
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+    const names = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
+    const brokerBefore = cpuOf(broker.pid);
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    let result: FleetResult;
+    try {
+      result = await runFleet({ names, config, scale: "max", startMs: T0, ...(span.cycles ? { cycles: span.cycles } : {}), ...(span.hours ? { untilMs: T0 + span.hours * HOUR - 1 } : {}) });
+    } finally {
+      clearInterval(sampler);
+    }
+    const wall = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const expected = result.sampled - result.buffered;
+    for (let i = 0; i < 600 && counter.readings < expected; i++) await new Promise((r) => setTimeout(r, 50));
+    const brokerCpu = cpuOf(broker.pid) - brokerBefore;
+    return {
+      nodes,
+      simulatedHours: Number(((result.simulatedMs + 60_000) / HOUR).toFixed(3)),
+      wakes: result.wakes,
+      wallSeconds: Number(wall.toFixed(2)),
+      wakesPerSecond: Math.round(result.wakes / wall),
+      cpuSecondsPerWake: Number(((cpu.user + cpu.system) / 1e6 / result.wakes).toPrecision(3)),
+      peakRssMB: Math.round(peak / 2 ** 20),
+      residentBytesPerNode: Math.round((peak - rssBefore) / nodes),
+      readings: {
+        sampled: result.sampled,
+        acknowledged: result.delivered,
+        atSubscriber: counter.readings,
+        lost: expected - counter.readings,
+        duplicatedValues: counter.duplicates,
+        stillBuffered: result.buffered,
+      },
+      failedPublishes: result.failures,
+      brokerCpuSeconds: Number(brokerCpu.toFixed(2)),
+      brokerCpuSecondsPerWake: Number((brokerCpu / result.wakes).toPrecision(3)),
+    };
   } finally {
-    clearInterval(sampler);
+    await subscriber.endAsync(true);
   }
-  const wall = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  const expected = result.sampled - result.buffered;
-  for (let i = 0; i < 600 && counter.readings < expected; i++) await new Promise((r) => setTimeout(r, 50));
-  const brokerCpu = cpuOf(broker.pid) - brokerBefore;
-  await subscriber.endAsync(true);
-  return {
-    nodes,
-    simulatedHours: Number(((result.simulatedMs + 60_000) / HOUR).toFixed(3)),
-    wakes: result.wakes,
-    wallSeconds: Number(wall.toFixed(2)),
-    wakesPerSecond: Math.round(result.wakes / wall),
-    cpuSecondsPerWake: Number(((cpu.user + cpu.system) / 1e6 / result.wakes).toPrecision(3)),
-    peakRssMB: Math.round(peak / 2 ** 20),
-    residentBytesPerNode: Math.round((peak - rssBefore) / nodes),
-    readings: {
-      sampled: result.sampled,
-      acknowledged: result.delivered,
-      atSubscriber: counter.readings,
-      lost: expected - counter.readings,
-      duplicatedValues: counter.duplicates,
-      stillBuffered: result.buffered,
-    },
-    failedPublishes: result.failures,
-    brokerCpuSeconds: Number(brokerCpu.toFixed(2)),
-    brokerCpuSecondsPerWake: Number((brokerCpu / result.wakes).toPrecision(3)),
-  };
 }
 
 /** The process-per-wake host: `wakes` wakes of one node, each a process, one after the other;

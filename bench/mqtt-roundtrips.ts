@@ -93,8 +93,12 @@ function figures(traces: ConnectionTrace[]): Figures {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** Waits for the connection to close, at most 2 s; the timer goes with it, or the last wait would
+ *  hold the process up after the results are out. */
 async function settle(trace: ConnectionTrace): Promise<void> {
-  await Promise.race([trace.closed, new Promise((r) => setTimeout(r, 2000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([trace.closed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+  clearTimeout(timer);
 }
 
 interface TorporRun {

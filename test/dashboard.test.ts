@@ -89,7 +89,9 @@ describe("the web dashboard", { skip: fs.existsSync(browser) ? undefined : `${br
       assert.equal(badges.length, 2);
       assert.ok(badges.every((b) => ["asleep", "awake"].includes(b)), badges.join(", "));
       const facts = await page.locator('section[data-node="node-1"] .facts').textContent();
-      assert.match(facts ?? "", /battery \d\.\d\d V · next wake \d\d:\d\d:\d\dZ/);
+      // The next wake the node's status announced while the monitor's clock is short of it; once the
+      // clock has passed it (a loaded machine is slow to get here), the one its period makes due, "~".
+      assert.match(facts ?? "", /battery \d\.\d\d V · next wake ~?\d\d:\d\d:\d\dZ/);
       // The page's own canvases, drawn: one per channel.
       assert.equal(await page.locator("section.node canvas").count(), 12);
       if (process.env.TORPOR_SCREENSHOT) await page.screenshot({ path: process.env.TORPOR_SCREENSHOT, fullPage: true });

@@ -1,6 +1,6 @@
 // `npm run monitor` end to end: the monitor as its own process, subscribed to a broker that a
 // simulated node publishes to, exports exactly the readings the node sampled as CSV; bad flags are
-// one line and exit code 2.
+// one line and exit code 2; a --web port that is taken is one line and exit code 1.
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
+import { holdPort } from "./support/mosquitto";
 
 const monitor = path.join(__dirname, "..", "tools", "monitor.js");
 
@@ -49,6 +50,17 @@ describe("npm run monitor, end to end", () => {
       child.kill();
       await broker.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says in one line that the dashboard's --port is taken, and exits 1 by itself", async () => {
+    const holder = await holdPort();
+    try {
+      const run = spawnSync(process.execPath, [monitor, "--web", "--port", String(holder.port)], { encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL" });
+      assert.equal(run.status, 1, run.status === null ? "did not exit: killed" : run.stdout);
+      assert.equal(run.stderr, `monitor: --port ${holder.port}: taken (another dashboard?): choose another, or --port 0 for a free one\n`);
+    } finally {
+      await holder.close();
     }
   });
 

@@ -1,4 +1,5 @@
-// `npm start` as a newcomer meets it: the command line, its errors, and a short run to completion.
+// `npm start` as a newcomer meets it: the command line, its errors, and a short run to completion,
+// with port 1883 free or taken (it ends by itself either way).
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -6,11 +7,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { DEFAULT_PORT } from "../tools/start";
+import { holdPort } from "./support/mosquitto";
 
 const script = path.join(__dirname, "..", "tools", "start.js");
 
+/** Runs `npm start`; one that has not ended by itself in 60 s is killed (status null). */
 function start(...args: string[]) {
-  return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 60_000 });
+  return spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 60_000, killSignal: "SIGKILL" });
 }
 
 function tempFile(name: string, text: string): string {
@@ -30,6 +34,32 @@ describe("npm start", () => {
     assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/temperature +-?[\d.]+ Cel/);
     assert.match(r.stdout, /node-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +sht3x\/humidity +[\d.]+ %RH/);
     assert.match(r.stdout, /\[node-1\] 2 acknowledged publish\(es\): done/);
+  });
+
+  it(`exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port`, async () => {
+    // Whoever holds the port (a local mosquitto, another run, or this test) the run is the same.
+    const holder = await holdPort(DEFAULT_PORT);
+    try {
+      const r = start("--cycles", "1", "--time-scale", "600");
+      assert.equal(r.status, 0, r.status === null ? `still running after the node was done: killed\n${r.stdout}` : r.stderr);
+      assert.match(r.stdout, new RegExp(`^port ${DEFAULT_PORT} is taken`, "m"));
+      const port = /embedded MQTT broker \(aedes, MQTT 3\.1\.1\) on mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(r.stdout)?.[1];
+      assert.ok(port !== undefined && Number(port) !== DEFAULT_PORT, r.stdout);
+      assert.match(r.stdout, /^\[node-1\] 1 acknowledged publish\(es\): done$/m);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it("says in one line that the --port asked for is taken, and exits 1 by itself", async () => {
+    const holder = await holdPort();
+    try {
+      const r = start("--port", String(holder.port), "--cycles", "1");
+      assert.equal(r.status, 1, r.status === null ? "did not exit: killed" : r.stdout);
+      assert.equal(r.stderr, `torpor: --port ${holder.port} is taken (another broker?): choose another, or leave --port out for ${DEFAULT_PORT} or a free one\n`);
+    } finally {
+      await holder.close();
+    }
   });
 
   it("prints its usage with --help", () => {

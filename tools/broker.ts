@@ -11,17 +11,25 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(port = 0): Promise<EmbeddedBroker> {
   const { Aedes } = await import("aedes");
   const aedes = await Aedes.createBroker();
+  // aedes runs timers of its own (its heartbeat) from creation: it is closed on every path, a
+  // failed listen too, or it keeps the process alive.
+  const closeAedes = () => new Promise<void>((resolve) => aedes.close(() => resolve()));
   const server = net.createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+  } catch (e) {
+    await closeAedes();
+    throw e;
+  }
   const address = server.address() as net.AddressInfo;
   return {
     url: `mqtt://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        aedes.close(() => server.close(() => resolve()));
-      }),
+    close: async () => {
+      await closeAedes();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

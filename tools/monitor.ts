@@ -213,9 +213,16 @@ async function main(): Promise<void> {
     setInterval(() => process.stdout.write(`\x1b[H\x1b[2J${renderTable(fleet, now())}\n`), 1000);
   } else {
     const { serveDashboard } = await import("./dashboard/server");
-    // The page polls the fleet's state: nothing to print per event.
-    const dashboard = await serveDashboard(fleet, options.port);
-    out(`dashboard on ${dashboard.url} (MQTT: ${options.broker})`);
+    let url: string;
+    try {
+      // The page polls the fleet's state: nothing to print per event.
+      ({ url } = await serveDashboard(fleet, options.port));
+    } catch (e) {
+      const taken = (e as NodeJS.ErrnoException).code === "EADDRINUSE";
+      process.stderr.write(`monitor: --port ${options.port}: ${taken ? "taken (another dashboard?): choose another, or --port 0 for a free one" : (e as Error).message}\n`);
+      process.exit(1);
+    }
+    out(`dashboard on ${url} (MQTT: ${options.broker})`);
   }
   const mqtt = await import("mqtt");
   const client = mqtt.connect(options.broker, { clean: true });

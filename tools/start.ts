@@ -203,11 +203,11 @@ function checkFleetFits(nodes: number): void {
 
 /** Starts the embedded broker on `port`, or on 1883 when it is free (else on a free port). */
 async function embeddedBroker(port: number | undefined, out: (line: string) => void): Promise<EmbeddedBroker> {
-  if (port !== undefined) return startEmbeddedBroker(port);
   try {
-    return await startEmbeddedBroker(DEFAULT_PORT);
+    return await startEmbeddedBroker(port ?? DEFAULT_PORT);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    if (port !== undefined) throw new Error(`--port ${port} is taken (another broker?): choose another, or leave --port out for ${DEFAULT_PORT} or a free one`);
     out(`port ${DEFAULT_PORT} is taken (another broker?): the embedded broker takes a free port; --port N picks one`);
     return startEmbeddedBroker(0);
   }
@@ -231,62 +231,70 @@ export async function start(options: StartOptions, out: (line: string) => void =
   else if (nodes.length > MAX_PROCESSES) throw new UsageError(`--nodes ${nodes.length}: one process per wake runs at most ${MAX_PROCESSES} nodes (mode "${base.config.mode}" needs it); a deep-sleep fleet runs up to ${MAX_FLEET.toLocaleString("en-US")} in one process`);
   if (!fleet && options.timeScale === "max") throw new UsageError(`--time-scale max needs the fleet: mode "${base.config.mode}" runs one process per node`);
 
-  let broker: EmbeddedBroker | undefined;
-  const named = options.broker !== undefined || userConfig.broker !== undefined;
-  if (!named) broker = await embeddedBroker(options.port, out);
-  // What the nodes are given: every member, in order; the runner's subscriber uses the first.
-  const brokers = broker ? broker.url : base.config.brokers.map(brokerUrl).join(",");
-  const url = broker ? broker.url : brokerUrl(base.config.broker);
-  out(broker ? `embedded MQTT broker (aedes, MQTT 3.1.1) on ${url}` : `broker ${brokers}`);
-
-  const stateRoot = fleet ? undefined : options.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "torpor-"));
-  const pace = options.timeScale === "max" ? "simulated time as fast as it goes" : `${options.timeScale} simulated s per real s`;
-  out(fleet ? `${nodes.length.toLocaleString("en-US")} node${nodes.length === 1 ? "" : "s"} in this process, state in memory; ${pace}` : `node state in ${stateRoot}; ${pace}`);
-  const few = nodes.length <= FEW_NODES;
-  if (!few) out(`more than ${FEW_NODES} nodes: a summary every ${SUMMARY_MS / 1000} s instead of every line`);
-
-  const mqtt = await import("mqtt");
-  const seen = new ReadingCounter(base.config);
-  // The subscriber logs in as the nodes do. It waits for the broker a moment, so that the first
-  // batch is seen, but not for a broker that is not there: the nodes' own lines then say what their
-  // publishes met, and it joins them when the broker does.
-  const subscriber = mqtt.connect(url, {
-    clean: true,
-    reconnectPeriod: 500,
-    resubscribe: false,
-    clientId: `torpor-start-${process.pid}`,
-    ...(base.config.brokerUser ? { username: base.config.brokerUser } : {}),
-    ...(base.config.brokerPassword ? { password: base.config.brokerPassword } : {}),
-    ...pem,
-  });
-  let trouble: string | undefined;
-  let ready = () => {};
-  const settled = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, SUBSCRIBER_WAIT_MS);
-    ready = () => (clearTimeout(timer), resolve());
-  });
-  subscriber.on("connect", () => {
-    if (trouble !== undefined) out(`subscriber connected to ${url}`);
-    trouble = undefined;
-    subscriber.subscribe(seen.subscriptions, { qos: 1 }, () => ready());
-  });
-  subscriber.on("error", (e) => {
-    ready();
-    // Once per distinct trouble, not at every retry.
-    if (e.message === trouble) return;
-    trouble = e.message;
-    out(`subscriber: ${url}: ${e.message}; retrying`);
-  });
-  subscriber.on("message", (topic, payload) => {
-    for (const event of seen.handle(topic, payload)) if (few && event.kind !== "status") out(`  ${formatEvent(event)}`);
-  });
-  await settled;
-
-  const stopping = new AbortController();
-  const stop = () => stopping.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // Everything opened from here on is closed on every path, the last opened first: a broker or a
+  // subscriber left open would keep the process alive after the nodes are done.
+  const opened: (() => Promise<unknown>)[] = [];
   try {
+    const named = options.broker !== undefined || userConfig.broker !== undefined;
+    const broker = named ? undefined : await embeddedBroker(options.port, out);
+    if (broker) opened.push(() => broker.close());
+    // What the nodes are given: every member, in order; the runner's subscriber uses the first.
+    const brokers = broker ? broker.url : base.config.brokers.map(brokerUrl).join(",");
+    const url = broker ? broker.url : brokerUrl(base.config.broker);
+    out(broker ? `embedded MQTT broker (aedes, MQTT 3.1.1) on ${url}` : `broker ${brokers}`);
+
+    const stateRoot = fleet ? undefined : options.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "torpor-"));
+    const pace = options.timeScale === "max" ? "simulated time as fast as it goes" : `${options.timeScale} simulated s per real s`;
+    out(fleet ? `${nodes.length.toLocaleString("en-US")} node${nodes.length === 1 ? "" : "s"} in this process, state in memory; ${pace}` : `node state in ${stateRoot}; ${pace}`);
+    const few = nodes.length <= FEW_NODES;
+    if (!few) out(`more than ${FEW_NODES} nodes: a summary every ${SUMMARY_MS / 1000} s instead of every line`);
+
+    const mqtt = await import("mqtt");
+    const seen = new ReadingCounter(base.config);
+    // The subscriber logs in as the nodes do. It waits for the broker a moment, so that the first
+    // batch is seen, but not for a broker that is not there: the nodes' own lines then say what their
+    // publishes met, and it joins them when the broker does.
+    const subscriber = mqtt.connect(url, {
+      clean: true,
+      reconnectPeriod: 500,
+      resubscribe: false,
+      clientId: `torpor-start-${process.pid}`,
+      ...(base.config.brokerUser ? { username: base.config.brokerUser } : {}),
+      ...(base.config.brokerPassword ? { password: base.config.brokerPassword } : {}),
+      ...pem,
+    });
+    opened.push(() => subscriber.endAsync(true));
+    let trouble: string | undefined;
+    let ready = () => {};
+    const settled = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, SUBSCRIBER_WAIT_MS);
+      ready = () => (clearTimeout(timer), resolve());
+    });
+    subscriber.on("connect", () => {
+      if (trouble !== undefined) out(`subscriber connected to ${url}`);
+      trouble = undefined;
+      subscriber.subscribe(seen.subscriptions, { qos: 1 }, () => ready());
+    });
+    subscriber.on("error", (e) => {
+      ready();
+      // Once per distinct trouble, not at every retry.
+      if (e.message === trouble) return;
+      trouble = e.message;
+      out(`subscriber: ${url}: ${e.message}; retrying`);
+    });
+    subscriber.on("message", (topic, payload) => {
+      for (const event of seen.handle(topic, payload)) if (few && event.kind !== "status") out(`  ${formatEvent(event)}`);
+    });
+    await settled;
+
+    const stopping = new AbortController();
+    const stop = () => stopping.abort();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    opened.push(async () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    });
     if (fleet) {
       const result = await startFleet(nodes, base, brokers, options, few, seen, out, stopping.signal);
       // The last batches are on their way to the subscriber: wait for them, a bounded while.
@@ -310,10 +318,7 @@ export async function start(options: StartOptions, out: (line: string) => void =
     await new Promise((r) => setTimeout(r, 300));
     if (!few) out(`subscriber: ${seen.readings.toLocaleString("en-US")} readings, ${seen.duplicates.toLocaleString("en-US")} duplicate values, ${seen.gaps} gaps`);
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-    await subscriber.endAsync(true);
-    await broker?.close();
+    for (const close of opened.reverse()) await close();
   }
 }
 

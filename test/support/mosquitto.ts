@@ -37,11 +37,24 @@ export function mosquittoMissing(): string | undefined {
 }
 
 export async function freePort(): Promise<number> {
+  const held = await holdPort();
+  await held.close();
+  return held.port;
+}
+
+/** Listens on loopback `port` (0: a free one) as another program would: for a test of a tool whose
+ *  port is taken. A `port` someone else holds already is the same situation: `close` then has
+ *  nothing to close. */
+export async function holdPort(port = 0): Promise<{ port: number; close(): Promise<void> }> {
   const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" && port !== 0 ? resolve() : reject(e)));
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  return {
+    port: server.listening ? (server.address() as net.AddressInfo).port : port,
+    close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+  };
 }
 
 /** `options` as a list: config lines for the whole broker. */
