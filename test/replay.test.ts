@@ -80,7 +80,7 @@ describe("--replay", () => {
   });
 
   it("drives a node from a shared recording end to end", { skip: noRecordings }, () => {
-    const r = spawnSync(process.execPath, [start, "--replay", recordings[0]!, "--cycles", "1", "--time-scale", "600"], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [start, "--replay", recordings[0]!, "--cycles", "1", "--time-scale", "600"], { encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     // Every value the node published comes from the recording's range (19.5–24.39 °C, 21.865–39.5 %RH).
     const temperatures = [...r.stdout.matchAll(/sht3x\/temperature +(-?[\d.]+) Cel/g)].map((m) => Number(m[1]));
