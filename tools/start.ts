@@ -28,7 +28,7 @@ import { readRecording, RecordingError } from "../hosts/node/recording";
 import type { WakeReport } from "../hosts/node/wake";
 import { parseSim } from "../hosts/virtual/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
-import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor";
+import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor/events";
 import { UsageError } from "./usage-error";
 
 /** Up to this many nodes print every line; more print summaries. */
