@@ -6,7 +6,7 @@
 //   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--db postgres://…] [--json | --csv | --web [--port 8080]]
 
 import { parseArgs } from "node:util";
-import { UsageError } from "../usage-error";
+import { runCommand, UsageError } from "../command";
 import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./events";
 import { FleetState } from "./state";
 import { csvHeader, csvLine, renderTable } from "./table";
@@ -53,15 +53,7 @@ function parse(argv: string[]): MonitorOptions | "help" {
   return { broker: values.broker!, prefix: values.prefix!, output, port, db: values.db };
 }
 
-async function main(): Promise<void> {
-  let options;
-  try {
-    options = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`monitor: ${(e as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (options === "help") return void process.stdout.write(usage);
+async function watch(options: MonitorOptions): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const monitor = new TelemetryMonitor(options.prefix);
   const fleet = new FleetState();
@@ -112,4 +104,4 @@ async function main(): Promise<void> {
   });
 }
 
-if (require.main === module) void main();
+if (require.main === module) void runCommand({ name: "monitor", usage, parse, run: watch });
