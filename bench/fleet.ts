@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { connectAsync } from "mqtt";
 import { layeredConfig, manifestConfig } from "../hosts/node/config-file";
 import { runFleet, type FleetResult } from "../hosts/node/fleet";
-import { mosquittoMissing, startMosquitto, type Mosquitto } from "../test/support/mosquitto";
+import { mosquittoMissing, startMosquitto, type Mosquitto } from "../tools/mosquitto";
 import { ReadingCounter } from "../tools/start";
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -26,7 +26,7 @@ import { connectAsync } from "mqtt";
 import { startEmbeddedBroker } from "../tools/broker";
 import type { WakeReport } from "../hosts/node/wake";
 import { TestNode } from "../test/support/e2e-node";
-import { mosquittoMissing, startMosquitto } from "../test/support/mosquitto";
+import { mosquittoMissing, startMosquitto } from "../tools/mosquitto";
 import * as mqttPacket from "mqtt-packet";
 import { decodeFrame, PacketType, publishInfo, startProxy, type ConnectionTrace, type Frame, type Proxy } from "../test/support/proxy";
 import { decodePayload } from "../tools/payload-decoder";

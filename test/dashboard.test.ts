@@ -15,7 +15,7 @@ import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
 
 const browser = "/usr/bin/chromium";
-const monitor = path.join(__dirname, "..", "tools", "monitor.js");
+const monitor = path.join(__dirname, "..", "tools", "monitor", "main.js");
 const examples = path.join(__dirname, "..", "..", "examples");
 
 async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {

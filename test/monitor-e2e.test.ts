@@ -12,7 +12,7 @@ import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
 import { holdPort } from "./support/mosquitto";
 
-const monitor = path.join(__dirname, "..", "tools", "monitor.js");
+const monitor = path.join(__dirname, "..", "tools", "monitor", "main.js");
 
 async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
 import { rowsOf, schema, store } from "../tools/collect-store";
-import { TelemetryMonitor } from "../tools/monitor";
-import { loadHistory } from "../tools/monitor-history";
-import { FleetState, health } from "../tools/monitor-state";
+import { TelemetryMonitor } from "../tools/monitor/events";
+import { loadHistory } from "../tools/monitor/history";
+import { FleetState, health } from "../tools/monitor/state";
 import { postgresMissing, startPostgres, type Postgres } from "./support/postgres";
 
 const T0 = 1_764_000_000;

@@ -7,9 +7,9 @@ import { describe, it } from "node:test";
 import { parseConfig } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
 import { encodePayload } from "../src/telemetry/payload";
-import { TelemetryMonitor, type Reading } from "../tools/monitor";
-import { FleetState, health, HISTORY, MAX_NODE_CHANNELS, nextExpected } from "../tools/monitor-state";
-import { age, csvHeader, csvLine, renderTable } from "../tools/monitor-table";
+import { TelemetryMonitor, type Reading } from "../tools/monitor/events";
+import { FleetState, health, HISTORY, MAX_NODE_CHANNELS, nextExpected } from "../tools/monitor/state";
+import { age, csvHeader, csvLine, renderTable } from "../tools/monitor/table";
 
 const config = parseConfig({ sensors: [{ type: "sht3x", address: 0x44 }, { type: "battery", pin: 34 }] });
 const channels = channelsOf(config.sensors);

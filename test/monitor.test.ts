@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatEvent, TelemetryMonitor, type MonitorEvent } from "../tools/monitor";
+import { formatEvent, TelemetryMonitor, type MonitorEvent } from "../tools/monitor/events";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const batch = (bt: number, ...values: number[]) =>

@@ -11,7 +11,7 @@ import { channelsOf } from "../src/sensors/registry";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
 import { encodeSenmlCbor } from "../src/telemetry/senml-cbor";
 import { decodePayload, payloadFormatOf } from "../tools/payload-decoder";
-import { TelemetryMonitor } from "../tools/monitor";
+import { TelemetryMonitor } from "../tools/monitor/events";
 
 const config = parseConfig({ sensors: [{ type: "sht3x", address: 0x44 }, { type: "bme280", address: 0x76 }, { type: "battery", pin: 34 }] });
 const channels = channelsOf(config.sensors);

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { defaultAssumptions as datasheet, effectiveBatch, measureBatches, measureOnNodeHost, parameters, parsePowerArgs, project, sweep, type Measured } from "../tools/power";
 import { parseConfig } from "../src/config";
-import { UsageError } from "../tools/usage-error";
+import { UsageError } from "../tools/command";
 
 // 48 000 units of XS compute: 20 ms at the default 2400 a millisecond.
 const measured: Measured = { xsCompute: 48_000, awakeMs: 3, sampleMs: 15, radioMs: 30, bytesUp: 1000, bytesDown: 60, source: "test" };

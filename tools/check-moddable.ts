@@ -14,12 +14,12 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vm from "node:vm";
 import { acceptedKeys } from "../hosts/esp32/sdk-config";
 import { ConfigError, parseConfig } from "../src/config";
+import { mosquittoMissing, startMosquitto } from "./mosquitto";
 import { decodePayload } from "./payload-decoder";
 import type { ResolvedRecord } from "./senml";
 
@@ -250,16 +250,6 @@ export async function phyCalibrationKept(sdk: Sdk, platform: string, expected: b
   return { name, ok, detail: `${file}: CONFIG_ESP_PHY_CALIBRATION_AND_DATA_STORAGE ${kept ? "=y" : "off"}` };
 }
 
-const mosquittoBinary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"].find((p) => fs.existsSync(p));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** The files of a mosquitto TLS listener (PEM). */
 interface BrokerTLS {
   cafile: string;
@@ -267,31 +257,10 @@ interface BrokerTLS {
   keyfile: string;
 }
 
-async function startMosquitto(tls?: BrokerTLS): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-mosquitto-"));
-  const conf = path.join(dir, "mosquitto.conf");
-  const secure = tls ? `cafile ${tls.cafile}\ncertfile ${tls.certfile}\nkeyfile ${tls.keyfile}\n` : "";
-  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${secure}`);
-  const child = spawn(mosquittoBinary!, ["-c", conf], { stdio: "ignore" });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (up) return { url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`, stop };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error(`mosquitto did not listen on ${port}`);
+/** A mosquitto for the simulator, with a TLS listener when `tls` names its files. */
+async function startBroker(tls?: BrokerTLS): Promise<{ url: string; stop(): Promise<void> }> {
+  const broker = await startMosquitto({ listener: tls ? [`cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`] : [] });
+  return { url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${broker.port}`, stop: broker.stop };
 }
 
 /** A manifest in `dir` that includes the repository's, as a developer's own wrapper would, with `extra`. */
@@ -335,9 +304,9 @@ interface SimulatorOptions {
  * mosquitto. Skipped (undefined) where it cannot run.
  */
 async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<SimulatorRun | { skipped: string }> {
-  const missing = sdk.desktop !== "lin" ? "a headless simulator run needs Linux" : !has("xvfb-run") ? "xvfb-run is not installed" : !mosquittoBinary ? "mosquitto is not installed" : undefined;
+  const missing = sdk.desktop !== "lin" ? "a headless simulator run needs Linux" : !has("xvfb-run") ? "xvfb-run is not installed" : mosquittoMissing() ? "mosquitto is not installed" : undefined;
   if (missing) return { skipped: missing };
-  const broker = await startMosquitto(options.tls);
+  const broker = await startBroker(options.tls);
   const dir = options.app ?? repoRoot;
   const node = `check-${process.pid}-${path.basename(dir)}`;
   const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`].map((f) => path.join(os.tmpdir(), f));

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import type { IClientOptions, IPublishPacket } from "mqtt";
 import { rowsOf, schema, store } from "./collect-store";
-import { UsageError } from "./usage-error";
+import { runCommand, UsageError } from "./command";
 
 const usage = "usage: npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector]\n";
 
@@ -93,21 +93,4 @@ async function collect(options: CollectOptions, log: (line: string) => void): Pr
   process.once("SIGTERM", stop);
 }
 
-async function main(): Promise<void> {
-  let options;
-  try {
-    options = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`collect: ${(e as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (options === "help") return void process.stdout.write(usage);
-  try {
-    await collect(options, (line) => process.stdout.write(`${line}\n`));
-  } catch (e) {
-    process.stderr.write(`collect: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  }
-}
-
-if (require.main === module) void main();
+if (require.main === module) void runCommand({ name: "collect", usage, parse, run: (options) => collect(options, (line) => process.stdout.write(`${line}\n`)) });

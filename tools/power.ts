@@ -23,7 +23,7 @@ import { bufferCapacity, readState, STATE_VERSION } from "../src/retained/state"
 import { channelsOf } from "../src/sensors/registry";
 import { xsComputeByFill } from "../bench/xs";
 import { startEmbeddedBroker } from "./broker";
-import { UsageError } from "./usage-error";
+import { runCommand, UsageError } from "./command";
 
 /** What the model takes from measurements, and where the figures come from (for the report). */
 export interface Measured extends ModelMeasured {
@@ -266,33 +266,26 @@ function report(raw: Config, measured: ReadonlyMap<number, Measured>, a: Assumpt
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  let options: PowerOptions | "help";
-  let config: Config;
-  let raw: RawConfig;
-  try {
-    options = parsePowerArgs(process.argv.slice(2));
-    if (options === "help") {
-      process.stdout.write(usage);
-      return;
-    }
-    raw = options.config ? readConfigFile(options.config) : {};
-    config = layeredConfig(manifestConfig(), raw).config;
-  } catch (e) {
-    process.stderr.write(`power: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError || e instanceof ConfigError || (e as Error).message.startsWith("--config") ? 2 : 1);
-  }
-  try {
-    const measured = options.state
-      ? new Map(batchSizes(config).map((b) => [b, measuredFromState(options.state!, config)] as const))
-      : await measureBatches(raw, config, options.wakes);
-    const figures = sweep(config, measured, options.assumptions);
-    if (options.json) process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures }, null, 2)}\n`);
-    else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n`);
-  } catch (e) {
-    process.stderr.write(`power: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
-  }
+async function printProjection(options: PowerOptions): Promise<void> {
+  const raw: RawConfig = options.config ? readConfigFile(options.config) : {};
+  const config = layeredConfig(manifestConfig(), raw).config;
+  const measured = options.state
+    ? new Map(batchSizes(config).map((b) => [b, measuredFromState(options.state!, config)] as const))
+    : await measureBatches(raw, config, options.wakes);
+  const figures = sweep(config, measured, options.assumptions);
+  if (options.json) process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures }, null, 2)}\n`);
+  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n`);
 }
 
-if (require.main === module) void main();
+if (require.main === module) {
+  void runCommand({
+    name: "power",
+    usage,
+    // A bad flag is its line alone: the usage runs to many lines.
+    afterUsageError: "",
+    parse: parsePowerArgs,
+    run: printProjection,
+    // A config that does not hold is as bad as a bad flag.
+    exitCode: (e) => (e instanceof UsageError || e instanceof ConfigError || (e as Error).message.startsWith("--config") ? 2 : 1),
+  });
+}

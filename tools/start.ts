@@ -28,8 +28,8 @@ import { readRecording, RecordingError } from "../hosts/node/recording";
 import type { WakeReport } from "../hosts/node/wake";
 import { parseSim } from "../hosts/virtual/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
-import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor";
-import { UsageError } from "./usage-error";
+import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor/events";
+import { runCommand, UsageError } from "./command";
 
 /** Up to this many nodes print every line; more print summaries. */
 const FEW_NODES = 10;
@@ -463,25 +463,14 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  let options: StartOptions | "help";
-  try {
-    options = parseStartArgs(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`torpor: ${(e as Error).message}\n${usage.split("\n")[0]}\n`);
-    process.exit(2);
-  }
-  if (options === "help") {
-    process.stdout.write(usage);
-    return;
-  }
-  try {
-    await start(options);
-  } catch (e) {
-    const bad = e instanceof ConfigError || e instanceof RecordingError || e instanceof WakeInputError || (e as Error).message.startsWith("--config");
-    process.stderr.write(`torpor: ${(e as Error).message}\n`);
-    process.exit(bad ? 2 : 1);
-  }
+if (require.main === module) {
+  void runCommand({
+    name: "torpor",
+    usage,
+    afterUsageError: `${usage.split("\n")[0]}\n`,
+    parse: parseStartArgs,
+    run: start,
+    // What the node was given (its config, a recording, a wake's input) is bad: as a bad flag is.
+    exitCode: (e) => (e instanceof ConfigError || e instanceof RecordingError || e instanceof WakeInputError || (e as Error).message.startsWith("--config") ? 2 : 1),
+  });
 }
-
-if (require.main === module) void main();

@@ -1,10 +1,10 @@
-// What the monitor knows of each node, built from the monitor's events (tools/monitor.ts): the
+// What the monitor knows of each node, built from the monitor's events (TelemetryMonitor): the
 // newest value and the history of each channel (by the times the node stamped, so a batch of past
 // readings back-fills the history rather than landing at its arrival), the last status, and the
 // counts of what went wrong. Judges each node's state at a given moment: awake, asleep, online,
 // overdue or offline. Time is passed in, never read: the table, the dashboard and the tests share it.
 
-import type { MonitorEvent } from "./monitor";
+import type { MonitorEvent } from "./events";
 
 export type NodeHealth = "awake" | "asleep" | "online" | "overdue" | "offline" | "unknown";
 

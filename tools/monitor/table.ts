@@ -1,8 +1,8 @@
 // The monitor's outputs: the live table (one row per node, redrawn in a terminal) and the CSV of
 // readings (`--csv`).
 
-import type { Reading } from "./monitor";
-import { battery, health, lastHeard, latest, nextExpected, sensorErrors, statusNumber, type FleetState } from "./monitor-state";
+import type { Reading } from "./events";
+import { battery, health, lastHeard, latest, nextExpected, sensorErrors, statusNumber, type FleetState } from "./state";
 
 /** 42 s, 5m, 3h, 2d: an age at a glance (0 for a time ahead of now, as a simulated node's is). */
 export function age(seconds: number): string {

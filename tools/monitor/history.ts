@@ -3,8 +3,8 @@
 // dashboard shows the past at once and a batch that brings one of them again is a duplicate. The
 // database does not keep the topic prefix: every node in it is loaded.
 
-import type { TelemetryMonitor } from "./monitor";
-import { HISTORY, type FleetState } from "./monitor-state";
+import type { TelemetryMonitor } from "./events";
+import { HISTORY, type FleetState } from "./state";
 
 /** Loads up to HISTORY readings per node and channel; returns how many. */
 export async function loadHistory(db: string, fleet: FleetState, monitor: TelemetryMonitor): Promise<number> {

@@ -1,13 +1,13 @@
 // The dashboard's web server (`npm run monitor -- --web`): on 127.0.0.1 only, it serves the page
-// (tools/dashboard/index.html, app.js), uPlot from node_modules (no CDN: the dashboard works with
-// no internet), and the fleet as JSON at /state, which the page polls. Nothing it serves comes from
-// a request: there are five fixed paths and nothing else.
+// (index.html and app.js, in the folder page/ beside this file), uPlot from node_modules (no CDN:
+// the dashboard works with no internet), and the fleet as JSON at /state, which the page polls.
+// Nothing it serves comes from a request: there are five fixed paths and nothing else.
 
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { health, nextExpected, type FleetState } from "../monitor-state";
+import { health, nextExpected, type FleetState } from "./state";
 
 export interface Dashboard {
   url: string;
@@ -15,7 +15,7 @@ export interface Dashboard {
 }
 
 /** The page's sources: in the repository, beside this file's TypeScript (dist/ holds only the JS). */
-const pageDir = path.resolve(__dirname, "..", "..", "..", "tools", "dashboard");
+const pageDir = path.resolve(__dirname, "..", "..", "..", "tools", "monitor", "page");
 const uplotDir = path.join(path.dirname(require.resolve("uplot/package.json")), "dist");
 
 const files: Record<string, { file: string; type: string }> = {
