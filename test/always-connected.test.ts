@@ -29,10 +29,10 @@ describe("always-connected mode", () => {
         super(options);
         connections++;
       }
-      override write(bytes: ArrayBufferView | ArrayBuffer): void {
+      override write(bytes: ArrayBufferView | ArrayBuffer): number {
         const b = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
         if (b.length === 2 && b[0] === 0xc0 && b[1] === 0) events.push("ping");
-        super.write(bytes);
+        return super.write(bytes);
       }
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-ac-"));
