@@ -2,7 +2,7 @@
 // 50 ms each way (a 100 ms round trip: a slow Wi-Fi link to a remote broker).
 //
 // torpor: a node publishes its 12-reading batch (QoS 1) in one pipelined exchange: CONNECT, the
-// PUBLISH and the sync marker in one write, then DISCONNECT once the PUBACK and the marker are back
+// PUBLISH and the sync marker in one flight, then DISCONNECT once the PUBACK and the marker are back
 // (with its retained status first when that has news: a resumed wake with nothing new sends none). Measured at steady-state wakes (the command subscription already in the
 // broker's session), each a process of its own as on the runner; the node's first-ever wake, which
 // also subscribes, is reported apart. Baseline "mqtt.js": connect → publish (QoS 1, the same payload

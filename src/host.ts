@@ -58,7 +58,11 @@ export interface DigitalConstructor {
   readonly InputPullDown: unknown;
 }
 
-/** ECMA-419 §11.1 TCP socket, "buffer" format. The first onWritable means connected. */
+/**
+ * ECMA-419 §11.1 TCP socket, "buffer" format. The first onWritable means connected. onWritable(bytes)
+ * and write() both tell how many bytes the socket can take now; the caller writes no more than that,
+ * and waits for the next onWritable when it is 0.
+ */
 export interface TCPOptions {
   address: string;
   port: number;
@@ -70,7 +74,10 @@ export interface TCPOptions {
 }
 export interface TCP {
   read(byteLength?: number): ArrayBuffer | undefined;
-  write(buffer: BufferSource): void;
+  /** Returns the bytes still writable. The socket owns `buffer`'s bytes from then on: a caller never
+   *  changes them after the call. */
+  write(buffer: BufferSource): number;
+  /** Ends the connection after what was written. */
   close(): void;
 }
 export type TCPConstructor = new (options: TCPOptions) => TCP;

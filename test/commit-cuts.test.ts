@@ -246,8 +246,7 @@ function wake(node: Node, broker: Broker, plan: BrokerPlan, together: boolean, w
   /** The driver's step after each input: write what the exchange queued, note when it settles. */
   const write = () => {
     if (cut) return;
-    const bytes = exchange.takeOutput();
-    if (bytes) broker.take(bytes);
+    for (let bytes = exchange.takeOutput(Infinity, now); bytes; bytes = exchange.takeOutput(Infinity, now)) broker.take(bytes);
     const settled = exchange.settle();
     if (settled && !outcome) {
       outcome = settled;

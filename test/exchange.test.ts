@@ -12,6 +12,8 @@ import { run, type ExchangeScenario } from "./fixtures/xs/exchange-ops";
 import { parseConfig } from "../src/config";
 import { freshState, layoutOf } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
+import { encode, PacketReader } from "../src/mqtt/codec";
+import type { Instant } from "../src/uplink/contract";
 import { Exchange } from "../src/uplink/exchange";
 
 const scenarios: Record<string, ExchangeScenario> = {
@@ -65,14 +67,17 @@ const hostile = fc.sample(
   { numRuns: 40, seed: 11 },
 ).map((commands): ExchangeScenario => ({ version: 5, readings: 2, commands, untilMs: 2_000_000 }));
 
-describe("an exchange whose socket never came up", () => {
-  const exchange = () => {
-    const config = parseConfig({ node: "x", mqttVersion: 5 });
-    const channels = channelsOf(config.sensors);
-    const state = freshState(channels.length, 3000, layoutOf(channels), 0, config.sensors.length);
-    return new Exchange({ config, channels, state, commit: () => {}, log: () => {}, node: "x", hostName: "test", version: 5, persistent: false, deadline: 10_000 });
-  };
+/** An MQTT 5 exchange of a deep-sleep wake whose deadline is at 10 s. */
+const exchange = () => {
+  const config = parseConfig({ node: "x", mqttVersion: 5 });
+  const channels = channelsOf(config.sensors);
+  const state = freshState(channels.length, 3000, layoutOf(channels), 0, config.sensors.length);
+  return new Exchange({ config, channels, state, commit: () => {}, log: () => {}, node: "x", hostName: "test", version: 5, persistent: false, deadline: 10_000 });
+};
 
+const at = (ticks: number): Instant => ({ ticks, wall: 0 });
+
+describe("an exchange whose socket never came up", () => {
   it("is due at its deadline (the network gets that long to come up) and settles when the connection fails", () => {
     const x = exchange();
     assert.equal(x.phase, "idle");
@@ -84,8 +89,54 @@ describe("an exchange whose socket never came up", () => {
 
   it("settles at its deadline", () => {
     const x = exchange();
-    x.tick({ ticks: 10_000, wall: 0 });
+    x.tick(at(10_000));
     assert.equal(x.settle()?.cause, "deadline");
+  });
+});
+
+describe("a closing exchange's last packets", () => {
+  /** An exchange that connected and closed with nothing written since it started. */
+  const closing = () => {
+    const x = exchange();
+    x.start(at(0));
+    x.receive(encode({ type: "connack", sessionPresent: false, reasonCode: 0 }, 5), at(1));
+    x.close(at(2));
+    // A status larger than the broker has taken waits for a PINGRESP behind it.
+    if (x.phase === "confirming") x.receive(encode({ type: "pingresp" }, 5), at(3));
+    assert.equal(x.closed, true);
+    assert.equal(x.writing, true);
+    return x;
+  };
+
+  it("come out in pieces no larger than the room, DISCONNECT last", () => {
+    const x = closing();
+    const reader = new PacketReader(5);
+    const types: string[] = [];
+    for (let piece = x.takeOutput(7, at(4)); piece; piece = x.takeOutput(7, at(4))) {
+      assert.ok(piece.length <= 7, `a piece of ${piece.length} bytes`);
+      reader.push(piece);
+      for (let p = reader.next(); p; p = reader.next()) types.push(p.type);
+    }
+    assert.deepEqual(types.slice(0, 1), ["connect"]);
+    assert.deepEqual(types.slice(-1), ["disconnect"]);
+    assert.equal(x.writing, false);
+    assert.equal(x.wakeAt, undefined);
+  });
+
+  it("keep the connection until the deadline, then are dropped", () => {
+    const x = closing();
+    assert.equal(x.wakeAt, 10_000);
+    x.tick(at(9_999));
+    assert.equal(x.writing, true);
+    x.tick(at(10_000));
+    assert.equal(x.writing, false);
+    assert.equal(x.wakeAt, undefined);
+  });
+
+  it("are dropped when the connection goes", () => {
+    const x = closing();
+    x.lost("connection reset");
+    assert.equal(x.writing, false);
   });
 });
 

@@ -108,4 +108,48 @@ describe("NodeTCP (ECMA-419 TCP over node:net)", () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(calls, 0);
   });
+
+  it("reports the room left on each write, 0 once node:net would have the writer wait, and onWritable again when it drained", async () => {
+    let held: net.Socket | undefined;
+    // A peer that reads nothing until told: the writer's buffers fill.
+    const sink = net.createServer();
+    const peer = new Promise<net.Socket>((resolve) =>
+      sink.once("connection", (socket: net.Socket) => {
+        held = socket;
+        socket.pause();
+        resolve(socket);
+      }),
+    );
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+    try {
+      const rooms = await new Promise<{ first: number; last: number; again: number }>((resolve, reject) => {
+        let first = 0;
+        let last = -1;
+        new NodeTCP({
+          address: "127.0.0.1",
+          port: (sink.address() as net.AddressInfo).port,
+          onWritable(bytes) {
+            if (last === 0) {
+              this.close();
+              resolve({ first, last, again: bytes });
+              return;
+            }
+            first = bytes;
+            const chunk = new Uint8Array(64 * 1024);
+            // At most 256 MB: far more than a loopback socket's buffers hold.
+            for (let i = 0; i < 4096 && (last = this.write(chunk)) > 0; i++);
+            if (last !== 0) return reject(new Error(`write() still reports ${last} bytes of room`));
+            void peer.then((socket) => socket.resume());
+          },
+          onError: reject,
+        });
+      });
+      assert.ok(rooms.first > 0);
+      assert.equal(rooms.last, 0);
+      assert.ok(rooms.again > 0);
+    } finally {
+      held?.destroy();
+      sink.close();
+    }
+  });
 });

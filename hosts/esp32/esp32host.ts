@@ -9,7 +9,6 @@ import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import device from "embedded:provider/builtin";
 import Preference from "preference";
-import Time from "time";
 import Timer from "timer";
 import { ConfigError } from "../../src/config-error";
 import { parseConfig, type Config } from "../../src/config";
@@ -20,8 +19,8 @@ import * as power from "./native/power";
 import { NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
 import { clock, log, resolve, timers } from "../moddable/runtime";
-import { BufferedTCP, pendingSockets } from "../moddable/sdk-tcp";
-import { BufferedTLS } from "../moddable/sdk-tls";
+import { SDKTCP } from "../moddable/sdk-tcp";
+import { SDKTLS } from "../moddable/sdk-tls";
 import { Station, type StaticAddress } from "./station";
 
 /**
@@ -36,8 +35,7 @@ export const checkHostConfig: CheckHostConfig = (raw) => {
 };
 
 /** Waiting for the last bytes (the DISCONNECT) to leave before the radio goes off: lwip sends
- *  them after write() returns. The queue gets at most FLUSH_LIMIT_MS, the air LINGER_MS more. */
-const FLUSH_LIMIT_MS = 1000;
+ *  them after write() returns, and the driver closes the socket only once its last write is made. */
 const LINGER_MS = 50;
 
 const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
@@ -73,8 +71,8 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
         cancelRadioOff();
         cancelRadioOff = afterSending(() => station.down());
       },
-      TCP: BufferedTCP,
-      TLS: BufferedTLS,
+      TCP: SDKTCP,
+      TLS: SDKTLS,
     },
     // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
     // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).
@@ -116,22 +114,12 @@ function preferences(): Flash {
   };
 }
 
-/** Calls `then` once the sockets' queues are out (or FLUSH_LIMIT_MS passed), LINGER_MS later;
- *  returns what cancels it. */
+/** Calls `then` LINGER_MS later; returns what cancels it. */
 function afterSending(then: () => void): () => void {
-  const started = Time.ticks;
-  let timer: Timer | undefined;
-  const poll = () => {
-    if (pendingSockets() === 0 || Time.delta(started) >= FLUSH_LIMIT_MS) {
-      timer = Timer.set(() => {
-        timer = undefined;
-        then();
-      }, LINGER_MS);
-    } else {
-      timer = Timer.set(poll, 10);
-    }
-  };
-  timer = Timer.set(poll, 0);
+  let timer: Timer | undefined = Timer.set(() => {
+    timer = undefined;
+    then();
+  }, LINGER_MS);
   return () => {
     if (timer !== undefined) Timer.clear(timer);
     timer = undefined;

@@ -1,7 +1,7 @@
 // The Host's TLS (mqtts://) on the Moddable hosts: the SDK's ECMA-419 TLS socket
 // (embedded:io/socket/tcp/tls, $MODDABLE/examples/io/tcp/tlssocket, over ssl/session from
-// modules/crypt/tls_419.json) on the SDK's TCP socket, behind the same write queue as plain TCP
-// (sdk-tcp.ts). Config names the certificates as resources, which this reads into the bytes the
+// modules/crypt/tls_419.json) on the SDK's TCP socket, behind the same adapter as plain TCP
+// (`SDKTCP`). Config names the certificates as resources, which this reads into the bytes the
 // SSL session wants:
 //   secure.ca          (tlsCa)   → the session's `certificate`: a trusted CA, beside the SDK's own list
 //   secure.certificate (tlsCert) → `clientCertificates: [it]`, sent when the broker asks for one
@@ -11,12 +11,12 @@
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import Resource from "Resource";
-import { BufferedTCP } from "./sdk-tcp";
+import { SDKTCP } from "./sdk-tcp";
 import type { SDKSocket, SDKSocketCallbacks } from "./sdk-tcp";
 import type { TCPOptions, TLSOptions } from "../../src/host";
 
-/** The TLS socket reports its onWritable space less 96 bytes for the record around it, but the
- *  space a write returns less only 32; a CBC record with SHA-384 adds up to 85. */
+/** The TLS socket reports its onWritable room less 96 bytes for the record around it, but the
+ *  room a write returns less only 32; a CBC record with SHA-384 adds up to 85. */
 const RESERVE = 64;
 
 const CONFIG_KEYS = { ca: "tlsCa", certificate: "tlsCert", key: "tlsKey" } as const;
@@ -142,7 +142,7 @@ function openTLS(options: TLSOptions, callbacks: SDKSocketCallbacks): SDKSocket 
   };
 }
 
-export class BufferedTLS extends BufferedTCP {
+export class SDKTLS extends SDKTCP {
   constructor(options: TLSOptions) {
     super(options, (_tcp: TCPOptions, callbacks: SDKSocketCallbacks) => openTLS(options, callbacks), RESERVE);
   }

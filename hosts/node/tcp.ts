@@ -1,14 +1,13 @@
 // ECMA-419 TCP socket (§11.1) over node:net, "buffer" format: an options object with callbacks,
 // onWritable(bytes) first when connected, onReadable(bytes) as data arrives, read() to take it,
-// write() to send, onError() on failure or when the peer closes, close() to end.
+// write() to send, onError() on failure or when the peer closes, close() to end. The room onWritable
+// and write() report is what node:net buffers before it asks the writer to wait (its high-water
+// mark, less what is buffered), and onWritable comes again when that buffer has drained.
 
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { BufferSource, TCP, TCPOptions, TLSOptions } from "../../src/host";
-
-/** What onWritable reports as free space: Node buffers for us, so this is a nominal window. */
-const WINDOW = 64 * 1024;
 
 export class NodeTCP implements TCP {
   #socket: net.Socket;
@@ -19,8 +18,8 @@ export class NodeTCP implements TCP {
   constructor(options: TCPOptions, socket?: net.Socket) {
     if (!net.isIP(options.address)) throw new TypeError(`TCP: address must be an IP address, got "${options.address}"`);
     this.#socket = socket ?? net.connect({ host: options.address, port: options.port, noDelay: options.nodelay ?? false });
-    this.#socket.once(socket ? "secureConnect" : "connect", () => this.#closed || options.onWritable?.call(this, WINDOW));
-    this.#socket.on("drain", () => this.#closed || options.onWritable?.call(this, WINDOW));
+    this.#socket.once(socket ? "secureConnect" : "connect", () => this.#closed || options.onWritable?.call(this, this.#room()));
+    this.#socket.on("drain", () => this.#closed || options.onWritable?.call(this, this.#room()));
     this.#socket.on("data", (chunk: Buffer) => {
       if (this.#closed) return;
       this.#received.push(chunk);
@@ -47,12 +46,18 @@ export class NodeTCP implements TCP {
     return all.buffer.slice(all.byteOffset, all.byteOffset + n) as ArrayBuffer;
   }
 
-  write(buffer: BufferSource): void {
+  write(buffer: BufferSource): number {
     if (this.#closed) throw new Error("TCP: closed");
     const bytes = ArrayBuffer.isView(buffer)
       ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
       : new Uint8Array(buffer);
     this.#socket.write(bytes);
+    return this.#room();
+  }
+
+  /** 0 exactly when node:net's write() would have said to wait, so a "drain" follows. */
+  #room(): number {
+    return Math.max(0, this.#socket.writableHighWaterMark - this.#socket.writableLength);
   }
 
   close(): void {

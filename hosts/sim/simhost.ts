@@ -13,8 +13,8 @@ import type { Host, WakeCause } from "../../src/host";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { virtualBoard } from "../virtual/board";
 import { SyntheticEnvironment } from "../virtual/environment";
-import { BufferedTCP } from "../moddable/sdk-tcp";
-import { BufferedTLS } from "../moddable/sdk-tls";
+import { SDKTCP } from "../moddable/sdk-tcp";
+import { SDKTLS } from "../moddable/sdk-tls";
 import { clock as hostClock, log, resolve, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
@@ -48,8 +48,8 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
       up: (_timeoutMs, callback) => void Timer.set(() => callback(), 0),
       resolve,
       down: () => {},
-      TCP: BufferedTCP,
-      TLS: BufferedTLS,
+      TCP: SDKTCP,
+      TLS: SDKTLS,
     },
     clock,
     timer: timers(),

@@ -96,7 +96,7 @@ export class PublisherSession {
     this.#reader = new PacketReader(version, { discardOversized: true, ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }) });
   }
 
-  /** Queues CONNECT. Packets queued after it go out in the same write: MQTT §3.1.4 allows it. */
+  /** Queues CONNECT. Packets queued after it go out behind it before CONNACK: MQTT §3.1.4 allows it. */
   connect(packet: Omit<ConnectPacket, "type">): void {
     this.#queue({ type: "connect", ...packet });
   }
@@ -140,18 +140,31 @@ export class PublisherSession {
     this.#queue(reasonCode === undefined ? { type: "disconnect" } : { type: "disconnect", reasonCode });
   }
 
-  /** Everything queued since the last call, as one buffer for one socket write. */
-  takeOutput(): Uint8Array | undefined {
-    if (!this.#output.length) return undefined;
-    const total = this.#output.reduce((n, b) => n + b.length, 0);
-    const bytes = new Uint8Array(total);
-    let at = 0;
-    for (const b of this.#output) {
-      bytes.set(b, at);
-      at += b.length;
+  /**
+   * The next piece of what is queued, in order: the head packet, or its first `room` bytes when it is
+   * larger. A piece is the packet's own buffer or a view into it, never a copy: a batch goes out as
+   * the socket takes it, without one more buffer the size of the whole batch. Undefined when nothing
+   * is queued or `room` is 0.
+   */
+  takeOutput(room: number): Uint8Array | undefined {
+    const head = this.#output[0];
+    if (!head || room <= 0) return undefined;
+    if (head.length <= room) {
+      this.#output.shift();
+      return head;
     }
+    this.#output[0] = head.subarray(room);
+    return head.subarray(0, room);
+  }
+
+  /** True while takeOutput() has bytes to give. */
+  get hasOutput(): boolean {
+    return this.#output.length > 0;
+  }
+
+  /** Drops everything queued: the connection it was for is gone. */
+  discardOutput(): void {
     this.#output = [];
-    return bytes;
   }
 
   /**

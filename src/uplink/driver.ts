@@ -115,6 +115,8 @@ export class Connection {
   readonly #config: Config;
   readonly #exchange: Exchange;
   #socket: TCP | undefined;
+  /** Bytes the socket can take now: what its onWritable reported, then what each write() left. */
+  #room = 0;
   #down = false;
   #timer: unknown;
   #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
@@ -212,16 +214,16 @@ export class Connection {
     return { ticks: this.#host.clock.ticks(), wall: this.#host.clock.now() };
   }
 
-  /** Gives the exchange an input, then does what it asks: write, wake it later, close, settle.
-   *  Returns the bytes written. */
-  #step(input: (exchange: Exchange, now: Instant) => void): number {
+  /** Gives the exchange an input, then does what it asks: write, wake it later, close, settle. */
+  #step(input: (exchange: Exchange, now: Instant) => void): void {
     const exchange = this.#exchange;
-    input(exchange, this.#now());
-    const bytes = this.#socket && !this.#down ? exchange.takeOutput() : undefined;
-    if (bytes) this.#socket!.write(bytes);
+    const now = this.#now();
+    input(exchange, now);
+    this.#write(now);
     this.#host.timer.clear(this.#timer);
     this.#timer = undefined;
-    if (exchange.closed) this.#shut();
+    // A closing exchange's last packets (the status, DISCONNECT) go out before the socket closes.
+    if (exchange.closed && !exchange.writing) this.#shut();
     else {
       const at = exchange.wakeAt;
       if (at !== undefined) this.#timer = this.#host.timer.set(() => this.#step((x, now) => x.tick(now)), Math.max(0, at - this.#host.clock.ticks()));
@@ -233,7 +235,16 @@ export class Connection {
       this.#resolve = undefined;
       resolve(settled);
     }
-    return bytes?.length ?? 0;
+  }
+
+  /** Writes the exchange's output piece by piece while the socket has room; the next onWritable
+   *  resumes it. */
+  #write(now: Instant): void {
+    const socket = this.#socket;
+    if (!socket || this.#down) return;
+    for (let piece = this.#exchange.takeOutput(this.#room, now); piece; piece = this.#exchange.takeOutput(this.#room, now)) {
+      this.#room = socket.write(piece);
+    }
   }
 
   #open(address: string): void {
@@ -245,11 +256,12 @@ export class Connection {
       port: config.broker.port,
       nodelay: true,
       format: "buffer" as const,
-      onWritable(this: TCP) {
+      onWritable(this: TCP, bytes: number) {
+        connection.#room = bytes;
         if (connection.#socket === undefined) {
           connection.#socket = this;
           connection.#step((x, now) => x.start(now));
-        }
+        } else connection.#step(() => {});
       },
       onReadable(this: TCP) {
         const data = this.read();

@@ -1,9 +1,10 @@
 // One connection's MQTT exchange as a state machine: bytes and time in, bytes and decisions out. It
 // decides what to send and when the wake is done; it never opens a socket, reads a clock or sets a
 // timer. The driver (`Connection`) brings the network up, feeds it the socket's bytes and the
-// clock, writes what it returns, calls tick() at `wakeAt`, and closes the socket once it is `closed`.
+// clock, writes what it hands out in pieces as the socket has room, calls tick() at `wakeAt`, and
+// closes the socket once it is `closed` and nothing is left to write.
 //
-// The first write pipelines CONNECT, the command subscription when the broker lacks it, the
+// The first output pipelines CONNECT, the command subscription when the broker lacks it, the
 // unacknowledged messages again (DUP, or PUBREL for QoS 2 messages the broker already holds), the
 // new batches and a sync marker, before CONNACK (MQTT §3.1.4 allows it). What each answer means for
 // the readings is the batches' business (`Batches`), what it teaches of the broker the limits'
@@ -107,7 +108,7 @@ export class Exchange {
    *  outlast the keepalive), an awake window's end. Between exchanges of an always-connected node,
    *  the node's own naps keep the pings (`pingDueAt`). */
   get wakeAt(): number | undefined {
-    if (this.#phase === "confirming") return this.#deadline;
+    if (this.#phase === "confirming" || (this.closed && this.writing)) return this.#deadline;
     if (!this.#pending) return undefined;
     const times = [this.#deadline];
     const awakeUntil = this.#downlink.awakeUntil;
@@ -125,13 +126,19 @@ export class Exchange {
     return settled;
   }
 
-  /** Everything to write now, as one buffer for one socket write (after close(), the last one). */
-  takeOutput(): Uint8Array | undefined {
-    const bytes = this.#session.takeOutput();
+  /** The next piece to write, at most `room` bytes, written at `now` (after close(), the last ones);
+   *  undefined when nothing is left or `room` is 0. */
+  takeOutput(room: number, now: Instant): Uint8Array | undefined {
+    const bytes = this.#session.takeOutput(room);
     if (!bytes) return undefined;
     this.#outcome.bytesUp += bytes.length;
-    this.#keepAlive.wrote(this.#now.ticks);
+    this.#keepAlive.wrote(now.ticks);
     return bytes;
+  }
+
+  /** Bytes are still to be written: a closed exchange's socket stays open for them until its deadline. */
+  get writing(): boolean {
+    return this.#session.hasOutput;
   }
 
   /** The socket is writable: the pipelined first write. */
@@ -151,7 +158,12 @@ export class Exchange {
   /** Time passed: the deadline, a keepalive ping, the end of an awake window. */
   tick(now: Instant): void {
     this.#now = now;
-    if (this.closed || this.#checkDeadline()) return;
+    if (this.closed) {
+      // The last packets did not go out in time: the socket closes without them.
+      if (now.ticks >= this.#deadline) this.#session.discardOutput();
+      return;
+    }
+    if (this.#checkDeadline()) return;
     this.#guard(() => {
       const ping = this.pingDueAt;
       if (ping !== undefined && now.ticks >= ping - 50) this.ping(now);
@@ -166,7 +178,11 @@ export class Exchange {
    * all a broker says of a packet over a limit it never announced (`BrokerLimits.closedByBroker`).
    */
   lost(error: string): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // Closing, with the last packets still to write: they have nowhere to go.
+      this.#session.discardOutput();
+      return;
+    }
     if (this.#phase === "connecting" && this.#outcome.bytesDown === 0) this.#outcome.closedUnanswered = true;
     if (this.#phase !== "connecting" && this.#phase !== "idle") {
       this.#limits.closedByBroker(this.#o.log);
@@ -180,7 +196,7 @@ export class Exchange {
     if (this.closed) return;
     const wasOpen = this.#phase === "open";
     // The connection is gone or given up: nothing queued for it is sent.
-    this.#session.takeOutput();
+    this.#session.discardOutput();
     this.#outcome.error = error;
     this.#outcome.cause = cause;
     if (this.persistent && wasOpen) this.#o.log(`connection lost: ${error}`);
@@ -219,6 +235,9 @@ export class Exchange {
   close(now: Instant): void {
     this.#now = now;
     if (this.closed || this.#phase === "confirming") return;
+    // An always-connected node's deadline is its last flush's, long past: closing gets a window of its
+    // own, for the confirming PINGRESP and for the last packets to go out.
+    if (this.persistent) this.#deadline = now.ticks + this.#o.config.awakeTimeout * 1000;
     if (this.isOpen) {
       this.#phase = "confirming";
       this.#homeAssistant.latest(this.#batches.newest);
@@ -231,7 +250,6 @@ export class Exchange {
         this.#confirmAfter = this.#limits.published;
         this.#limits.pinged();
         this.#session.ping();
-        this.#deadline = Math.min(this.#deadline, now.ticks + this.#o.config.awakeTimeout * 1000);
         return;
       }
     }
@@ -251,7 +269,7 @@ export class Exchange {
       const confirmed = this.#batches.confirmQoS0();
       if (this.#homeAssistant.settled() || confirmed) this.#o.commit();
     }
-    // The status and DISCONNECT are still handed out by takeOutput(), the last write.
+    // The status and DISCONNECT are still handed out by takeOutput(), the last pieces written.
     this.#end();
   }
 
