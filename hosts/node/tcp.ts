@@ -14,6 +14,7 @@ export class NodeTCP implements TCP {
   #received: Buffer[] = [];
   #available = 0;
   #closed = false;
+  #corked = false;
 
   constructor(options: TCPOptions, socket?: net.Socket) {
     if (!net.isIP(options.address)) throw new TypeError(`TCP: address must be an IP address, got "${options.address}"`);
@@ -51,6 +52,16 @@ export class NodeTCP implements TCP {
     const bytes = ArrayBuffer.isView(buffer)
       ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
       : new Uint8Array(buffer);
+    // The pieces of one flight, written in one turn, leave as one segment, as a joined write did
+    // (each write of its own, with nodelay, would be a segment — and a packet on the air — each).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write(bytes);
     return this.#room();
   }
