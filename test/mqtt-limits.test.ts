@@ -3,7 +3,7 @@
 // acknowledges it and refuses acknowledgements before CONNACK, failure codes outside the spec's
 // tables read as failures, and command results always fit the retained link memory.
 
-import { applyCommand, noteResult, type CommandLimits } from "../src/link";
+import { applyCommand, noteResult, type CommandLimits } from "../src/uplink/commands";
 import { encode, PacketReader, ProtocolError } from "../src/mqtt/codec";
 import type { Packet, Version } from "../src/mqtt/packets";
 import { publishRefusal } from "../src/mqtt/reasons";

@@ -4,7 +4,7 @@
 // bounds a flood cannot stretch: a count and bytes a wake, and the wake's deadline.
 
 import type { Config } from "../config";
-import { applyCommand, noteResult, oversizedCommand, type CommandEffect } from "../link";
+import { applyCommand, noteResult, oversizedCommand, type CommandEffect } from "./commands";
 import type { Version } from "../mqtt/codec";
 import type { OutgoingPublish, PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../retained/state";

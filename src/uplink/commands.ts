@@ -12,10 +12,10 @@
 // holds; nothing it says can make the retained state outgrow its slot, push the schedule past the
 // operator's floors, or keep the radio on beyond a daily budget.
 
-import { parseConfig } from "./config";
-import { nestedDeeperThan } from "./encoding/json-depth";
-import { utf8Decode } from "./encoding/utf8";
-import { fitLink, type LinkMemory, type Overrides } from "./retained/link-memory";
+import { parseConfig } from "../config";
+import { nestedDeeperThan } from "../encoding/json-depth";
+import { utf8Decode } from "../encoding/utf8";
+import { fitLink, type LinkMemory, type Overrides } from "../retained/link-memory";
 
 /** Longest result line kept: a command cannot make its answer large. */
 const MAX_RESULT_CHARS = 80;
