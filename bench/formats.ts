@@ -24,7 +24,7 @@ import type { Reading } from "../src/telemetry/reading";
 import { ReadingBuffer } from "../src/telemetry/reading-buffer";
 import { BLOCK, zigzag } from "../src/telemetry/sprintz";
 import { bundle, repoRoot, xsFixture } from "../test/support/bundle";
-import { findXsnapWorker, XsWorker } from "../test/support/xsnap";
+import { findXsnapWorker, XsWorker } from "../tools/xs/worker";
 import { generate } from "mqtt-packet";
 import * as fs from "node:fs";
 import * as path from "node:path";

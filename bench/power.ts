@@ -6,7 +6,7 @@
 //   npm run bench   (all benchmarks)   node dist/bench/power.js   (this one)
 
 import { defaultAssumptions, measureOnNodeHost, parameters, project } from "../tools/power";
-import { xsComputeByFill } from "./xs";
+import { xsComputeByFill } from "../tools/xs/compute";
 
 export async function powerBench() {
   const interval = 60;

@@ -1,43 +1,26 @@
 // XS compute and heap slots per wake cycle, on the real XS engine (XS 13, @agoric/xsnap): the
 // firmware's wake (src/app.ts) with the simulator's SHT3x and battery on a host without a network
-// (bench/xs-wake.entry.ts), at several fills of the reading buffer. compute is XS's meter
+// (tools/xs/wake.entry.ts), at several fills of the reading buffer. compute is XS's meter
 // (deterministic, about one unit per bytecode). Slots: those live after a collection before the
 // wake, those in use when it ends (what it allocated, garbage included, on top) and those live after
 // it. Baseline: the same command doing nothing (the harness's own cost).
 //
 // CRC's share of each wake (issue 11: at most 15 % at any fill): the bundle's src/encoding/crc32.ts is
-// bench/crc-metered.ts, which times every CRC call on XS's meter; the baseline is what the same
+// tools/xs/crc-metered.ts, which times every CRC call on XS's meter; the baseline is what the same
 // wake's CRCs cost before the byte table and incremental commits (three whole-slot passes of the
-// nibble table, bench/crc32-nibble.ts), measured on the same slot in the same run.
+// nibble table, tools/xs/crc32-nibble.ts), measured on the same slot in the same run.
 //
 //   npm run bench   (all benchmarks)   node dist/bench/xs.js   (this one)
 
 import * as path from "node:path";
 import { build, type Plugin } from "esbuild";
-import { bundle, repoRoot } from "../test/support/bundle";
-import { findXsnapWorker, XsWorker } from "../test/support/xsnap";
-
-/**
- * XS compute of each wake from an empty buffer to `fills` readings (index 0: the first), one
- * command each, on a fresh worker: what tools/power turns into CPU time.
- */
-export async function xsComputeByFill(fills: number): Promise<{ compute: number[] } | { skipped: string }> {
-  if (!findXsnapWorker()) return { skipped: "xsnap-worker is not built (npm ci builds it)" };
-  const worker = await XsWorker.start({ meteringLimit: 0, timeoutMs: 600_000 });
-  try {
-    await worker.evaluate(bundle(path.join(repoRoot, "bench", "xs-wake.entry.ts")));
-    const compute: number[] = [];
-    for (let i = 0; i < fills; i++) compute.push((await worker.call({ op: "wake" })).meter.compute);
-    return { compute };
-  } finally {
-    await worker.close();
-  }
-}
+import { bundle, repoRoot } from "../tools/xs/bundle";
+import { findXsnapWorker, XsWorker } from "../tools/xs/worker";
 
 const crcModule = path.join(repoRoot, "src", "encoding", "crc32.ts");
-const meteredCrc = path.join(repoRoot, "bench", "crc-metered.ts");
+const meteredCrc = path.join(repoRoot, "tools", "xs", "crc-metered.ts");
 
-/** Resolves every import of src/encoding/crc32 but bench/crc-metered's own to bench/crc-metered. */
+/** Resolves every import of src/encoding/crc32 but crc-metered's own to crc-metered. */
 const meterCrc: Plugin = {
   name: "meter-crc",
   setup(b) {
@@ -48,10 +31,10 @@ const meterCrc: Plugin = {
   },
 };
 
-/** The wake entry as test/support/bundle.ts bundles a script for xsnap, with the CRCs metered. */
+/** The wake entry as `bundle` bundles a script for xsnap, with the CRCs metered. */
 async function meteredWake(): Promise<string> {
   const result = await build({
-    entryPoints: [path.join(repoRoot, "bench", "xs-wake.entry.ts")],
+    entryPoints: [path.join(repoRoot, "tools", "xs", "wake.entry.ts")],
     bundle: true, format: "iife", target: "es2022", platform: "neutral", write: false, logLevel: "silent", legalComments: "none",
     plugins: [meterCrc],
   });
@@ -94,7 +77,7 @@ export async function xsBench() {
   // Compute and slots on the firmware as it is; the CRCs' share on a second run with them metered
   // (the metering's few units a call would otherwise be in the figures).
   const plain = await overFills(
-    bundle(path.join(repoRoot, "bench", "xs-wake.entry.ts")),
+    bundle(path.join(repoRoot, "tools", "xs", "wake.entry.ts")),
     async (worker, readings) => {
       const liveBefore = (await worker.call({ op: "gc" })).meter.currentHeapCount;
       const { meter } = await worker.call({ op: "wake" });
@@ -158,7 +141,7 @@ export async function xsBench() {
     baseline: { op: "idle", ...plain.idle },
     results: plain.rows,
     crc: {
-      note: "a second run with every CRC call timed on XS's meter (bench/crc-metered.ts); before: the same wake with its CRCs as three whole-slot passes of the nibble table (the code before issue 11), measured on the same slot",
+      note: "a second run with every CRC call timed on XS's meter (tools/xs/crc-metered.ts); before: the same wake with its CRCs as three whole-slot passes of the nibble table (the code before issue 11), measured on the same slot",
       results: metered.rows,
     },
     rangeOfABatch: { readingsBuffered: 1440, batches, before: { newest60: RANGE_BEFORE, note: RANGE_BEFORE_NOTE } },

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { bundle, xsFixture } from "./support/bundle";
 import { hostileConfigText } from "./support/hostile-config";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
-import { decodeJson, encodeJson } from "./fixtures/xs/json";
+import { decodeJson, encodeJson } from "../tools/xs/json";
 import { handle, type ConfigWakeReply, type ConfigWakeRequest } from "./fixtures/xs/config-wake-ops";
 
 const available = findXsnapWorker() !== undefined;

@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from "node:test";
 import fc from "fast-check";
 import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
-import { decodeJson, encodeJson } from "./fixtures/xs/json";
+import { decodeJson, encodeJson } from "../tools/xs/json";
 import { run, type ExchangeScenario } from "./fixtures/xs/exchange-ops";
 import { parseConfig } from "../src/config";
 import { freshState, layoutOf } from "../src/retained/state";

@@ -10,7 +10,7 @@ import { encode } from "../src/mqtt/codec";
 import type { Version } from "../src/mqtt/packets";
 import { bundle, repoRoot } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
-import { decodeJson, encodeJson } from "./fixtures/xs/json";
+import { decodeJson, encodeJson } from "../tools/xs/json";
 import { arbPacket, concat } from "./mqtt-support";
 import { handle, type XsRequest } from "./mqtt-xs-ops";
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
-import { decodeJson, encodeJson } from "./fixtures/xs/json";
+import { decodeJson, encodeJson } from "../tools/xs/json";
 import { handle, type SensorsRequest } from "./fixtures/xs/sensors-ops";
 
 const available = findXsnapWorker() !== undefined;

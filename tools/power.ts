@@ -21,7 +21,7 @@ import { RetainedSlots } from "../src/retained/slots";
 import { defaultAssumptions, effectiveBatch, project, type Assumptions, type Measured as ModelMeasured, type Projection, type Schedule } from "../src/power/projection";
 import { bufferCapacity, readState, STATE_VERSION } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
-import { xsComputeByFill } from "../bench/xs";
+import { xsComputeByFill } from "./xs/compute";
 import { startEmbeddedBroker } from "./broker";
 import { runCommand, UsageError } from "./command";
 

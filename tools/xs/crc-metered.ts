@@ -1,9 +1,9 @@
-// bench/xs.ts bundles the XS wake with this module in place of src/encoding/crc32.ts: the same
+// The XS benchmark bundles the XS wake with this module in place of src/encoding/crc32.ts: the same
 // functions, each call timed on XS's own meter (xsnap's resetMeter global: it returns the meter
 // and sets it), so that a wake reports how much of its compute went to CRCs. The meter is put back
 // after each call, so the wake's total is what it would be without the timing but for a few units.
 
-import * as crc from "../src/encoding/crc32";
+import * as crc from "../../src/encoding/crc32";
 
 declare const resetMeter: (limit: number, index: number) => number;
 

@@ -1,5 +1,5 @@
 // The retained slots' CRC-32 as it was before the byte table and incremental commits (src/encoding/
-// crc32.ts), kept in the bench only as the baseline bench/xs.ts measures in the same run: four bits
+// crc32.ts), kept only as the baseline the XS benchmark measures in the same run: four bits
 // at a time from a 16-entry table, over the whole slot at the load and at each commit.
 
 const NIBBLE = Uint32Array.of(

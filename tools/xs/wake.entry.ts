@@ -1,24 +1,24 @@
-// XS-side half of bench/xs.ts: the firmware's wake cycle (src/app.ts) on a host made of the
+// XS-side half of the XS benchmark and of `npm run power`'s CPU term: the firmware's wake cycle (src/app.ts) on a host made of the
 // simulator's virtual SHT3x and battery, RTC memory in a Uint8Array and a clock that timers move
 // forward. xsnap has no timers, so `settle` runs the promise jobs and then the earliest timer, in
 // simulated time, until the wake is done. There is no network: the first wake's publish fails at
 // once, and the schedule (batch 1000, latency a week) publishes no more, so every other wake is
 // the core of a wake — restore, sample, append, commit, schedule, commit.
 //
-// bench/xs.ts bundles this with bench/crc-metered.ts in place of src/encoding/crc32.ts, so that each
+// The XS benchmark bundles this with crc-metered.ts in place of src/encoding/crc32.ts, so that each
 // wake also reports the compute its CRCs took; "nibble-crc" measures what the CRCs of the same wake
-// cost before the byte table and incremental commits (the reference in bench/crc32-nibble.ts).
+// cost before the byte table and incremental commits (the reference in crc32-nibble.ts).
 
-import { wake } from "../src/app";
-import { parseConfig } from "../src/config";
-import type { Host } from "../src/host";
-import { RetainedSlots } from "../src/retained/slots";
-import { RetainedStore } from "../src/retained/store";
-import { channelsOf } from "../src/sensors/registry";
-import { STATE_VERSION } from "../src/retained/state";
-import { virtualBoard } from "../hosts/virtual/board";
-import { SyntheticEnvironment } from "../hosts/virtual/environment";
-import { serveJson } from "../test/fixtures/xs/serve";
+import { wake } from "../../src/app";
+import { parseConfig } from "../../src/config";
+import type { Host } from "../../src/host";
+import { RetainedSlots } from "../../src/retained/slots";
+import { RetainedStore } from "../../src/retained/store";
+import { channelsOf } from "../../src/sensors/registry";
+import { STATE_VERSION } from "../../src/retained/state";
+import { virtualBoard } from "../../hosts/virtual/board";
+import { SyntheticEnvironment } from "../../hosts/virtual/environment";
+import { serveJson } from "./serve";
 import { crcCompute } from "./crc-metered";
 import { crc32Nibble } from "./crc32-nibble";
 
