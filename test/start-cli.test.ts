@@ -36,6 +36,22 @@ describe("npm start", () => {
     assert.match(r.stdout, /\[node-1\] 2 acknowledged publish\(es\): done/);
   });
 
+  it("leaves nothing behind from a process-per-wake run without --state, and keeps a --state DIR", () => {
+    const r = start("--process-per-wake", "--cycles", "1", "--time-scale", "600");
+    assert.equal(r.status, 0, r.stderr);
+    const made = /^node state in (\S+) \(removed at the end; --state DIR keeps it\)/m.exec(r.stdout)?.[1];
+    assert.ok(made !== undefined, r.stdout);
+    assert.equal(fs.existsSync(made), false, `${made} is still there`);
+    const kept = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-cli-state-"));
+    try {
+      const again = start("--state", kept, "--cycles", "1", "--time-scale", "600");
+      assert.equal(again.status, 0, again.stderr);
+      assert.ok(fs.existsSync(path.join(kept, "node-1", "config.json")), again.stdout);
+    } finally {
+      fs.rmSync(kept, { recursive: true, force: true });
+    }
+  });
+
   it(`exits by itself when port ${DEFAULT_PORT} is taken, its embedded broker on a free port`, async () => {
     // Whoever holds the port (a local mosquitto, another run, or this test) the run is the same.
     const holder = await holdPort(DEFAULT_PORT);

@@ -244,8 +244,10 @@ export async function start(options: StartOptions, out: (line: string) => void =
     out(broker ? `embedded MQTT broker (aedes, MQTT 3.1.1) on ${url}` : `broker ${brokers}`);
 
     const stateRoot = fleet ? undefined : options.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "torpor-"));
+    // A state folder the runner made for itself goes with the run; one the user named stays.
+    if (stateRoot !== undefined && options.state === undefined) opened.push(async () => fs.rmSync(stateRoot, { recursive: true, force: true }));
     const pace = options.timeScale === "max" ? "simulated time as fast as it goes" : `${options.timeScale} simulated s per real s`;
-    out(fleet ? `${nodes.length.toLocaleString("en-US")} node${nodes.length === 1 ? "" : "s"} in this process, state in memory; ${pace}` : `node state in ${stateRoot}; ${pace}`);
+    out(fleet ? `${nodes.length.toLocaleString("en-US")} node${nodes.length === 1 ? "" : "s"} in this process, state in memory; ${pace}` : `node state in ${stateRoot}${options.state === undefined ? " (removed at the end; --state DIR keeps it)" : ""}; ${pace}`);
     const few = nodes.length <= FEW_NODES;
     if (!few) out(`more than ${FEW_NODES} nodes: a summary every ${SUMMARY_MS / 1000} s instead of every line`);
 
@@ -442,6 +444,14 @@ function runWake(node: string, args: string[], out: (line: string) => void, sign
       resolve({ report, code: closed, stderr });
     };
     child.on("disconnect", () => ((disconnected = true), settle()));
+    // A process that could not be started is a wake that died without a report, not a crash of
+    // the runner: "close" may never follow, so it settles here.
+    child.on("error", (e) => {
+      stderr = e.message;
+      closed ??= null;
+      disconnected = true;
+      settle();
+    });
     child.on("close", (code) => {
       closed = code;
       // Bounded: a channel that never says it closed does not hold the node up.
