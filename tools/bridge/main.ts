@@ -21,7 +21,8 @@ import { parseArgs } from "node:util";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { runCommand, UsageError } from "../command";
 import { TelemetryMonitor, type Reading } from "../monitor/events";
-import { outputsOf, valueOf } from "./outputs";
+import { valueOf } from "../readings";
+import { outputsOf } from "./outputs";
 
 const usage = "usage: npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge]\n";
 

@@ -6,21 +6,11 @@
 //   <prefix>/<node>/json                       {"ts":<unix ms>,"values":{"<channel>":<value>,…}}   one per sample time
 
 import type { Reading } from "../monitor/events";
+import { channelOf, valueOf } from "../readings";
 
 export interface Output {
   topic: string;
   payload: string;
-}
-
-/** The channel a reading's SenML name stands for: its name less the node's base name. */
-export function channelOf(reading: Reading): string {
-  const base = `urn:dev:torpor:${reading.node}:`;
-  return reading.name.startsWith(base) ? reading.name.slice(base.length) : reading.name;
-}
-
-/** A reading's value, or undefined for a record that is not one (a sensor's fault). */
-export function valueOf(reading: Reading): number | boolean | undefined {
-  return reading.value ?? reading.boolValue;
 }
 
 /** The messages for one node's fresh readings (those of one input message, in its order). */
