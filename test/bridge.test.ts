@@ -18,6 +18,7 @@ import { encodePayload } from "../src/telemetry/payload";
 import { decodePayload } from "../tools/payload-decoder";
 import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
+import { connectionsOf, frameOf, PacketType, startProxy } from "./support/proxy";
 
 const bridgeProgram = path.join(__dirname, "..", "tools", "bridge", "main.js");
 
@@ -27,6 +28,20 @@ async function until(what: string, test: () => boolean, ms = 20_000, state: () =
     if (Date.now() > end) throw new Error(`timed out waiting for ${what} ${state()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+function twoReadingBatch(node: string) {
+  const config = parseConfig({ sensors: [{ type: "bme280", address: 0x76 }, { type: "sht3x", address: 0x44 }] });
+  return {
+    baseName: `urn:dev:torpor:${node}:`,
+    channels: channelsOf(config.sensors),
+    sensorIds: config.sensors.map((s) => s.id),
+    readings: [
+      { seq: 0, time: 1_764_000_000, values: [2150, 4010, 101325, 2149, 4012], faults: [] },
+      { seq: 1, time: 1_764_000_060, values: [null, null, null, 2151, 4013], faults: [{ sensor: 0, fault: 2 }] },
+    ],
+    dropped: 0,
+  };
 }
 
 /** Starts the bridge as its own process; resolves once it has subscribed. */
@@ -87,17 +102,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
     const node = await connectAsync(broker.url, { clean: true });
     try {
       child = await runBridge(broker.url, log);
-      const config = parseConfig({ sensors: [{ type: "bme280", address: 0x76 }, { type: "sht3x", address: 0x44 }] });
-      const batch = {
-        baseName: "urn:dev:torpor:n1:",
-        channels: channelsOf(config.sensors),
-        sensorIds: config.sensors.map((s) => s.id),
-        readings: [
-          { seq: 0, time: 1_764_000_000, values: [2150, 4010, 101325, 2149, 4012], faults: [] },
-          { seq: 1, time: 1_764_000_060, values: [null, null, null, 2151, 4013], faults: [{ sensor: 0, fault: 2 }] },
-        ],
-        dropped: 0,
-      };
+      const batch = twoReadingBatch("n1");
       for (const format of ["compact", "senml-cbor", "senml-json"] as const) {
         await node.publishAsync("torpor/n1/telemetry", Buffer.from(encodePayload(format, batch).payload), { qos: 1 });
       }
@@ -130,6 +135,30 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
       if (child) await killed(child, "SIGTERM");
       await node.endAsync();
       await consumer.client.endAsync();
+      await broker.stop();
+    }
+  });
+
+  it("acknowledges a message only after the broker acknowledged every output it made", async () => {
+    const broker = await startMosquitto();
+    const proxy = await startProxy({ port: broker.port });
+    const log: string[] = [];
+    let child: ChildProcess | undefined;
+    const node = await connectAsync(broker.url, { clean: true });
+    try {
+      child = await runBridge(proxy.url, log);
+      await node.publishAsync("torpor/n1/telemetry", Buffer.from(encodePayload("compact", twoReadingBatch("n1")).payload), { qos: 1 });
+      const [input] = connectionsOf(proxy, "bridge-under-test");
+      const [output] = connectionsOf(proxy, "bridge-under-test-out");
+      const acknowledged = await frameOf(input!, "up", PacketType.PUBACK);
+      // 7 readings, and 2 sample times.
+      const outputAcks = output!.down.frames.filter((f) => f.type === PacketType.PUBACK);
+      assert.equal(outputAcks.length, 9, "every output was acknowledged before the input was");
+      assert.ok(outputAcks.every((f) => f.at <= acknowledged.at));
+    } finally {
+      if (child) await killed(child, "SIGTERM");
+      await node.endAsync();
+      await proxy.close();
       await broker.stop();
     }
   });
