@@ -6,7 +6,7 @@
 // time) sees each reading once, and any message a kill made the bridge send again is the same bytes.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -94,6 +94,20 @@ class Consumer {
 }
 
 describe("npm run bridge", { skip: mosquittoMissing() }, () => {
+  it("says which flag is wrong, and exits 2", () => {
+    for (const [args, message] of [
+      [[], /bridge: --broker must be an mqtt:\/\/host:port URL\n/],
+      [["--broker", "http://x"], /--broker must be an mqtt:\/\/host:port URL, got "http:\/\/x"/],
+      [["--broker", "mqtt://x:1883", "--prefix", "a/#"], /--prefix must be a topic prefix without wildcards or spaces, got "a\/#"/],
+      [["--broker", "mqtt://x:1883", "--qos", "2"], /Unknown option '--qos'/],
+    ] as const) {
+      const run = spawnSync(process.execPath, [bridgeProgram, ...args], { encoding: "utf8" });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, message);
+      assert.match(run.stderr, /usage: npm run bridge/);
+    }
+  });
+
   it("republishes a batch in each format as the same JSON, each reading once, and rejects what it cannot read", async () => {
     const broker = await startMosquitto();
     const log: string[] = [];
