@@ -66,12 +66,12 @@ describe("monitor state and table", () => {
         [T0 + 2, "torpor/n1/status", json({ state: "asleep", at: T0 + 2, nextWake: T0 + 60, ...(every ? { every } : {}) })],
       ]);
       assert.equal(health(run.node, T0 + 10), "asleep");
-      assert.deepEqual(nextExpected(run.node, T0 + 10), { time: T0 + 60, estimated: false }, "the status's next wake while it is ahead");
+      assert.equal(nextExpected(run.node), every ? T0 + 2 + every : undefined, "its connection (the status's `at`) and its period, not the status's next sampling wake");
       // The next connection brings telemetry and, with nothing new to say, no status (the lean status).
       run.fleet.apply({ kind: "reading", reading: { node: "n1", name: "urn:dev:torpor:n1:sht3x/temperature", time: T0 + 300, unit: "Cel", value: 21.6 } }, T0 + 301);
       assert.equal(health(run.node, T0 + 302), "awake", "in its exchange");
       assert.equal(health(run.node, T0 + 340), "asleep");
-      assert.deepEqual(nextExpected(run.node, T0 + 340), { time: T0 + 601, estimated: true }, "after that, its period from when it was last heard");
+      assert.equal(nextExpected(run.node), T0 + 600, "its newest reading and its period (or its telemetry's cadence)");
       // Overdue once one and a half periods and 10 s have passed without a word.
       assert.equal(health(run.node, T0 + 301 + 460), "asleep", `every ${every}`);
       assert.equal(health(run.node, T0 + 301 + 461), "overdue", `every ${every}`);
@@ -83,10 +83,40 @@ describe("monitor state and table", () => {
     const silent = replay([[T0 + 1, "torpor/n1/telemetry", first.payload]]).node;
     assert.equal(health(silent, T0 + 2), "awake", "telemetry, no status yet: in its exchange");
     assert.equal(health(silent, T0 + 100), "asleep", "heard, and quiet since");
-    assert.equal(nextExpected(silent, T0 + 100), undefined, "no period known yet");
+    assert.equal(nextExpected(silent), undefined, "no period known yet");
   });
 
-  it("shows each node's last values with their age, battery, next wake and the counts", () => {
+  it("keeps a healthy node between heartbeats asleep, its next connection ahead of its newest reading, in real and simulated time", () => {
+    // The lean status: one at the first connection (hourly heartbeat), then telemetry alone. A node
+    // connecting every 300 s of its clock; a real one (its clock = the monitor's, readings arriving
+    // 2 s after their sample), and a simulated one at 600 simulated s per real s, whose clock started
+    // a day behind the monitor's.
+    for (const [label, scale, skew] of [["real", 1, 0], ["simulated", 600, -86_400]] as const) {
+      const fleet = new FleetState();
+      const arrival = (nodeTime: number) => T0 + (nodeTime - (T0 + skew)) / scale + 2;
+      const at = (k: number) => T0 + skew + 300 * k;
+      fleet.apply({ kind: "status", node: "n1", status: { state: "asleep", at: at(0), nextWake: at(0) + 60, every: 300 } }, arrival(at(0)));
+      for (let k = 0; k <= 6; k++) {
+        for (const [name, value] of [["sht3x/temperature", 21.5], ["battery/voltage", 3.3]] as const) {
+          // Readings sampled through the batch, the newest at the connection.
+          for (const back of [240, 120, 0]) fleet.apply({ kind: "reading", reading: { node: "n1", name: `urn:dev:torpor:n1:${name}`, time: at(k) - back, value } }, arrival(at(k)));
+        }
+        const node = fleet.nodes.get("n1")!;
+        const newest = at(k);
+        // Mid-way to the next connection, on the monitor's clock.
+        const between = arrival(newest + 150);
+        assert.equal(health(node, between), "asleep", `${label}, connection ${k}`);
+        assert.equal(nextExpected(node), newest + 300, `${label}, connection ${k}: the next one ahead of its newest reading`);
+        if (k >= 2) {
+          // Its clock learnt: overdue once one and a half periods (and 10 s) of it passed in silence.
+          assert.equal(health(node, arrival(newest + 450)), "asleep", `${label}, connection ${k}`);
+          assert.equal(health(node, arrival(newest + 470)), "overdue", `${label}, connection ${k}`);
+        }
+      }
+    }
+  });
+
+  it("shows each node's last values with their age, battery, next connection and the counts", () => {
     const values = [[2150, 4010, 3301], [2151, 4011, 3301], [null, null, 3300]];
     const faults = [[], [], [{ sensor: 0, fault: 2 }]];
     const faulty = batch("compact", 0, values, faults);
@@ -100,11 +130,13 @@ describe("monitor state and table", () => {
       [T0 + 303, "torpor/n2/status", json({ state: "offline" })],
     ]);
     const table = renderTable(fleet, T0 + 310).split("\n");
-    assert.match(table[0]!, /^node +state +seen +battery +next wake +buffered +dropped +sensor errors +missed +dups +last values$/);
+    assert.match(table[0]!, /^node +state +seen +battery +next connection +buffered +dropped +sensor errors +missed +dups +last values$/);
     const cells = table[1]!.split(/ {2,}/);
     // Two wakes missed between T0 + 120 and T0 + 300; the re-sent batch's 8 records dropped.
-    assert.deepEqual(cells.slice(0, 10), ["n1", "asleep", "8s ago", "3.29 V", "16:06:00Z", "2", "7", "1 (1 seen)", "2", "8"]);
-    assert.equal(cells.slice(10).join("  "), "sht3x/temperature=21.7 Cel (10s)  sht3x/humidity=40.3 %RH (10s)  battery/voltage=3.29 V (10s)");
+    // Its next connection: its newest reading (T0 + 300) and its telemetry's cadence (180 s).
+    assert.deepEqual(cells.slice(0, 10), ["n1", "asleep", "8s ago", "3.29 V", "16:08:00Z", "2", "7", "1 (1 seen)", "2", "8"]);
+    // Ages on the node's clock: its newest reading came 1 s after its sample time, 9 s before now.
+    assert.equal(cells.slice(10).join("  "), "sht3x/temperature=21.7 Cel (9s)  sht3x/humidity=40.3 %RH (9s)  battery/voltage=3.29 V (9s)");
     assert.match(table[2]!, /^n2 +offline +— +— +— /, "only its Will heard: the node itself never seen");
   });
 

@@ -2,7 +2,9 @@
 // newest value and the history of each channel (by the times the node stamped, so a batch of past
 // readings back-fills the history rather than landing at its arrival), the last status, and the
 // counts of what went wrong. Judges each node's state at a given moment: awake, asleep, online,
-// overdue or offline. Time is passed in, never read: the table, the dashboard and the tests share it.
+// overdue or offline, and when it is next expected to connect, on the node's own clock (nodeClock):
+// a simulated node's runs many times faster than the monitor's. Time is passed in, never read: the
+// table, the dashboard and the tests share it.
 
 import type { MonitorEvent } from "./events";
 
@@ -20,10 +22,15 @@ export interface NodeState {
   channels: Map<string, ChannelState>;
   /** The last status, as the node (or its Will) published it. */
   status: Record<string, unknown> | undefined;
-  /** Arrival times (monitor clock, Unix s) of the last status and the last two telemetry messages. */
+  /** Arrival times (monitor clock, Unix s) of the last status and the last telemetry. */
   statusAt: number | undefined;
   telemetryAt: number | undefined;
-  previousTelemetryAt: number | undefined;
+  /** The node's clock (Unix s) at its last connection (its newest reading, or its status's `at`),
+   *  with that message's arrival. */
+  connection: ClockPoint | undefined;
+  /** The last telemetry messages' newest readings against their arrival (at most CLOCK_POINTS):
+   *  the telemetry's cadence, and how fast the node's clock runs on the monitor's (nodeClock). */
+  clockPoints: ClockPoint[];
   /** Arrival of the last Will ({"state":"offline"}). */
   willAt: number | undefined;
   /** Wakes the grid says were missed, duplicate readings dropped, payloads that did not decode
@@ -42,8 +49,19 @@ export const HISTORY = 1440;
  *  which anyone who may publish can write: readings of further channels are counted as errors. */
 export const MAX_NODE_CHANNELS = 64;
 
-/** A node is "awake" while telemetry has come since its last status, for at most this long. */
+/** A node is "awake" while telemetry has come since its last status, for at most this long of its
+ *  own clock. */
 const AWAKE_S = 30;
+
+/** A time on the node's clock (Unix s) and when the monitor heard it (Unix s, its clock). */
+export interface ClockPoint {
+  time: number;
+  arrival: number;
+}
+
+/** Connections the rate of the node's clock is learnt over: long enough to average out the
+ *  jitter of arrival, short enough to forget a clock that was set. */
+const CLOCK_POINTS = 8;
 
 export class FleetState {
   readonly nodes = new Map<string, NodeState>();
@@ -56,10 +74,8 @@ export class FleetState {
     switch (event.kind) {
       case "reading": {
         const r = event.reading;
-        if (node.telemetryAt !== nowS) {
-          node.previousTelemetryAt = node.telemetryAt;
-          node.telemetryAt = nowS;
-        }
+        node.telemetryAt = nowS;
+        connected(node, r.time, nowS, true);
         const channel = r.name.replace(/^urn:dev:torpor:[^:]+:/, "");
         if (channel.endsWith("/error") && r.stringValue !== undefined) {
           const sensor = channel.slice(0, -"/error".length);
@@ -78,7 +94,10 @@ export class FleetState {
         break;
       case "status":
         if (event.status.state === "offline") node.willAt = nowS;
-        else node.statusAt = nowS;
+        else {
+          node.statusAt = nowS;
+          if (typeof event.status.at === "number") connected(node, event.status.at, nowS, false);
+        }
         node.status = event.status;
         break;
     }
@@ -93,7 +112,7 @@ export class FleetState {
   #node(name: string): NodeState {
     let node = this.nodes.get(name);
     if (!node) {
-      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, telemetryAt: undefined, previousTelemetryAt: undefined, willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map() };
+      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, telemetryAt: undefined, connection: undefined, clockPoints: [], willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map() };
       this.nodes.set(name, node);
     }
     return node;
@@ -103,6 +122,24 @@ export class FleetState {
     const name = topic.split("/").at(-2);
     if (name) this.#node(name).errors++;
   }
+}
+
+/**
+ * Books a time on the node's clock heard at `arrival`. A message's newest time is the connection's;
+ * older ones (a backlog) leave it be. Readings also teach the clock's rate; a status's `at` does not,
+ * for a retained status may be old when it arrives.
+ */
+function connected(node: NodeState, time: number, arrival: number, reading: boolean): void {
+  const last = node.connection;
+  if (last === undefined || time > last.time) node.connection = { time, arrival };
+  if (!reading) return;
+  const points = node.clockPoints;
+  const newest = points.at(-1);
+  if (newest !== undefined && newest.arrival === arrival) newest.time = Math.max(newest.time, time);
+  else if (newest === undefined || time > newest.time) points.push({ time, arrival });
+  // A clock set back (or a node started afresh) starts the learning over.
+  else points.splice(0, points.length, { time, arrival });
+  if (points.length > CLOCK_POINTS) points.shift();
 }
 
 function add(channels: Map<string, ChannelState>, name: string, unit: string | undefined, time: number, value: number): void {
@@ -123,14 +160,30 @@ function add(channels: Map<string, ChannelState>, name: string, unit: string | u
 }
 
 /**
- * Seconds between the node's connections: its status's `every` (the schedule's publish period), or,
- * from a node that does not say, the time between the arrival of its last two telemetry messages.
+ * Seconds between the node's connections, on its clock: its status's `every` (the schedule's time
+ * between connections), or, from a node that does not say, its telemetry's cadence: the step
+ * between the newest readings of its last two telemetry messages.
  */
 export function period(node: NodeState): number | undefined {
   const every = statusNumber(node, "every");
   if (every !== undefined && every > 0) return every;
-  if (node.telemetryAt !== undefined && node.previousTelemetryAt !== undefined) return node.telemetryAt - node.previousTelemetryAt;
-  return undefined;
+  const [before, newest] = node.clockPoints.slice(-2);
+  return before !== undefined && newest !== undefined ? newest.time - before.time : undefined;
+}
+
+/**
+ * The node's clock at `nowS` (the monitor's): its last connection's time moved on at the rate its
+ * clock ran against arrivals over its last connections — about 1 for a real node, the time scale
+ * for a simulated one — or at 1 before it has connected twice.
+ */
+export function nodeClock(node: NodeState, nowS: number): number | undefined {
+  const last = node.connection;
+  if (last === undefined) return undefined;
+  const points = node.clockPoints;
+  const first = points[0];
+  const newest = points.at(-1);
+  const rate = first !== undefined && newest !== undefined && newest.arrival > first.arrival ? (newest.time - first.time) / (newest.arrival - first.arrival) : 1;
+  return last.time + rate * Math.max(0, nowS - last.arrival);
 }
 
 /** When the monitor last heard from the node itself (a Will is the broker's word, not the node's). */
@@ -141,32 +194,46 @@ export function lastHeard(node: NodeState): number | undefined {
 
 /**
  * The node's state at `nowS`. The Will says offline (until the node is heard from again);
- * telemetry newer than the last status, within AWAKE_S, means it is in its exchange (awake); it is
- * overdue once nothing came for one and a half of its periods and 10 s more; else its last status
- * says asleep (or online, always connected). Judged on arrival times, the monitor's own clock: the
- * status goes out only with news, its `nextWake` is the next sampling wake, which need not connect,
- * and a simulated node's clock runs ahead.
+ * telemetry newer than the last status, within AWAKE_S of its connection, means it is in its
+ * exchange (awake); it is overdue once its clock is one and a half of its periods and 10 s past its
+ * last connection; else its last status says asleep (or online, always connected). Judged on the
+ * node's clock (nodeClock), not on its status's `nextWake`: the status goes out only with news, and
+ * its `nextWake` is the next sampling wake, which need not connect.
  */
 export function health(node: NodeState, nowS: number): NodeHealth {
   const state = node.status?.state;
   const heardSince = node.telemetryAt !== undefined && node.willAt !== undefined && node.telemetryAt > node.willAt;
   if (state === "offline" && !heardSince) return "offline";
-  if (node.telemetryAt !== undefined && (node.statusAt === undefined || node.telemetryAt > node.statusAt) && nowS - node.telemetryAt <= AWAKE_S) return "awake";
-  const heard = lastHeard(node);
+  const clock = nodeClock(node, nowS);
+  const since = clock === undefined || node.connection === undefined ? undefined : clock - node.connection.time;
+  if (since === undefined) return lastHeard(node) === undefined ? "unknown" : state === "online" ? "online" : "asleep";
+  const exchanging = node.telemetryAt !== undefined && (node.statusAt === undefined || node.telemetryAt > node.statusAt);
+  if (exchanging && since <= AWAKE_S) return "awake";
   const every = period(node);
-  if (heard !== undefined && every !== undefined && nowS - heard > 1.5 * every + 10) return "overdue";
-  if (node.statusAt === undefined) return heard === undefined ? "unknown" : "asleep";
+  if (every !== undefined && since > 1.5 * every + 10) return "overdue";
   return state === "online" ? "online" : "asleep";
 }
 
-/** The next wake its status named while that is ahead; after it, when the next connection is due
- *  by its period (`estimated`). */
-export function nextExpected(node: NodeState, nowS: number): { time: number; estimated: boolean } | undefined {
-  const nextWake = statusNumber(node, "nextWake");
-  if (nextWake !== undefined && nextWake >= nowS) return { time: nextWake, estimated: false };
-  const heard = lastHeard(node);
+/** When, on the node's clock, its next connection is due: its last one and its period. */
+export function nextExpected(node: NodeState): number | undefined {
   const every = period(node);
-  return heard !== undefined && every !== undefined ? { time: heard + every, estimated: true } : undefined;
+  return node.connection !== undefined && every !== undefined ? node.connection.time + every : undefined;
+}
+
+/** How badly a node needs looking at, for the fleet view's order: 3 offline, 2 overdue, 1 healthy
+ *  but for missed wakes or errors, 0 fine. */
+export function trouble(node: NodeState, nowS: number): number {
+  const state = health(node, nowS);
+  if (state === "offline") return 3;
+  if (state === "overdue") return 2;
+  return node.missed > 0 || errorCount(node) > 0 ? 1 : 0;
+}
+
+/** Errors at a glance: payloads that did not decode, and the failed samples the node counted (or,
+ *  from a node whose status does not say, the faults its batches carried). */
+export function errorCount(node: NodeState): number {
+  const seen = [...node.faults.values()].reduce((n, v) => n + v, 0);
+  return node.errors + (sensorErrors(node) ?? seen);
 }
 
 /** The newest value of a channel, with its sample time. */

@@ -2,9 +2,9 @@
 // readings (`--csv`).
 
 import type { Reading } from "./events";
-import { battery, health, lastHeard, latest, nextExpected, sensorErrors, statusNumber, type FleetState } from "./state";
+import { battery, health, lastHeard, latest, nextExpected, nodeClock, sensorErrors, statusNumber, type FleetState } from "./state";
 
-/** 42 s, 5m, 3h, 2d: an age at a glance (0 for a time ahead of now, as a simulated node's is). */
+/** 42 s, 5m, 3h, 2d: an age at a glance (0 for a time ahead of now). */
 export function age(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
@@ -15,7 +15,7 @@ export function age(seconds: number): string {
 
 const clock = (s: number) => new Date(s * 1000).toISOString().slice(11, 19) + "Z";
 
-const columns = ["node", "state", "seen", "battery", "next wake", "buffered", "dropped", "sensor errors", "missed", "dups", "last values"] as const;
+const columns = ["node", "state", "seen", "battery", "next connection", "buffered", "dropped", "sensor errors", "missed", "dups", "last values"] as const;
 
 /** The table at `nowS`, nodes in name order, as text lines. */
 export function renderTable(fleet: FleetState, nowS: number): string {
@@ -24,10 +24,12 @@ export function renderTable(fleet: FleetState, nowS: number): string {
     .map((node) => {
       const seen = lastHeard(node);
       const volts = battery(node);
-      const next = nextExpected(node, nowS);
+      const next = nextExpected(node);
+      // A value's age on the node's clock: its sample time is on that clock.
+      const clockNow = nodeClock(node, nowS) ?? nowS;
       const values = [...node.channels.entries()].map(([name, channel]) => {
         const last = latest(channel)!;
-        return `${name}=${last.value}${channel.unit && channel.unit !== "/" ? ` ${channel.unit}` : ""} (${age(nowS - last.time)})`;
+        return `${name}=${last.value}${channel.unit && channel.unit !== "/" ? ` ${channel.unit}` : ""} (${age(clockNow - last.time)})`;
       });
       const faults = [...node.faults.values()].reduce((n, v) => n + v, 0);
       const counted = sensorErrors(node);
@@ -36,7 +38,7 @@ export function renderTable(fleet: FleetState, nowS: number): string {
         health(node, nowS),
         seen === undefined ? "—" : `${age(nowS - seen)} ago`,
         volts === undefined ? "—" : `${volts.toFixed(2)} V`,
-        next === undefined ? "—" : `${next.estimated ? "~" : ""}${clock(next.time)}`,
+        next === undefined ? "—" : clock(next),
         String(statusNumber(node, "buffered") ?? "—"),
         String(statusNumber(node, "dropped") ?? "—"),
         // What the node counted, and the faults its batches carried that the monitor saw.
