@@ -1,8 +1,8 @@
 // The web dashboard (`npm run monitor -- --web`) in a real browser: Debian's Chromium, headless,
 // driven by playwright-core, against the monitor as its own process and two simulated nodes with
-// three sensors each. Every chart must show exactly the points its node sampled, at the times the
-// node stamped them, with a badge for the node's state. With TORPOR_SCREENSHOT=<file> set it also
-// writes a screenshot there (README's docs/dashboard.png comes from it).
+// three sensors each. A click on a node's row in the fleet view opens its charts, and every chart
+// must show exactly the points its node sampled, at the times the node stamped them; each row has a
+// badge for the node's state. (test/dashboard-fleet.test.ts takes a thousand nodes.)
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -67,34 +67,38 @@ describe("the web dashboard", { skip: fs.existsSync(browser) ? undefined : `${br
 
       const page = await context.newPage();
       await page.goto(url);
+      await page.waitForFunction(`document.querySelectorAll("#fleet tbody tr").length === 2`, undefined, { timeout: 15_000 });
       const points = expected.get("node-2 battery/voltage")!.length;
-      await page.waitForFunction(
-        (n) => {
-          const charts = (globalThis as unknown as { torporCharts?: Map<string, { data: number[][] }> }).torporCharts;
-          return charts !== undefined && charts.size === 12 && [...charts.values()].every((c) => c.data[0]!.length >= n);
-        },
-        points,
-        { timeout: 15_000 },
-      );
-      const charts = await page.evaluate(() => {
-        const map = (globalThis as unknown as { torporCharts: Map<string, { data: number[][] }> }).torporCharts;
-        return [...map.entries()].map(([key, chart]) => ({ key, times: chart.data[0]!, values: chart.data[1]! }));
-      });
-      for (const { key, times, values } of charts) {
-        assert.deepEqual(values, expected.get(key), key);
-        // The node's own sample times, on its one-minute grid after the power-on wake.
-        assert.ok(times.slice(1).every((t, i) => t > times[i]! && t % 60 === 0), `${key}: ${times.join(" ")}`);
+      for (const node of ["node-1", "node-2"]) {
+        // The fleet row opens the node's charts.
+        await page.locator(`#fleet tbody tr[data-node="${node}"]`).click();
+        await page.waitForFunction(
+          ({ node, n }) => {
+            const charts = (globalThis as unknown as { torporCharts?: Map<string, { data: number[][] }> }).torporCharts;
+            return charts !== undefined && charts.size === 6 && [...charts.entries()].every(([key, c]) => key.startsWith(`${node} `) && c.data[0]!.length >= n);
+          },
+          { node, n: points },
+          { timeout: 15_000 },
+        );
+        const charts = await page.evaluate(() => {
+          const map = (globalThis as unknown as { torporCharts: Map<string, { data: number[][] }> }).torporCharts;
+          return [...map.entries()].map(([key, chart]) => ({ key, times: chart.data[0]!, values: chart.data[1]! }));
+        });
+        for (const { key, times, values } of charts) {
+          assert.deepEqual(values, expected.get(key), key);
+          // The node's own sample times, on its one-minute grid after the power-on wake.
+          assert.ok(times.slice(1).every((t, i) => t > times[i]! && t % 60 === 0), `${key}: ${times.join(" ")}`);
+        }
+        // The page's own canvases, drawn: one per channel.
+        assert.equal(await page.locator("#detail canvas").count(), 6);
       }
-      const badges = await page.locator("section.node .badge").allTextContents();
+      const badges = await page.locator("#fleet tbody .badge").allTextContents();
       assert.equal(badges.length, 2);
       assert.ok(badges.every((b) => ["asleep", "awake"].includes(b)), badges.join(", "));
-      const facts = await page.locator('section[data-node="node-1"] .facts').textContent();
-      // The next wake the node's status announced while the monitor's clock is short of it; once the
-      // clock has passed it (a loaded machine is slow to get here), the one its period makes due, "~".
-      assert.match(facts ?? "", /battery \d\.\d\d V · next wake ~?\d\d:\d\d:\d\dZ/);
-      // The page's own canvases, drawn: one per channel.
-      assert.equal(await page.locator("section.node canvas").count(), 12);
-      if (process.env.TORPOR_SCREENSHOT) await page.screenshot({ path: process.env.TORPOR_SCREENSHOT, fullPage: true });
+      // Each row: its battery, and its next connection on its own clock.
+      const cells = await page.locator('#fleet tbody tr[data-node="node-1"] td').allTextContents();
+      assert.match(cells[3]!, /^\d\.\d\d V$/);
+      assert.match(cells[4]!, /^\d\d:\d\d:\d\dZ$/);
     } finally {
       await context.close();
       child.kill();

@@ -43,6 +43,8 @@ function set(cell, text) {
 const SVG = "http://www.w3.org/2000/svg";
 
 function sparkPoints(values) {
+  // One reading: a level line, so that the channel shows at all.
+  if (values.length === 1) return "0,9 90,9";
   let lo = Infinity, hi = -Infinity;
   for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
   const span = hi - lo || 1;
