@@ -1,7 +1,7 @@
 // The dashboard's fleet view with a thousand simulated nodes, in headless Chromium (Debian's,
 // through playwright-core): a row per node; a node whose Will came and one whose telemetry does not
 // decode on top, the rest below in name order; the filter narrows the rows; sorting by a column
-// reorders them; a click on a row opens that node's charts with what the monitor holds of it.
+// reorders them; each row has a sparkline per channel (drawn once in view); a click on a row opens that node's charts with what the monitor holds of it.
 // With TORPOR_SCREENSHOT=<file> set it also writes a screenshot of the fleet view there (README's
 // docs/dashboard.png comes from it).
 
@@ -43,9 +43,14 @@ describe("the dashboard's fleet view", { skip: fs.existsSync(browser) ? undefine
       const states = new Set(await page.locator(`${rows} .badge`).allTextContents());
       assert.deepEqual([...states].filter((s) => !["asleep", "awake"].includes(s)), ["offline"], "the rest of the fleet is healthy");
       assert.equal(await page.locator('#fleet tbody tr[data-node="node-503"] td').nth(6).textContent(), "1", "the payload that did not decode");
-      // A sparkline per channel in every row.
+      // A sparkline per channel in the rows in view, and in a row once it is scrolled to.
       const channels = watched.fleet.nodes.get("node-1")!.channels.size;
-      assert.equal(await page.locator(`${rows} svg.spark`).count(), NODES * channels);
+      const sparks = (node: string) => page.locator(`#fleet tbody tr[data-node="${node}"] svg.spark polyline`).count();
+      await page.waitForFunction(`document.querySelectorAll('#fleet tbody tr[data-node="node-1"] svg.spark').length === ${channels}`, undefined, { timeout: 15_000 });
+      assert.equal(await sparks("node-1"), channels);
+      await page.locator('#fleet tbody tr[data-node="node-987"]').scrollIntoViewIfNeeded();
+      await page.waitForFunction(`document.querySelectorAll('#fleet tbody tr[data-node="node-987"] svg.spark').length === ${channels}`, undefined, { timeout: 15_000 });
+      await page.evaluate("window.scrollTo(0, 0)");
 
       if (process.env.TORPOR_SCREENSHOT) await page.screenshot({ path: process.env.TORPOR_SCREENSHOT });
 

@@ -2,8 +2,8 @@
 // last seen, battery, next connection, missed wakes, errors, a sparkline per channel), sorted by a
 // column (the troubled nodes first by default) and filtered by name or state. A click on a row
 // opens that node's charts: one uPlot chart per channel from /node, on the times the node stamped
-// its readings with. Each poll touches only what changed, so a thousand rows stay cheap. Plain
-// browser JavaScript, no build.
+// its readings with. Each poll touches only what changed, and redraws only the sparklines in view,
+// so a thousand rows stay cheap (bench/dashboard.ts). Plain browser JavaScript, no build.
 "use strict";
 
 /** "<node> <channel>" → its uPlot chart, for the open node; read by the dashboard tests. */
@@ -52,30 +52,23 @@ function sparkPoints(values) {
   return values.map((v, i) => `${(i * dx).toFixed(1)},${(17 - ((v - lo) / span) * 16).toFixed(1)}`).join(" ");
 }
 
-function row(node) {
-  let r = rows.get(node.node);
-  if (!r) {
-    const cells = ["node", "state", "seen", "battery", "next", "missed", "errors", "channels"].map((k) => el("td", { class: ["battery", "missed", "errors"].includes(k) ? "num" : "" }));
-    cells[1].append(el("span", { class: "badge" }));
-    const tr = el("tr", { "data-node": node.node }, ...cells);
-    tr.addEventListener("click", () => openNode(node.node));
-    r = { tr, cells, node, sparks: [] };
-    rows.set(node.node, r);
+/** The rows on screen (or nearly): only theirs get their sparklines redrawn; a row scrolled to
+ *  draws its own when it comes into view. Redrawing a thousand rows' would cost most of a poll. */
+const visible = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const r = rows.get(entry.target.dataset.node);
+    if (!entry.isIntersecting) visible.delete(r);
+    else {
+      visible.add(r);
+      drawSparks(r);
+    }
   }
-  r.node = node;
-  const [name, state, seen, battery, next, missed, errors, channels] = r.cells;
-  set(name, node.node);
-  const badge = state.firstChild;
-  set(badge, node.health);
-  if (badge.className !== `badge ${node.health}`) badge.className = `badge ${node.health}`;
-  set(seen, age(node.seen));
-  set(battery, node.battery === null ? "—" : `${node.battery.toFixed(2)} V`);
-  set(next, node.next === null ? "—" : time(node.next));
-  set(missed, String(node.missed));
-  set(errors, String(node.errors));
-  missed.classList.toggle("bad", node.missed > 0);
-  errors.classList.toggle("bad", node.errors > 0);
-  node.spark.forEach((channel, i) => {
+}, { rootMargin: "300px" });
+
+function drawSparks(r) {
+  const channels = r.cells[7];
+  r.node.spark.forEach((channel, i) => {
     const values = channel.values;
     const signature = `${values.length} ${values[0]} ${values[values.length - 1]}`;
     if (r.sparks[i] === signature) return;
@@ -92,6 +85,33 @@ function row(node) {
     svg.firstChild.textContent = `${channel.name}: ${last}${channel.unit && channel.unit !== "/" ? ` ${channel.unit}` : ""}`;
     svg.lastChild.setAttribute("points", sparkPoints(values));
   });
+}
+
+function row(node) {
+  let r = rows.get(node.node);
+  if (!r) {
+    const cells = ["node", "state", "seen", "battery", "next", "missed", "errors", "channels"].map((k) => el("td", { class: ["battery", "missed", "errors"].includes(k) ? "num" : "" }));
+    cells[1].append(el("span", { class: "badge" }));
+    const tr = el("tr", { "data-node": node.node }, ...cells);
+    tr.addEventListener("click", () => openNode(node.node));
+    r = { tr, cells, node, sparks: [] };
+    rows.set(node.node, r);
+    observer.observe(tr);
+  }
+  r.node = node;
+  const [name, state, seen, battery, next, missed, errors] = r.cells;
+  set(name, node.node);
+  const badge = state.firstChild;
+  set(badge, node.health);
+  if (badge.className !== `badge ${node.health}`) badge.className = `badge ${node.health}`;
+  set(seen, age(node.seen));
+  set(battery, node.battery === null ? "—" : `${node.battery.toFixed(2)} V`);
+  set(next, node.next === null ? "—" : time(node.next));
+  set(missed, String(node.missed));
+  set(errors, String(node.errors));
+  missed.classList.toggle("bad", node.missed > 0);
+  errors.classList.toggle("bad", node.errors > 0);
+  if (visible.has(r)) drawSparks(r);
   return r;
 }
 
