@@ -103,7 +103,41 @@ function messagesFor(raw: Record<string, unknown>): { config: Config; messages: 
   return { config, messages: discoveryMessages(config, channelsOf(config.sensors), config.node, 1200) };
 }
 
-const parsed = (m: DiscoveryMessage) => JSON.parse(m.payload) as Record<string, unknown>;
+/**
+ * Home Assistant's abbreviations of discovery keys (its MQTT discovery's documented list, in
+ * homeassistant/components/mqtt/abbreviations.py: ABBREVIATIONS, DEVICE_ABBREVIATIONS,
+ * ORIGIN_ABBREVIATIONS), those of the options the schema above allows.
+ */
+const abbreviations: Record<string, string> = {
+  avty_t: "availability_topic", avty_tpl: "availability_template", dev: "device", dev_cla: "device_class", en: "enabled_by_default",
+  ent_cat: "entity_category", exp_aft: "expire_after", frc_upd: "force_update", ic: "icon", json_attr_t: "json_attributes_topic",
+  json_attr_tpl: "json_attributes_template", o: "origin", pl_avail: "payload_available", pl_not_avail: "payload_not_available",
+  pl_off: "payload_off", pl_on: "payload_on", stat_cla: "state_class", stat_t: "state_topic", sug_dsp_prc: "suggested_display_precision",
+  uniq_id: "unique_id", unit_of_meas: "unit_of_measurement", val_tpl: "value_template",
+};
+const deviceAbbreviations: Record<string, string> = {
+  cns: "connections", cu: "configuration_url", hw: "hw_version", ids: "identifiers", mdl: "model", mdl_id: "model_id", mf: "manufacturer",
+  sa: "suggested_area", sn: "serial_number", sw: "sw_version",
+};
+const originAbbreviations: Record<string, string> = { sw: "sw_version", url: "support_url" };
+
+/** A config as Home Assistant reads it: abbreviations written out, and `~` put back at the start or
+ *  the end of each topic. */
+function expand(payload: Record<string, unknown>): Record<string, unknown> {
+  const full = (record: Record<string, unknown>, keys: Record<string, string>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [keys[k] ?? k, v]));
+  const { "~": base, ...rest } = payload;
+  const config = full(rest, abbreviations);
+  if (typeof config.device === "object" && config.device !== null) config.device = full(config.device as Record<string, unknown>, deviceAbbreviations);
+  if (typeof config.origin === "object" && config.origin !== null) config.origin = full(config.origin as Record<string, unknown>, originAbbreviations);
+  if (typeof base === "string") {
+    for (const [key, value] of Object.entries(config)) {
+      if (key.endsWith("_topic") && typeof value === "string") config[key] = value.startsWith("~") ? base + value.slice(1) : value.endsWith("~") ? value.slice(0, -1) + base : value;
+    }
+  }
+  return config;
+}
+
+const parsed = (m: DiscoveryMessage) => expand(JSON.parse(m.payload) as Record<string, unknown>);
 
 describe("Home Assistant discovery", () => {
   describe("config key", () => {
@@ -154,6 +188,26 @@ describe("Home Assistant discovery", () => {
       }
     });
 
+    it("use Home Assistant's abbreviated keys, a `~` topic base and its default availability payloads: a quarter smaller", () => {
+      const { messages } = messagesFor({ homeAssistant: true, sensors: [{ type: "bme280", address: 0x76 }, { type: "battery", pin: 34 }, { type: "contact", pin: 4 }] });
+      let sent = 0;
+      let written = 0;
+      for (const m of messages) {
+        const payload = JSON.parse(m.payload) as Record<string, unknown>;
+        const inverse = (keys: Record<string, string>) => new Set(Object.values(keys));
+        // No key written out where Home Assistant has an abbreviation for it.
+        const longhand = (record: Record<string, unknown>, keys: Record<string, string>) => Object.keys(record).filter((k) => inverse(keys).has(k));
+        assert.deepEqual(longhand(payload, abbreviations), [], m.payload);
+        assert.deepEqual(longhand(payload.dev as Record<string, unknown>, deviceAbbreviations), [], m.payload);
+        assert.deepEqual(longhand(payload.o as Record<string, unknown>, originAbbreviations), [], m.payload);
+        sent += m.payload.length;
+        // The config as it went out before: every key and topic written out, the payloads named.
+        written += JSON.stringify({ ...expand(payload), payload_available: "online", payload_not_available: "offline" }).length;
+      }
+      const saved = 1 - sent / written;
+      assert.ok(saved > 0.2, `${sent} B sent against ${written} B written out: ${Math.round(saved * 100)} % saved`);
+    });
+
     it("map each channel to its device class, unit and platform", () => {
       const byChannel = Object.fromEntries(messages.map((m) => [parsed(m).unique_id, { topic: m.topic, ...parsed(m) }]));
       const entity = (channel: string) => byChannel[`torpor-shed.2-${channel}`] as Record<string, unknown>;
@@ -184,7 +238,10 @@ describe("Home Assistant discovery", () => {
         assert.equal(p.availability_topic, "torpor/shed.2/status");
         // The Will is {"state":"offline"}: the availability template must map it, and only it, to unavailable.
         assert.match(p.availability_template as string, /value_json\.state == 'offline'/);
-        assert.equal(p.payload_not_available, "offline");
+        // What it renders is what the entity takes as (un)available: Home Assistant's defaults,
+        // "online" and "offline", where the config does not say.
+        assert.equal(p.payload_available ?? "online", "online");
+        assert.equal(p.payload_not_available ?? "offline", "offline");
         // Asleep for a session's length (the Will Delay) is still alive; a wake's awake window more too.
         assert.equal(p.expire_after, 1200 + config.awakeTimeout);
         // The template picks this entity's own channel out of the latest values, and renders None
@@ -257,7 +314,7 @@ describe("Home Assistant discovery", () => {
       assert.deepEqual(configs(), [], "same session, same configs: nothing sent");
       lastLines = await run({ sessionPeriods: 6 }, 1);
       assert.equal(configs().length, 2, "changed configs are sent again");
-      assert.equal((JSON.parse(configs()[0]!.payload) as { expire_after: number }).expire_after, 6 * 60 + 10);
+      assert.equal(expand(JSON.parse(configs()[0]!.payload) as Record<string, unknown>).expire_after, 6 * 60 + 10);
     });
 
     it("leaves the configs and the latest values retained, the values the node sampled last", async () => {

@@ -14,6 +14,10 @@
 // live node stays silent (the session expiry, after which the broker sends the Will anyway) plus
 // one awake window: never "unavailable" while merely asleep, and unavailable when it has stopped
 // waking, even over MQTT 3.1.1, which has no Will Delay.
+//
+// The configs go out in Home Assistant's abbreviated keys (`stat_t` for `state_topic`, `dev` for
+// `device`, …, its documented abbreviation list) with the node's topics written from a `~` base, as
+// Home Assistant's discovery allows: about 40 % fewer bytes on the air (docs/watching.md).
 
 import type { Config } from "../config";
 import { fnv1a } from "../encoding/fnv";
@@ -51,6 +55,29 @@ const byUnit: Record<string, Mapping> = {
   "/": { component: "binary_sensor", deviceClass: "opening" },
 };
 
+/** Home Assistant's abbreviations of the keys a config uses (its MQTT discovery's documented list),
+ *  at the top level and in `device` and `origin`. */
+const entityKeys: Readonly<Record<string, string>> = {
+  unique_id: "uniq_id",
+  state_topic: "stat_t",
+  value_template: "val_tpl",
+  device_class: "dev_cla",
+  expire_after: "exp_aft",
+  availability_topic: "avty_t",
+  availability_template: "avty_tpl",
+  device: "dev",
+  origin: "o",
+  state_class: "stat_cla",
+  unit_of_measurement: "unit_of_meas",
+  suggested_display_precision: "sug_dsp_prc",
+  payload_on: "pl_on",
+  payload_off: "pl_off",
+};
+const deviceKeys: Readonly<Record<string, string>> = { identifiers: "ids", manufacturer: "mf", model: "mdl", sw_version: "sw" };
+const originKeys: Readonly<Record<string, string>> = { sw_version: "sw" };
+
+const abbreviate = (record: Record<string, unknown>, keys: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [keys[k] ?? k, v]));
+
 /** Topic levels Home Assistant accepts in a discovery topic's node and object ids. */
 const topicId = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
 
@@ -62,6 +89,8 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
   const ha = config.homeAssistant;
   if (!ha) return [];
   const { status, latest } = topics(config, node);
+  // Both topics from one base, `~`, which Home Assistant puts back at the start of a topic.
+  const base = status.slice(0, status.lastIndexOf("/"));
   const device = {
     identifiers: [`torpor-${node}`],
     name: node,
@@ -78,16 +107,15 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
     const entity: Record<string, unknown> = {
       name: `${channel.sensor} ${channel.property[1]}`,
       unique_id: `torpor-${node}-${channel.name}`,
-      state_topic: latest,
+      state_topic: `~${latest.slice(base.length)}`,
       value_template: `{{ (${value}) if ${key} in value_json else None }}`,
       device_class: mapping.deviceClass,
       expire_after: sessionExpiryS + config.awakeTimeout,
-      availability_topic: status,
+      availability_topic: `~${status.slice(base.length)}`,
+      // Renders Home Assistant's default payloads for available and not, so the config need not name them.
       availability_template: "{{ 'offline' if value_json.state == 'offline' else 'online' }}",
-      payload_available: "online",
-      payload_not_available: "offline",
-      device,
-      origin: { name: "torpor", sw_version: FIRMWARE_VERSION },
+      device: abbreviate(device, deviceKeys),
+      origin: abbreviate({ name: "torpor", sw_version: FIRMWARE_VERSION }, originKeys),
     };
     if (mapping.component === "sensor") {
       entity.state_class = "measurement";
@@ -98,7 +126,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
       entity.payload_off = "OFF";
     }
     const topic = `${ha.prefix}/${mapping.component}/${topicId(`torpor_${node}`)}/${topicId(channel.name)}/config`;
-    return [{ topic, payload: JSON.stringify(entity), retain: true }];
+    return [{ topic, payload: JSON.stringify({ "~": base, ...abbreviate(entity, entityKeys) }), retain: true }];
   });
 }
 
