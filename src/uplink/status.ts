@@ -101,7 +101,7 @@ export function statusMessage(facts: StatusFacts, sessionPresent: boolean | unde
 }
 
 /** Status fields that move at (nearly) every wake: news only with a heartbeat. */
-const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays"]);
+const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays", "tlsResumed"]);
 
 /** Days a battery of the datasheet's defaults lasts on `config`'s schedule at what the node's wakes
  *  have cost so far (its energy totals); undefined before it has published once. */
