@@ -58,3 +58,15 @@ declare module "embedded:io/socket/tcp/tls" {
     write(buffer: ArrayBuffer | ArrayBufferView): number;
   }
 }
+
+/** modules/crypt/ssl/ssl_ciphersuites.js, mapped under this second name by hosts/moddable's
+ *  manifest so that its "ssl/ciphersuites" can narrow it. */
+declare module "ssl/sdk-ciphersuites" {
+  /** One suite; keyExchangeAlgorithm is one of ssl/constants' (ECDHE_RSA = 6). */
+  export interface CipherSuite {
+    readonly value: readonly number[];
+    readonly keyExchangeAlgorithm: number;
+  }
+  const suites: CipherSuite[];
+  export default suites;
+}
