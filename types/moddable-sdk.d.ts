@@ -59,14 +59,11 @@ declare module "embedded:io/socket/tcp/tls" {
   }
 }
 
-/** modules/crypt/ssl/ssl_ciphersuites.js, mapped under this second name by hosts/moddable's
- *  manifest so that its "ssl/ciphersuites" can narrow it. */
-declare module "ssl/sdk-ciphersuites" {
-  /** One suite; keyExchangeAlgorithm is one of ssl/constants' (ECDHE_RSA = 6). */
-  export interface CipherSuite {
-    readonly value: readonly number[];
-    readonly keyExchangeAlgorithm: number;
-  }
-  const suites: CipherSuite[];
-  export default suites;
+/** modules/crypt/ssl/ssl_constants.js: the algorithm codes a cipher suite entry uses. */
+declare module "ssl/constants" {
+  export const ECDHE_RSA: number;
+  export const AES: number;
+  export const SHA256: number;
+  export const CBC: number;
+  export const GCM: number;
 }
