@@ -4,6 +4,7 @@
 // and write() report is what node:net buffers before it asks the writer to wait (its high-water
 // mark, less what is buffered), and onWritable comes again when that buffer has drained.
 
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -131,6 +132,9 @@ export class NodeTLS extends NodeTCP {
       // The certificate names the broker by the name in the config, not by the resolved address.
       checkServerIdentity: (_name, certificate) => tls.checkServerIdentity(options.host, certificate),
       ...(offered ? { session: offered } : {}),
+      // Resumption by session ID (TLS 1.2) or a stateful ticket (1.3), which the broker keeps: a
+      // stateless ticket is some 200 bytes each way more at every wake, the radio's most costly bytes.
+      secureOptions: crypto.constants.SSL_OP_NO_TICKET,
     });
     // Registered before NodeTCP's own listeners: the handshake is told before the first onWritable.
     socket.once("secureConnect", () => options.onHandshake?.(socket.isSessionReused() ? "resumed" : offered ? "refused" : "full"));
