@@ -85,7 +85,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs:
   });
 }
 
-function sdkEnv(sdk: Sdk, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function sdkEnv(sdk: Sdk, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...process.env, MODDABLE: sdk.root, PATH: `${sdk.bin}${path.delimiter}${process.env.PATH ?? ""}`, ...extra };
 }
 
@@ -99,7 +99,7 @@ function tail(text: string, lines = 25): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-function has(command: string): boolean {
+export function has(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
@@ -264,7 +264,7 @@ async function startBroker(tls?: BrokerTLS): Promise<{ url: string; stop(): Prom
 }
 
 /** A manifest in `dir` that includes the repository's, as a developer's own wrapper would, with `extra`. */
-function writeWrapperManifest(dir: string, extra: Record<string, unknown>): void {
+export function writeWrapperManifest(dir: string, extra: Record<string, unknown>): void {
   fs.writeFileSync(
     path.join(dir, "manifest.json"),
     JSON.stringify({
@@ -525,7 +525,7 @@ export async function simulatorFitsMemory(sdk: Sdk, limit: MemoryLimit, timeoutM
   }
 }
 
-async function stopGroup(child: ReturnType<typeof spawn>): Promise<void> {
+export async function stopGroup(child: ReturnType<typeof spawn>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const signal = (s: NodeJS.Signals) => {
