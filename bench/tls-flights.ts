@@ -11,6 +11,8 @@ export interface Wake {
   bytesUp: number;
   bytesDown: number;
   thinkMs: number;
+  /** The client's handshake work as its TLS stack times it (Moddable's log line), ms. */
+  workMs?: number;
 }
 
 export interface Figures {
@@ -19,6 +21,8 @@ export interface Figures {
   bytesDown: number;
   /** Median of the client's think time in the connection, ms (see flights). */
   thinkMs: number;
+  /** Median of Wake.workMs, where the stack times it. */
+  workMs?: number;
 }
 
 /**
@@ -49,6 +53,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export function summary(wakes: Wake[]): Figures {
   const last = wakes.at(-1)!;
-  return { roundTrips: median(wakes.map((w) => w.roundTrips)), bytesUp: last.bytesUp, bytesDown: last.bytesDown, thinkMs: Math.round(median(wakes.map((w) => w.thinkMs)) * 100) / 100 };
+  const work = wakes.flatMap((w) => (w.workMs === undefined ? [] : [w.workMs]));
+  return {
+    roundTrips: median(wakes.map((w) => w.roundTrips)),
+    bytesUp: last.bytesUp,
+    bytesDown: last.bytesDown,
+    thinkMs: Math.round(median(wakes.map((w) => w.thinkMs)) * 100) / 100,
+    ...(work.length === wakes.length ? { workMs: median(work) } : {}),
+  };
 }
 

@@ -30,7 +30,18 @@ async function run(sdk: Sdk, appDir: string, listener: string[], secure: boolean
     const settings = [`broker=${secure ? "mqtts" : "mqtt"}://127.0.0.1:${proxy.port}`, `node=${node}`, "batchSize=1", "sampleInterval=2", "mqttVersion=4", ...(secure ? ["tlsCa=bench-ca.der"] : [])];
     const built = await buildSimulator(sdk, "release", settings, appDir);
     if (!built.ok) throw new Error(`mcsim build failed:\n${built.detail}`);
-    simulator = spawn("xvfb-run", ["-a", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "release", path.basename(appDir))], { env: sdkEnv(sdk), detached: true, stdio: "ignore" });
+    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "release", path.basename(appDir))], { env: sdkEnv(sdk), detached: true, stdio: ["ignore", "pipe", "ignore"] });
+    // The host's line for each TLS connection: its kind and the client's handshake work.
+    const work: number[] = [];
+    let output = "";
+    simulator.stdout!.on("data", (d: Buffer) => {
+      output += d.toString();
+      for (let end = output.indexOf("\n"); end >= 0; end = output.indexOf("\n")) {
+        const m = /TLS: \w+ handshake, (\d+) ms of client work/.exec(output.slice(0, end));
+        if (m) work.push(Number(m[1]));
+        output = output.slice(end + 1);
+      }
+    });
     const deadline = Date.now() + RUN_MS;
     let forgotten = 0;
     while (Date.now() < deadline) {
@@ -42,7 +53,7 @@ async function run(sdk: Sdk, appDir: string, listener: string[], secure: boolean
     }
     const traces = proxy.connections.filter((c) => c.closedAt !== undefined).slice(0, count);
     if (traces.length < count) throw new Error(`mcsim made ${traces.length} of ${count} connections within ${RUN_MS / 1000} s`);
-    return traces.map((trace) => ({ ...flights(trace), bytesUp: trace.up.bytes, bytesDown: trace.down.bytes }));
+    return traces.map((trace, i) => ({ ...flights(trace), bytesUp: trace.up.bytes, bytesDown: trace.down.bytes, ...(secure && work[i] !== undefined ? { workMs: work[i] } : {}) }));
   } finally {
     if (simulator) await stopGroup(simulator);
     await proxy.close();

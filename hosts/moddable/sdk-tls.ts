@@ -13,6 +13,8 @@
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import Resource from "Resource";
+import Time from "time";
+import { log } from "./runtime";
 import { SDKTCP } from "./sdk-tcp";
 import type { SDKSocket, SDKSocketCallbacks } from "./sdk-tcp";
 import type { RetainedMemory, TCPOptions, TLSConstructor, TLSOptions } from "../../src/host";
@@ -77,18 +79,24 @@ interface RawOptions {
   onError?: () => void;
   /** Ours: what a callback of the TLS socket threw (a failed handshake throws from onReadable). */
   onFailure: (error: Error) => void;
+  /** Ours: around each callback of the TLS socket, where its handshake work is done. */
+  onEnter: () => void;
+  onLeave: () => void;
 }
 
 /** The SDK's TCP with the TLS socket's callbacks guarded: an exception from the handshake (a
  *  certificate that does not verify, an alert) becomes an error for the caller, not an abort. */
 class GuardedTCP extends TCP {
   constructor(options: RawOptions) {
-    const { onFailure } = options;
+    const { onFailure, onEnter, onLeave } = options;
     const guard = (callback: ((bytes: number) => void) | undefined) => (bytes: number) => {
+      onEnter();
       try {
         callback?.(bytes);
       } catch (e) {
         onFailure(e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        onLeave();
       }
     };
     super({
@@ -129,6 +137,10 @@ function openTLS(options: TLSOptions, keeping: SessionKeeping, callbacks: SDKSoc
   });
   let failed = false;
   let told = false;
+  // The client's handshake work: time inside the TLS socket's callbacks until it is done. Logged
+  // once a connection, so a console (and bench:tls in mcsim) sees what the handshake cost.
+  let work = 0;
+  let since = 0;
   const tlsOptions = {
     address: options.address,
     port: options.port,
@@ -137,6 +149,12 @@ function openTLS(options: TLSOptions, keeping: SessionKeeping, callbacks: SDKSoc
     host: options.host,
     secure,
     TCP: { io: GuardedTCP },
+    onEnter() {
+      since = Time.ticks;
+    },
+    onLeave() {
+      if (!told) work += Time.delta(since);
+    },
     onFailure(error: Error) {
       if (failed) return;
       failed = true;
@@ -148,7 +166,10 @@ function openTLS(options: TLSOptions, keeping: SessionKeeping, callbacks: SDKSoc
     onWritable: (bytes: number) => {
       if (!told) {
         told = true;
-        options.onHandshake?.(handshake());
+        work += Time.delta(since);
+        const how = handshake();
+        log(`TLS: ${how} handshake, ${work} ms of client work`);
+        options.onHandshake?.(how);
       }
       callbacks.onWritable(bytes);
     },
