@@ -90,8 +90,21 @@ export interface TLSOptions extends TCPOptions {
     certificate?: ArrayBuffer | string;
     key?: ArrayBuffer | string;
   };
+  onHandshake?: (handshake: Handshake) => void;
 }
 export type TLSConstructor = new (options: TLSOptions) => TCP;
+
+/**
+ * How a TLS connection's handshake went, as the host tells it before the first onWritable: it
+ * offered the session it kept from an earlier wake and the broker took it ("resumed": one round
+ * trip less, no key exchange), or refused it and made a full handshake in the same connection
+ * ("refused"), or it had none to offer ("full").
+ */
+export type Handshake = "full" | "resumed" | "refused";
+
+/** A kept TLS session older than this is not offered: RFC 5246 F.1.4 suggests 24 hours as the
+ *  upper limit of a session's life, and a broker forgets its sessions sooner (mosquitto: 2 hours). */
+export const TLS_SESSION_MAX_AGE_MS = 86_400_000;
 
 /** The default I2C bus of the board (the plain esp32 provider has none, so config names the pins). */
 export interface BusOptions {

@@ -36,6 +36,8 @@ const status = {
   skipped: 0,
   commandErrors: 0,
   clockBack: 0,
+  tlsResumed: 0,
+  tlsRefused: 0,
   sensorErrors: { "sht3x@44": 2, "bme280@76": 0 },
   energy: { awakeMs: 90_000, sampleMs: 2_000, radioMs: 30_000, radioWakes: 3, bytesUp: 900, bytesDown: 120 },
   mqtt: "5",

@@ -85,7 +85,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs:
   });
 }
 
-function sdkEnv(sdk: Sdk, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function sdkEnv(sdk: Sdk, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...process.env, MODDABLE: sdk.root, PATH: `${sdk.bin}${path.delimiter}${process.env.PATH ?? ""}`, ...extra };
 }
 
@@ -99,7 +99,7 @@ function tail(text: string, lines = 25): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-function has(command: string): boolean {
+export function has(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
@@ -264,7 +264,7 @@ async function startBroker(tls?: BrokerTLS): Promise<{ url: string; stop(): Prom
 }
 
 /** A manifest in `dir` that includes the repository's, as a developer's own wrapper would, with `extra`. */
-function writeWrapperManifest(dir: string, extra: Record<string, unknown>): void {
+export function writeWrapperManifest(dir: string, extra: Record<string, unknown>): void {
   fs.writeFileSync(
     path.join(dir, "manifest.json"),
     JSON.stringify({
@@ -283,6 +283,8 @@ interface SimulatorRun {
   problem: string;
   log: string;
   payloads: Buffer[];
+  /** The status messages, parsed (JSON statuses only: a run that wants them sets payloadFormat=senml-json). */
+  statuses: Record<string, unknown>[];
   /** Per instruments line (about one a second), the instruments by name ("Slot used", "Chunk used", …). */
   samples: Record<string, number>[];
 }
@@ -293,8 +295,8 @@ interface SimulatorOptions {
   /** key=value settings for mcconfig, after broker= and node=. */
   settings?: string[];
   tls?: BrokerTLS;
-  /** Telemetry received so far (each a payload); true ends the run as a success. */
-  enough(payloads: Buffer[]): boolean;
+  /** Telemetry and statuses received so far; true ends the run as a success. */
+  enough(payloads: Buffer[], statuses: Record<string, unknown>[]): boolean;
   timeoutMs: number;
 }
 
@@ -309,22 +311,28 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   const broker = await startBroker(options.tls);
   const dir = options.app ?? repoRoot;
   const node = `check-${process.pid}-${path.basename(dir)}`;
-  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`].map((f) => path.join(os.tmpdir(), f));
+  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
   stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
   const { connectAsync } = await import("mqtt");
   const subscriber = await connectAsync(broker.url, { clean: true, ...(options.tls ? { ca: fs.readFileSync(options.tls.cafile) } : {}) });
   let simulator: ReturnType<typeof spawn> | undefined;
-  const result: SimulatorRun = { ok: false, problem: "", log: "", payloads: [], samples: [] };
+  const result: SimulatorRun = { ok: false, problem: "", log: "", payloads: [], statuses: [], samples: [] };
   try {
-    await subscriber.subscribeAsync(`torpor/${node}/telemetry`, { qos: 1 });
+    await subscriber.subscribeAsync([`torpor/${node}/telemetry`, `torpor/${node}/status`], { qos: 1 });
     const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, ...(options.settings ?? [])], dir);
     if (!built.ok) return { ...result, problem: built.detail };
     let output = "";
     let settle: (problem: string) => void = () => {};
     const settled = new Promise<string>((resolve) => (settle = resolve));
-    subscriber.on("message", (_topic, payload) => {
-      result.payloads.push(payload);
-      if (options.enough(result.payloads)) settle("");
+    subscriber.on("message", (topic, payload) => {
+      if (topic.endsWith("/status")) {
+        try {
+          result.statuses.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+        } catch {
+          return;
+        }
+      } else result.payloads.push(payload);
+      if (options.enough(result.payloads, result.statuses)) settle("");
     });
     // Its own process group, so that mcsim, Xvfb and xvfb-run all end together.
     simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "debug", path.basename(dir))], {
@@ -402,7 +410,7 @@ export async function simulatorPublishesFormat(sdk: Sdk, format: "senml-cbor" | 
  * device build would — with tlsCa naming it.
  */
 export async function simulatorPublishesTLS(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
-  const name = "the app in mcsim publishes telemetry to mosquitto over mqtts:// (test CA as a resource)";
+  const name = "the app in mcsim publishes telemetry to mosquitto over mqtts:// (test CA as a resource), a full handshake first, then resuming the session the retained file keeps";
   if (!has("openssl")) return { name, ok: true, skipped: "openssl is not installed", detail: "" };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-tls-"));
   // Readable by the user mosquitto drops to when it starts as root.
@@ -426,12 +434,22 @@ export async function simulatorPublishesTLS(sdk: Sdk, timeoutMs = 60_000): Promi
     }
     for (const f of ["ca.pem", "server.pem", "server.key"]) fs.chmodSync(file(f), 0o644);
     writeWrapperManifest(appDir, { resources: { "*": ["./check-ca"] } });
-    return await publishes(sdk, name, {
+    // A status at every wake (statusEvery=0, as JSON) says how its handshake went: the emulated
+    // deep sleep keeps the process, but only the retained file carries the session (tls-cache), so
+    // the first wake is a full handshake and each after it resumes, as on a board.
+    const r = await runSimulator(sdk, {
       app: appDir,
       tls: { cafile: file("ca.pem"), certfile: file("server.pem"), keyfile: file("server.key") },
-      settings: ["batchSize=1", "sampleInterval=2", "tlsCa=check-ca.der"],
+      settings: ["batchSize=1", "sampleInterval=2", "tlsCa=check-ca.der", "statusEvery=0", "payloadFormat=senml-json"],
+      enough: (payloads, statuses) => payloads.some(hasTemperature) && statuses.length >= 3,
       timeoutMs,
     });
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    const resumed = r.statuses.map((s) => Number(s.tlsResumed ?? 0));
+    const refused = r.statuses.map((s) => Number(s.tlsRefused ?? 0));
+    const detail = `tlsResumed by wake ${JSON.stringify(resumed)}, tlsRefused ${JSON.stringify(refused)}\nmcsim said:\n${r.log}`;
+    if (!r.ok) return { name, ok: false, detail: `${r.problem}; ${detail}` };
+    return { name, ok: resumed[0] === 0 && resumed.slice(1).every((n, i) => n === i + 1) && refused.every((n) => n === 0), detail };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -507,7 +525,7 @@ export async function simulatorFitsMemory(sdk: Sdk, limit: MemoryLimit, timeoutM
   }
 }
 
-async function stopGroup(child: ReturnType<typeof spawn>): Promise<void> {
+export async function stopGroup(child: ReturnType<typeof spawn>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const signal = (s: NodeJS.Signals) => {

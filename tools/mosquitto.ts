@@ -28,6 +28,8 @@ export interface MosquittoOptions {
   listener?: string[];
   /** User name → password: written to a password file (mosquitto_passwd), anonymous clients refused. */
   users?: Record<string, string>;
+  /** The port to listen on (default: a free one): a broker restarted where its clients knew it. */
+  port?: number;
 }
 
 const binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"].find((p) => fs.existsSync(p));
@@ -61,8 +63,7 @@ export async function holdPort(port = 0): Promise<{ port: number; close(): Promi
 /** `options` as a list: config lines for the whole broker. */
 export async function startMosquitto(options: string[] | MosquittoOptions = []): Promise<Mosquitto> {
   if (!binary) throw new Error(mosquittoMissing());
-  const { config = [], listener = [], users } = Array.isArray(options) ? { config: options } : options;
-  const port = await freePort();
+  const { config = [], listener = [], users, port = await freePort() } = Array.isArray(options) ? { config: options } : options;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-mosquitto-"));
   const conf = path.join(dir, "mosquitto.conf");
   const access = users ? ["allow_anonymous false", `password_file ${passwordFile(dir, users)}`] : ["allow_anonymous true"];

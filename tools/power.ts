@@ -24,6 +24,7 @@ import { channelsOf } from "../src/sensors/registry";
 import { xsComputeByFill } from "./xs/compute";
 import { startEmbeddedBroker } from "./broker";
 import { runCommand, UsageError } from "./command";
+import { esp32Factor, rttMs, tlsCosts, tlsProjections, tlsReport } from "./power-tls";
 
 /** What the model takes from measurements, and where the figures come from (for the report). */
 export interface Measured extends ModelMeasured {
@@ -261,6 +262,7 @@ function report(raw: Config, measured: ReadonlyMap<number, Measured>, a: Assumpt
   ];
   if (c.effectiveBatch < c.batchSize) lines.push(`note: maxLatency ${c.maxLatency} s publishes every ${c.effectiveBatch} readings, before a batch of ${c.batchSize} is full`);
   lines.push("", "by batch size:", header, ...figures.byBatch.map(row), "", "by interval:", header, ...figures.byInterval.map(row));
+  lines.push("", ...tlsReport(raw, m, a, days));
   lines.push("", "sensitivity (this config, one figure varied at a time):");
   for (const s of figures.sensitivity) lines.push(`  ${s.key.padEnd(16)}${s.days.map((d) => `${d.value} ${parameters[s.key].unit}: ${days(d.batteryDays)}`).join("   ")}`);
   return lines.join("\n");
@@ -273,7 +275,10 @@ async function printProjection(options: PowerOptions): Promise<void> {
     ? new Map(batchSizes(config).map((b) => [b, measuredFromState(options.state!, config)] as const))
     : await measureBatches(raw, config, options.wakes);
   const figures = sweep(config, measured, options.assumptions);
-  if (options.json) process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures }, null, 2)}\n`);
+  if (options.json) {
+    const tls = { costs: tlsCosts, esp32Factor, rttMs, projections: tlsProjections(config, measured.get(config.batchSize)!, options.assumptions) };
+    process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls }, null, 2)}\n`);
+  }
   else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n`);
 }
 

@@ -58,3 +58,12 @@ declare module "embedded:io/socket/tcp/tls" {
     write(buffer: ArrayBuffer | ArrayBufferView): number;
   }
 }
+
+/** modules/crypt/ssl/ssl_constants.js: the algorithm codes a cipher suite entry uses. */
+declare module "ssl/constants" {
+  export const ECDHE_RSA: number;
+  export const AES: number;
+  export const SHA256: number;
+  export const CBC: number;
+  export const GCM: number;
+}

@@ -16,11 +16,12 @@ import type { BusOptions, Flash, Host } from "../../src/host";
 import { parseContactOptions } from "../../src/sensors/contact";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import * as power from "./native/power";
-import { NetCache } from "./net-cache";
+import { NET_CACHE_SIZE, NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
 import { clock, log, resolve, timers } from "../moddable/runtime";
 import { SDKTCP } from "../moddable/sdk-tcp";
-import { SDKTLS } from "../moddable/sdk-tls";
+import { sdkTLS } from "../moddable/sdk-tls";
+import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
 import { Station, type StaticAddress } from "./station";
 
 /**
@@ -40,6 +41,8 @@ const LINGER_MS = 50;
 
 const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
   const parsed: Config = config ?? parseConfig({});
+  // The host's RTC bytes: the network cache, then the TLS session (native/rtc.h sizes the area).
+  const hostArea = new Uint8Array(power.hostArea());
   const station = new Station(
     {
       ssid: parsed.ssid,
@@ -47,7 +50,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       staticAddress: config ? staticAddress(raw.staticIP) : undefined,
       sntp: typeof raw.sntp === "string" ? raw.sntp : "",
     },
-    new NetCache(new Uint8Array(power.hostArea())),
+    new NetCache(hostArea.subarray(0, NET_CACHE_SIZE)),
     log,
   );
   const wakeCause = power.wakeCause();
@@ -72,7 +75,8 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
         cancelRadioOff = afterSending(() => station.down());
       },
       TCP: SDKTCP,
-      TLS: SDKTLS,
+      // RTC memory, never flash: see tls-cache for what the session is worth to whoever reads it.
+      TLS: sdkTLS({ memory: { bytes: hostArea.subarray(NET_CACHE_SIZE, NET_CACHE_SIZE + TLS_CACHE_SIZE), commit: () => {} }, now: () => Date.now() }),
     },
     // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
     // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).

@@ -1,4 +1,4 @@
-// The ESP32 host's 64 bytes of RTC memory, after the firmware's state region (native/rtc.h): what
+// The first 64 bytes of the ESP32 host's RTC memory, after the firmware's state region (native/rtc.h): what
 // the last Wi-Fi connection learnt, for the next one, and when the clock was last set from SNTP.
 // ESP-IDF never initialises this memory, so it is trusted only with its magic and CRC.
 //
@@ -10,7 +10,7 @@
 import { crc32 } from "../../src/encoding/crc32";
 
 const MAGIC = 0x31434e54; // "TNC1" read little-endian
-const SIZE = 64;
+export const NET_CACHE_SIZE = 64;
 
 export interface NetMemory {
   /** The access point's channel at the last connection to this SSID; 0 when unknown. */
@@ -26,9 +26,9 @@ export class NetCache {
   #view: DataView;
 
   constructor(bytes: Uint8Array) {
-    if (bytes.length < SIZE) throw new RangeError(`network cache needs ${SIZE} bytes, got ${bytes.length}`);
+    if (bytes.length < NET_CACHE_SIZE) throw new RangeError(`network cache needs ${NET_CACHE_SIZE} bytes, got ${bytes.length}`);
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, SIZE);
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, NET_CACHE_SIZE);
   }
 
   /** What is known for `ssid`; channel and BSSID only if they were learnt on that SSID. */
@@ -44,7 +44,7 @@ export class NetCache {
 
   write(ssid: string, memory: NetMemory): void {
     const v = this.#view;
-    this.#bytes.fill(0, 0, SIZE);
+    this.#bytes.fill(0, 0, NET_CACHE_SIZE);
     v.setUint32(0, MAGIC, true);
     v.setUint32(4, fnv1a(ssid), true);
     v.setUint8(8, memory.channel);

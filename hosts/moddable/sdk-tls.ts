@@ -6,14 +6,19 @@
 //   secure.ca          (tlsCa)   → the session's `certificate`: a trusted CA, beside the SDK's own list
 //   secure.certificate (tlsCert) → `clientCertificates: [it]`, sent when the broker asks for one
 //   secure.key         (tlsKey)  → `clientKey`: its PKCS#8 private key
-// Each is DER, or PEM (the first block is used).
+// Each is DER, or PEM (the first block is used). Only ECDHE suites are offered (ssl-ciphersuites),
+// and the session is kept across deep sleep in the host's retained bytes (tls-cache), which the
+// SDK's TLS offers through "ssl/cache" at the next connecting wake.
 
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import Resource from "Resource";
+import Time from "time";
+import { log } from "./runtime";
 import { SDKTCP } from "./sdk-tcp";
 import type { SDKSocket, SDKSocketCallbacks } from "./sdk-tcp";
-import type { TCPOptions, TLSOptions } from "../../src/host";
+import type { RetainedMemory, TCPOptions, TLSConstructor, TLSOptions } from "../../src/host";
+import { expect, forget, handshake, identityOf } from "./tls-cache";
 
 /** The TLS socket reports its onWritable room less 96 bytes for the record around it, but the
  *  room a write returns less only 32; a CBC record with SHA-384 adds up to 85. */
@@ -74,18 +79,24 @@ interface RawOptions {
   onError?: () => void;
   /** Ours: what a callback of the TLS socket threw (a failed handshake throws from onReadable). */
   onFailure: (error: Error) => void;
+  /** Ours: around each callback of the TLS socket, where its handshake work is done. */
+  onEnter: () => void;
+  onLeave: () => void;
 }
 
 /** The SDK's TCP with the TLS socket's callbacks guarded: an exception from the handshake (a
  *  certificate that does not verify, an alert) becomes an error for the caller, not an abort. */
 class GuardedTCP extends TCP {
   constructor(options: RawOptions) {
-    const { onFailure } = options;
+    const { onFailure, onEnter, onLeave } = options;
     const guard = (callback: ((bytes: number) => void) | undefined) => (bytes: number) => {
+      onEnter();
       try {
         callback?.(bytes);
       } catch (e) {
         onFailure(e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        onLeave();
       }
     };
     super({
@@ -107,12 +118,29 @@ interface SessionOptions {
   clientKey?: ArrayBuffer;
 }
 
-function openTLS(options: TLSOptions, callbacks: SDKSocketCallbacks): SDKSocket {
+/** Where the session is kept between wakes, and the host's wall clock (ms) that ages it. */
+export interface SessionKeeping {
+  memory: RetainedMemory;
+  now: () => number;
+}
+
+function openTLS(options: TLSOptions, keeping: SessionKeeping, callbacks: SDKSocketCallbacks): SDKSocket {
   const secure: SessionOptions = {};
   if (options.secure?.ca !== undefined) secure.certificate = secureBytes("ca", options.secure.ca);
   if (options.secure?.certificate !== undefined) secure.clientCertificates = [secureBytes("certificate", options.secure.certificate)];
   if (options.secure?.key !== undefined) secure.clientKey = secureBytes("key", options.secure.key);
+  expect({
+    memory: keeping.memory,
+    broker: `${options.host}:${options.port}`,
+    identity: identityOf([secure.certificate, secure.clientCertificates?.[0], secure.clientKey]),
+    now: Math.floor(keeping.now() / 1000),
+  });
   let failed = false;
+  let told = false;
+  // The client's handshake work: time inside the TLS socket's callbacks until it is done. Logged
+  // once a connection, so a console (and bench:tls in mcsim) sees what the handshake cost.
+  let work = 0;
+  let since = 0;
   const tlsOptions = {
     address: options.address,
     port: options.port,
@@ -121,12 +149,30 @@ function openTLS(options: TLSOptions, callbacks: SDKSocketCallbacks): SDKSocket 
     host: options.host,
     secure,
     TCP: { io: GuardedTCP },
+    onEnter() {
+      since = Time.ticks;
+    },
+    onLeave() {
+      if (!told) work += Time.delta(since);
+    },
     onFailure(error: Error) {
       if (failed) return;
       failed = true;
+      // A session that may be what failed is not offered again.
+      forget();
       callbacks.onError(new Error(`TLS with ${options.host}: ${error.message || "handshake failed"}`));
     },
-    onWritable: (bytes: number) => callbacks.onWritable(bytes),
+    // The TLS socket's first onWritable comes when the handshake is done.
+    onWritable: (bytes: number) => {
+      if (!told) {
+        told = true;
+        work += Time.delta(since);
+        const how = handshake();
+        log(`TLS: ${how} handshake, ${work} ms of client work`);
+        options.onHandshake?.(how);
+      }
+      callbacks.onWritable(bytes);
+    },
     onReadable: (bytes: number) => callbacks.onReadable(bytes),
     onError: () => {
       if (!failed) callbacks.onError();
@@ -142,8 +188,11 @@ function openTLS(options: TLSOptions, callbacks: SDKSocketCallbacks): SDKSocket 
   };
 }
 
-export class SDKTLS extends SDKTCP {
-  constructor(options: TLSOptions) {
-    super(options, (_tcp: TCPOptions, callbacks: SDKSocketCallbacks) => openTLS(options, callbacks), RESERVE);
-  }
+/** The host's TLS class, keeping its session in `keeping`. */
+export function sdkTLS(keeping: SessionKeeping): TLSConstructor {
+  return class SDKTLS extends SDKTCP {
+    constructor(options: TLSOptions) {
+      super(options, (_tcp: TCPOptions, callbacks: SDKSocketCallbacks) => openTLS(options, keeping, callbacks), RESERVE);
+    }
+  };
 }

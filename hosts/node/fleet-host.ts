@@ -11,7 +11,7 @@ import type { Environment } from "../virtual/environment";
 import { virtualBoard } from "../virtual/board";
 import type { FleetMemory } from "./fleet-memory";
 import { WakeTime } from "./fleet-time";
-import { NodeTCP, NodeTLS } from "./tcp";
+import { keepingTLS, NodeTCP } from "./tcp";
 
 export interface FleetWake {
   memory: FleetMemory;
@@ -55,7 +55,7 @@ export function createFleetHost(wake: FleetWake): FleetHost {
       },
       down: () => time.goVirtual(),
       TCP: NodeTCP,
-      TLS: NodeTLS,
+      TLS: keepingTLS({ memory: wake.memory.tlsSession(wake.index), now: () => time.now() }),
     },
     clock: time,
     timer: time,

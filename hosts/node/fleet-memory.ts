@@ -5,6 +5,7 @@
 // gone between wakes, as on a chip.
 
 import type { Flash } from "../../src/host";
+import type { SavedSession, SessionMemory } from "./tls-session";
 
 /** Retained bytes per node: ESP32 RTC slow memory as the Node host models it (retained-file.ts). */
 export const FLEET_RETAINED_BYTES = 8192;
@@ -17,6 +18,8 @@ export class FleetMemory {
   readonly #flash: (Map<string, Uint8Array> | undefined)[];
   /** Per node: true once the node has woken (its retained memory holds what it wrote). */
   readonly #woken: Uint8Array;
+  /** Per node: the TLS session kept for its next wake (host state beside the retained region). */
+  readonly #tls: (SavedSession | undefined)[];
   /** Flash writes, all nodes: for wear figures. */
   flashWrites = 0;
 
@@ -24,6 +27,7 @@ export class FleetMemory {
     this.#retained = new Uint8Array(nodes * retainedBytes);
     this.#flash = new Array<Map<string, Uint8Array> | undefined>(nodes);
     this.#woken = new Uint8Array(nodes);
+    this.#tls = new Array<SavedSession | undefined>(nodes);
   }
 
   /** Bytes a fleet of `nodes` holds in memory between wakes, before any flash copy. */
@@ -41,6 +45,13 @@ export class FleetMemory {
 
   markWoken(node: number): void {
     this.#woken[node] = 1;
+  }
+
+  tlsSession(node: number): SessionMemory {
+    return {
+      load: () => this.#tls[node],
+      save: (session) => void (this.#tls[node] = session),
+    };
   }
 
   flash(node: number): Flash {

@@ -38,7 +38,7 @@ function syncDirectory(dir: string): void {
 }
 
 /** Writes `value` as a checked record. */
-export function writeRecord(file: string, value: Record<string, number>): void {
+export function writeRecord(file: string, value: Record<string, number | string>): void {
   const json = JSON.stringify(value);
   writeFileAtomic(file, `${json}\n${checksum(json)}\n`);
 }

@@ -16,7 +16,8 @@ import { virtualBoard } from "../virtual/board";
 import { ScaledClock } from "./clock";
 import { FlashFiles } from "./flash-file";
 import { RetainedFile } from "./retained-file";
-import { NodeTCP, NodeTLS } from "./tcp";
+import { keepingTLS, NodeTCP } from "./tcp";
+import { sessionFile } from "./tls-session";
 import { wakeStart, writeMarker } from "./wake-start";
 
 export interface NodeHostOptions {
@@ -75,7 +76,8 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
       },
       down: () => {},
       TCP: NodeTCP,
-      TLS: NodeTLS,
+      // The TLS session beside retained.bin: what a board keeps in RTC memory across deep sleep.
+      TLS: keepingTLS({ memory: sessionFile(file("tls-session.json")), now: () => clock.now() }),
     },
     clock,
     timer: {

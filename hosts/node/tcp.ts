@@ -4,10 +4,12 @@
 // and write() report is what node:net buffers before it asks the writer to wait (its high-water
 // mark, less what is buffered), and onWritable comes again when that buffer has drained.
 
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { BufferSource, TCP, TCPOptions, TLSOptions } from "../../src/host";
+import { TLS_SESSION_MAX_AGE_MS, type BufferSource, type TCP, type TCPOptions, type TLSConstructor, type TLSOptions } from "../../src/host";
+import { identityOf, type SessionMemory } from "./tls-session";
 
 export class NodeTCP implements TCP {
   #socket: net.Socket;
@@ -94,27 +96,63 @@ function tlsError(error: Error): Error {
   return new Error(`TLS: ${text}`);
 }
 
+/** Where a TLS socket keeps its session between wakes, and the node's clock that ages it. */
+export interface SessionKeeping {
+  memory: SessionMemory;
+  now: () => number;
+}
+
 /** ECMA-419 TLS socket (§11.3) over node:tls: the server's certificate is verified against `ca`
  *  (or the system's CAs) and its name against `host`. CA, certificate and key are PEM text or paths
- *  of PEM files. */
+ *  of PEM files. With `keeping`, the session of the last wake is offered when it is for this
+ *  broker, these CA and credentials and young enough, and the newest one the broker hands over is
+ *  kept; any TLS error forgets it. */
 export class NodeTLS extends NodeTCP {
-  constructor(options: TLSOptions) {
+  constructor(options: TLSOptions, keeping?: SessionKeeping) {
     const pem = (value: ArrayBuffer | string | undefined) =>
       value === undefined ? undefined : typeof value !== "string" ? Buffer.from(value) : value.includes("-----BEGIN") ? value : fs.readFileSync(value);
     const secure = options.secure ?? {};
-    super(
-      options,
-      tls.connect({
-        host: options.address,
-        port: options.port,
-        servername: net.isIP(options.host) ? undefined : options.host,
-        ca: pem(secure.ca),
-        cert: pem(secure.certificate),
-        key: pem(secure.key),
-        rejectUnauthorized: true,
-        // The certificate names the broker by the name in the config, not by the resolved address.
-        checkServerIdentity: (_name, cert) => tls.checkServerIdentity(options.host, cert),
-      }),
-    );
+    const ca = pem(secure.ca);
+    const cert = pem(secure.certificate);
+    const key = pem(secure.key);
+    const broker = `${options.host}:${options.port}`;
+    const identity = identityOf([ca, cert, key]);
+    const kept = keeping?.memory.load();
+    const age = kept && keeping ? keeping.now() - kept.savedAt : NaN;
+    const offered = kept && kept.broker === broker && kept.identity === identity && age >= 0 && age <= TLS_SESSION_MAX_AGE_MS ? kept.session : undefined;
+    if (kept && !offered) keeping?.memory.save(undefined);
+    const socket = tls.connect({
+      host: options.address,
+      port: options.port,
+      servername: net.isIP(options.host) ? undefined : options.host,
+      ca,
+      cert,
+      key,
+      rejectUnauthorized: true,
+      // The certificate names the broker by the name in the config, not by the resolved address.
+      checkServerIdentity: (_name, certificate) => tls.checkServerIdentity(options.host, certificate),
+      ...(offered ? { session: offered } : {}),
+      // Resumption by session ID (TLS 1.2) or a stateful ticket (1.3), which the broker keeps: a
+      // stateless ticket is some 200 bytes each way more at every wake, the radio's most costly bytes.
+      secureOptions: crypto.constants.SSL_OP_NO_TICKET,
+    });
+    // Registered before NodeTCP's own listeners: the handshake is told before the first onWritable.
+    socket.once("secureConnect", () => options.onHandshake?.(socket.isSessionReused() ? "resumed" : offered ? "refused" : "full"));
+    if (keeping) {
+      socket.on("session", (session: Buffer) => keeping.memory.save({ broker, identity, savedAt: keeping.now(), session }));
+      socket.on("error", (error: Error) => {
+        if (!("syscall" in error)) keeping.memory.save(undefined);
+      });
+    }
+    super(options, socket);
   }
+}
+
+/** The host's TLS class for one node: NodeTLS keeping that node's session. */
+export function keepingTLS(keeping: SessionKeeping): TLSConstructor {
+  return class extends NodeTLS {
+    constructor(options: TLSOptions) {
+      super(options, keeping);
+    }
+  };
 }

@@ -14,7 +14,8 @@ import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { virtualBoard } from "../virtual/board";
 import { SyntheticEnvironment } from "../virtual/environment";
 import { SDKTCP } from "../moddable/sdk-tcp";
-import { SDKTLS } from "../moddable/sdk-tls";
+import { sdkTLS } from "../moddable/sdk-tls";
+import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
 import { clock as hostClock, log, resolve, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
@@ -49,7 +50,9 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
       resolve,
       down: () => {},
       TCP: SDKTCP,
-      TLS: SDKTLS,
+      // The TLS session in a file of its own beside the retained one, as a board keeps it in RTC
+      // memory beside the state region: only what that file carries survives the emulated sleep.
+      TLS: sdkTLS({ memory: retainedFile(`${config.file.root}torpor-${parsed.node || id}.tls`, TLS_CACHE_SIZE), now: () => Date.now() }),
     },
     clock,
     timer: timers(),

@@ -12,7 +12,7 @@ import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "./link-memory";
 import type { RetainedSlots } from "./slots";
 
 /** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 export interface Counters {
   /** Wakes since the node started clean. */
@@ -34,10 +34,14 @@ export interface Counters {
   commandErrors: number;
   /** Wakes that found the clock behind the newest reading (a clock stepped back, a lost RTC). */
   clockBack: number;
+  /** mqtts connections that resumed the TLS session the host kept from an earlier wake. */
+  tlsResumed: number;
+  /** mqtts connections whose kept session the broker refused: a full handshake in its place. */
+  tlsRefused: number;
 }
 
 /** Field order of the retained layout (docs/retained-state.md): u32 each, wrapping. */
-export const counterFields = ["wakes", "cold", "delivered", "publishFailures", "restored", "refused", "skipped", "commandErrors", "clockBack"] as const;
+export const counterFields = ["wakes", "cold", "delivered", "publishFailures", "restored", "refused", "skipped", "commandErrors", "clockBack", "tlsResumed", "tlsRefused"] as const;
 
 /** Where the battery went, all wakes added (WakeMeter books each wake): published in the status. */
 export interface EnergyTotals {
@@ -85,7 +89,7 @@ export interface NodeState {
 
 export function freshState(channels: number, capacity: number, layout: number, cold: number, sensors: number): NodeState {
   return {
-    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0, restored: 0, refused: 0, skipped: 0, commandErrors: 0, clockBack: 0 },
+    counters: { wakes: 0, cold, delivered: 0, publishFailures: 0, restored: 0, refused: 0, skipped: 0, commandErrors: 0, clockBack: 0, tlsResumed: 0, tlsRefused: 0 },
     sensorErrors: new Array<number>(sensors).fill(0),
     layout,
     lastAttempt: 0,

@@ -5,7 +5,7 @@
 // at once, within the same deadline.
 
 import type { Config } from "../config";
-import type { Host, TCP } from "../host";
+import type { Handshake, Host, TCP } from "../host";
 import type { Version } from "../mqtt/codec";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
@@ -114,6 +114,7 @@ export class Connection {
   readonly #host: Host;
   readonly #config: Config;
   readonly #exchange: Exchange;
+  readonly #state: NodeState;
   #socket: TCP | undefined;
   /** Bytes the socket can take now: what its onWritable reported, then what each write() left. */
   #room = 0;
@@ -128,6 +129,7 @@ export class Connection {
     const { host, config } = node;
     this.#host = host;
     this.#config = config;
+    this.#state = node.state;
     this.#exchange = new Exchange({
       config,
       channels: node.channels,
@@ -281,7 +283,13 @@ export class Connection {
         if (config.tlsCa) secure.ca = config.tlsCa;
         if (config.tlsCert) secure.certificate = config.tlsCert;
         if (config.tlsKey) secure.key = config.tlsKey;
-        new host.network.TLS({ ...options, host: config.broker.host, secure });
+        const counters = this.#state.counters;
+        // Counted with the state the exchange commits: a refused session cost a full handshake.
+        const onHandshake = (handshake: Handshake) => {
+          if (handshake === "resumed") counters.tlsResumed++;
+          if (handshake === "refused") counters.tlsRefused++;
+        };
+        new host.network.TLS({ ...options, host: config.broker.host, secure, onHandshake });
       } else {
         new host.network.TCP(options);
       }

@@ -47,13 +47,15 @@ export const statusKeys = [
   "qos2",
   "overrides",
   "commands",
+  "tlsResumed",
+  "tlsRefused",
 ] as const;
 
 /** `state` values by their code in the compact status. */
 export const statusStates = ["asleep", "online", "offline"] as const;
 
 /** Counts a compact status leaves out when zero. */
-export const zeroCounts: ReadonlySet<string> = new Set(["buffered", "dropped", "wakes", "delivered", "refused", "skipped", "commandErrors", "publishFailures", "cold", "restored", "clockBack"]);
+export const zeroCounts: ReadonlySet<string> = new Set(["buffered", "dropped", "wakes", "delivered", "refused", "skipped", "commandErrors", "publishFailures", "cold", "restored", "clockBack", "tlsResumed", "tlsRefused"]);
 
 /** MQTT versions by their code in the compact status (the protocol level of CONNECT). */
 export const mqttLevels: Readonly<Record<string, number>> = { "3.1.1": 4, "5": 5 };

@@ -33,6 +33,8 @@ function statusDocument(f: StatusFacts): StatusDocument {
   const { config, state } = f;
   const link = state.link;
   const schedule = withOverrides(config, link.overrides);
+  // The TLS counts only where there is TLS: a plain node's status stays as it was.
+  const { tlsResumed, tlsRefused, ...counters } = state.counters;
   const status: StatusDocument = {
     state: f.online ? "online" : "asleep",
     host: f.hostName,
@@ -44,7 +46,8 @@ function statusDocument(f: StatusFacts): StatusDocument {
     every: Math.min(effectiveBatch(schedule) * schedule.sampleInterval, DOWNLINK_PERIOD_S),
     buffered: state.buffer.length,
     dropped: state.buffer.dropped,
-    ...state.counters,
+    ...counters,
+    ...(config.broker.secure ? { tlsResumed, tlsRefused } : {}),
     sensorErrors: Object.fromEntries(config.sensors.map((s, i) => [s.id, state.sensorErrors[i] ?? 0])),
     // Totals up to the last wake (EnergyTotals); docs/power.md turns them into battery life.
     energy: state.energy,
@@ -101,7 +104,7 @@ export function statusMessage(facts: StatusFacts, sessionPresent: boolean | unde
 }
 
 /** Status fields that move at (nearly) every wake: news only with a heartbeat. */
-const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays"]);
+const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays", "tlsResumed"]);
 
 /** Days a battery of the datasheet's defaults lasts on `config`'s schedule at what the node's wakes
  *  have cost so far (its energy totals); undefined before it has published once. */

@@ -20,12 +20,13 @@ export interface Pki {
   clientKey: string;
 }
 
-/** A throwaway PKI: two CAs (the right one and a stranger), a server and a client certificate. */
-export function makePki(): Pki {
+/** A throwaway PKI: two CAs (the right one and a stranger), a server and a client certificate;
+ *  P-256 keys, or RSA-2048 ones with `rsa` (what a broker needs for DHE-RSA and ECDHE-RSA suites). */
+export function makePki(rsa = false): Pki {
   const dir = tempDir("pki");
   const at = (name: string) => path.join(dir, name);
   const run = (...args: string[]) => execFileSync(openssl!, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const key = rsa ? ["-newkey", "rsa:2048", "-nodes"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   for (const ca of ["ca", "other-ca"]) {
     run("req", "-x509", ...key, "-keyout", at(`${ca}.key`), "-out", at(`${ca}.crt`), "-days", "2", "-subj", `/CN=torpor test ${ca}`,
       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");

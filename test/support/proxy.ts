@@ -46,6 +46,9 @@ export interface DirectionTrace {
   /** Bytes forwarded this way. */
   bytes: number;
   frames: Frame[];
+  /** Each forwarded chunk, when and how long: flights and round trips of a stream that is not MQTT
+   *  to the proxy (TLS), whose `frames` mean nothing. */
+  chunks: { at: number; bytes: number }[];
 }
 
 export interface ConnectionTrace {
@@ -317,8 +320,8 @@ function relay(client: net.Socket, target: { host: string; port: number }, fault
   let resolveClosed: () => void = () => {};
   const trace: ConnectionTrace = {
     openedAt: performance.now(),
-    up: { bytes: 0, frames: [] },
-    down: { bytes: 0, frames: [] },
+    up: { bytes: 0, frames: [], chunks: [] },
+    down: { bytes: 0, frames: [], chunks: [] },
     closed: new Promise<void>((resolve) => (resolveClosed = resolve)),
   };
   for (const socket of [client, broker]) {
@@ -408,7 +411,10 @@ function relay(client: net.Socket, target: { host: string; port: number }, fault
       }
       if (direction === "down" && (holding || faults.holdDown)) return;
       d.bytes += limit;
-      if (limit > 0) to.write(bytes.subarray(0, limit));
+      if (limit > 0) {
+        d.chunks.push({ at: now, bytes: limit });
+        to.write(bytes.subarray(0, limit));
+      }
       then?.();
     };
 

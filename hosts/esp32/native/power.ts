@@ -10,7 +10,7 @@ export function retainedRegion(this: unknown): HostBuffer {
   return native("xs_torpor_retained").call(this);
 }
 
-/** The host's own 64 bytes of RTC memory after the state region (hosts/esp32/net-cache). */
+/** The host's own 192 bytes of RTC memory after the state region (net-cache, then tls-cache). */
 export function hostArea(this: unknown): HostBuffer {
   return native("xs_torpor_host_area").call(this);
 }

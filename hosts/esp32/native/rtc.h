@@ -28,8 +28,9 @@
 #define TORPOR_RETAINED_SIZE 7680
 #endif
 
-/* The host's own bytes after the state region (the Wi-Fi channel cache): hosts/esp32/net-cache.ts. */
-#define TORPOR_HOST_AREA_SIZE 64
+/* The host's own bytes after the state region: the Wi-Fi channel cache (64, hosts/esp32/net-cache.ts),
+ * then the TLS session kept across deep sleep (128, hosts/moddable/tls-cache.ts). */
+#define TORPOR_HOST_AREA_SIZE 192
 
 uint8_t *torpor_retained(void);
 uint8_t *torpor_host_area(void);
