@@ -88,6 +88,8 @@ describe("TLS sessions across deep sleep (Node host, mosquitto)", { skip }, () =
     assert.equal((await node.wake()).error, undefined, node.log());
     assert.equal((await node.wake()).error, undefined, node.log());
     assert.equal(counters(node).tlsResumed, 1, node.log());
+    // The file holds the session's secret: the node's own user alone may read it.
+    assert.equal(fs.statSync(kept).mode & 0o777, 0o600);
 
     // Another CA file that still verifies the broker: the broker would take the session, but it
     // was made trusting other certificates, so it is not offered (not counted as refused either).

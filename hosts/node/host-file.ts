@@ -12,10 +12,12 @@ import * as path from "node:path";
 import { crc32 } from "../../src/encoding/crc32";
 
 /** Replaces `file` with `data` all at once. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+export function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): void {
   const temporary = `${file}.tmp`;
-  const fd = fs.openSync(temporary, "w");
+  const fd = fs.openSync(temporary, "w", mode);
   try {
+    // A temporary file left by a cut keeps the mode it was made with: set the one asked for.
+    fs.fchmodSync(fd, mode);
     fs.writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
     fs.fsyncSync(fd);
   } finally {
@@ -38,9 +40,9 @@ function syncDirectory(dir: string): void {
 }
 
 /** Writes `value` as a checked record. */
-export function writeRecord(file: string, value: Record<string, number | string>): void {
+export function writeRecord(file: string, value: Record<string, number | string>, mode?: number): void {
   const json = JSON.stringify(value);
-  writeFileAtomic(file, `${json}\n${checksum(json)}\n`);
+  writeFileAtomic(file, `${json}\n${checksum(json)}\n`, mode);
 }
 
 export type RecordRead = { status: "ok"; value: Record<string, unknown> } | { status: "missing" } | { status: "bad"; why: string };

@@ -30,6 +30,9 @@ export interface SessionMemory {
   save(session: SavedSession | undefined): void;
 }
 
+/** The file holds the session's secret: readable by the node's own user only, as a key file is. */
+const OWNER_ONLY = 0o600;
+
 /** In a checked record file (host-file): a torn or edited file is no session, never an error. */
 export function sessionFile(file: string): SessionMemory {
   return {
@@ -42,7 +45,7 @@ export function sessionFile(file: string): SessionMemory {
     },
     save(saved) {
       if (saved === undefined) fs.rmSync(file, { force: true });
-      else writeRecord(file, { broker: saved.broker, identity: saved.identity, savedAt: saved.savedAt, session: saved.session.toString("base64") });
+      else writeRecord(file, { broker: saved.broker, identity: saved.identity, savedAt: saved.savedAt, session: saved.session.toString("base64") }, OWNER_ONLY);
     },
   };
 }
