@@ -68,6 +68,7 @@ export type SessionEvent =
   /** QoS 2: PUBREC arrived; the caller moves the entry to `released` (`transition`) and commits it. */
   | { type: "released"; entry: InFlight }
   | { type: "subscribed"; packetId: number; reasonCodes: number[] }
+  | { type: "unsubscribed"; packetId: number; reasonCodes: number[] }
   | { type: "message"; publish: PublishPacket }
   | { type: "pong" }
   | { type: "disconnect"; reasonCode: number };
@@ -128,6 +129,14 @@ export class PublisherSession {
     const packetId = this.#allocate();
     this.#subscriptions.add(packetId);
     this.#queue({ type: "subscribe", packetId, subscriptions });
+    return packetId;
+  }
+
+  /** MQTT 5 answers with a reason code per filter; 3.1.1's UNSUBACK has none (an empty list). */
+  unsubscribe(topics: string[]): number {
+    const packetId = this.#allocate();
+    this.#subscriptions.add(packetId);
+    this.#queue({ type: "unsubscribe", packetId, topics });
     return packetId;
   }
 
@@ -240,8 +249,13 @@ export class PublisherSession {
         case "disconnect":
           events.push({ type: "disconnect", reasonCode: packet.reasonCode ?? 0 });
           break;
+        case "unsuback":
+          if (this.#subscriptions.delete(packet.packetId)) {
+            events.push({ type: "unsubscribed", packetId: packet.packetId, reasonCodes: packet.reasonCodes ?? [] });
+          }
+          break;
         default:
-          // UNSUBACK, AUTH and the like need nothing from a publisher beyond being well-formed.
+          // AUTH and the like need nothing from a publisher beyond being well-formed.
           break;
       }
     }

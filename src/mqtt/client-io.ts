@@ -1,0 +1,41 @@
+// What the MQTT client takes from its host, as ECMA-419 IO classes passed in through options (the
+// SDK's mqttclient takes them the same way): a TCP or TLS socket in "buffer" format, and optionally
+// a DNS resolver and a timer. Declared here, not taken from the SDK's typings, so the client stays
+// portable: Node, XS and a test's fake socket all fit.
+
+/** ECMA-419 TCP/TLS socket, "buffer" format: the first onWritable means connected; onWritable and
+ *  write() tell how many bytes it can take now. */
+export interface ClientSocket {
+  read(byteLength?: number): ArrayBuffer | undefined;
+  write(buffer: Uint8Array): number;
+  close(): void;
+}
+
+export interface ClientSocketOptions {
+  address: string;
+  port: number;
+  host?: string;
+  format?: "buffer";
+  onReadable(bytes: number): void;
+  onWritable(bytes: number): void;
+  onError(error?: Error): void;
+  /** TLS and the like: the options of `socket` beyond `io` pass through untouched. */
+  [option: string]: unknown;
+}
+
+export type ClientSocketConstructor = new (options: ClientSocketOptions) => ClientSocket;
+
+/** ECMA-419 DNS resolver (the SDK's embedded:network/dns/resolver/udp). */
+export interface ClientResolver {
+  resolve(options: { host: string; onResolved(host: string, address: string): void; onError(error?: Error): void }): void;
+  close?(): void;
+}
+
+export type ClientResolverConstructor = new (options: Record<string, unknown>) => ClientResolver;
+
+/** A one-shot timer (Moddable's `Timer.set`/`Timer.clear`, or Node's setTimeout/clearTimeout):
+ *  only keep-alive needs one. */
+export interface ClientTimer {
+  set(callback: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}

@@ -1,0 +1,492 @@
+// An MQTT client in the ECMA-419 MQTT client class pattern (the one the Moddable SDK's
+// examples/io/tcp/mqttclient implements): options in, write() of messages and operations, read() of
+// what arrives, onReadable/onWritable/onControl/onError, close(). One object is one connection; a
+// reconnection — or a wake from deep sleep — is a new object over the same session store.
+//
+// What the pattern allows and this client adds: MQTT 5 (properties, reason codes, Receive Maximum,
+// Maximum Packet Size, topic aliases both ways); QoS 1 and 2 tracked by the client, whose in-flight
+// messages live in the store and go out again (DUP, or PUBREL) right behind the next CONNECT; and a
+// CONNECT pipelined with the first PUBLISH: onWritable is offered before the CONNACK, as MQTT allows
+// (§3.1.4), so one round trip carries both.
+
+import type { ClientResolverConstructor, ClientSocket, ClientSocketConstructor, ClientTimer } from "./client-io";
+import { emptyClientSession, MemoryStore, type ClientSessionState, type SessionStore, type StoredMessage } from "./client-store";
+import { ProtocolError } from "./codec";
+import type { ConnackProperties, ConnectPacket, PublishProperties, QoS, Subscription, Version } from "./packets";
+import { PublisherSession, transition, type InFlight, type SessionEvent } from "./session";
+import { utf8Encode } from "../encoding/utf8";
+
+/** What MQTT 5 assumes of a broker that states no Receive Maximum (§3.2.2.3.3). */
+const DEFAULT_RECEIVE_MAXIMUM = 65535;
+/** MQTT 5 Session Expiry Interval meaning "never": what `clean: false` asks for unless told otherwise,
+ *  so that a persistent session means the same in both versions. */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+export interface WillOptions {
+  topic: string;
+  message: Uint8Array | ArrayBuffer | string;
+  QoS?: QoS;
+  retain?: boolean;
+}
+
+export interface MQTTClientOptions {
+  /** The broker's name (resolved through `dns`) or, with `address`, the name TLS checks. */
+  host?: string;
+  address?: string;
+  /** Default 1883. */
+  port?: number;
+  /** The socket class (TCP, or TLS over it) and options it gets untouched (`secure`, …). */
+  socket: { io: ClientSocketConstructor; [option: string]: unknown };
+  /** The resolver class, needed when `host` is given without `address`. */
+  dns?: { io: ClientResolverConstructor; [option: string]: unknown };
+  /** Needed only for keep-alive pings. */
+  timer?: ClientTimer;
+  id?: string;
+  /** Milliseconds, as the SDK's client takes it; 0 (the default) turns keep-alive off. */
+  keepalive?: number;
+  /** Default true, as in the SDK's client. False: a persistent session, kept in `store`. */
+  clean?: boolean;
+  /** 4: MQTT 3.1.1 (default), 5: MQTT 5.0. */
+  version?: Version;
+  user?: string;
+  password?: string | Uint8Array;
+  will?: WillOptions;
+  /** Default: a MemoryStore of this client alone. Pass the same store to the next client to resume. */
+  store?: SessionStore;
+  /** MQTT 5, seconds; default 0 with `clean`, never expiring without. */
+  sessionExpiry?: number;
+  /** MQTT 5: what this client accepts, sent in CONNECT. */
+  receiveMaximum?: number;
+  maximumPacketSize?: number;
+  topicAliasMaximum?: number;
+  onReadable?: (this: MQTTClient, count: number, options: ReadableOptions) => void;
+  onWritable?: (this: MQTTClient, count: number) => void;
+  onControl?: (this: MQTTClient, message: ControlMessage) => void;
+  onError?: (this: MQTTClient, error?: Error) => void;
+}
+
+/** What onReadable says of the message it announces. The whole payload comes at once. */
+export interface ReadableOptions {
+  topic: string;
+  QoS: QoS;
+  retain: boolean;
+  dup: boolean;
+  byteLength: number;
+  more: false;
+  properties?: PublishProperties;
+}
+
+export interface ControlMessage {
+  operation: number;
+  /** The packet id the answer is for. */
+  id?: number;
+  /** CONNACK's return code (3.1.1) or any MQTT 5 reason code; 0 is success. */
+  reasonCode?: number;
+  /** SUBACK/UNSUBACK: one per filter. */
+  reasonCodes?: number[];
+  sessionPresent?: boolean;
+  properties?: ConnackProperties;
+}
+
+export interface WriteOptions {
+  operation?: number;
+  topic?: string;
+  QoS?: QoS;
+  retain?: boolean;
+  /** MQTT 5 PUBLISH properties (topicAlias is the client's to assign). */
+  properties?: Omit<PublishProperties, "topicAlias">;
+  /** SUBSCRIBE / UNSUBSCRIBE. */
+  items?: ({ topic: string; QoS?: QoS } & Omit<Subscription, "topic" | "qos">)[];
+  /** DISCONNECT, MQTT 5. */
+  reasonCode?: number;
+}
+
+type State = "resolving" | "connecting" | "login" | "connected" | "closed";
+
+const bytesOf = (data: Uint8Array | ArrayBuffer | string): Uint8Array =>
+  typeof data === "string" ? utf8Encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data);
+
+export class MQTTClient {
+  static readonly CONNECT = 1;
+  static readonly CONNACK = 2;
+  static readonly PUBLISH = 3;
+  static readonly PUBACK = 4;
+  static readonly PUBREC = 5;
+  static readonly PUBREL = 6;
+  static readonly PUBCOMP = 7;
+  static readonly SUBSCRIBE = 8;
+  static readonly SUBACK = 9;
+  static readonly UNSUBSCRIBE = 10;
+  static readonly UNSUBACK = 11;
+  static readonly PINGREQ = 12;
+  static readonly PINGRESP = 13;
+  static readonly DISCONNECT = 14;
+
+  readonly version: Version;
+  #options: MQTTClientOptions;
+  #store: SessionStore;
+  #stored: ClientSessionState;
+  #session: PublisherSession;
+  #socket: ClientSocket | undefined;
+  #state: State = "resolving";
+  /** Bytes the socket can take now. */
+  #room = 0;
+  /** The broker's limits, once its CONNACK states them. */
+  #receiveMaximum: number;
+  #maximumPacketSize = Infinity;
+  #aliasMaximum = 0;
+  #aliases = new Map<string, number>();
+  #inboundAliases = new Map<number, string>();
+  /** The message onReadable announced, until read() takes it or the callback returns. */
+  #message: Uint8Array | undefined;
+  #pingTimer: unknown;
+  #pingOutstanding = false;
+
+  constructor(options: MQTTClientOptions) {
+    if (!options.host && !options.address) throw new Error("MQTT client: host or address required");
+    if (!options.socket?.io) throw new Error("MQTT client: socket.io required");
+    const version = options.version ?? 4;
+    if (version !== 4 && version !== 5) throw new RangeError(`MQTT client: version ${String(version)} (4: MQTT 3.1.1, 5: MQTT 5.0)`);
+    if ((options.keepalive ?? 0) > 0 && !options.timer) throw new Error("MQTT client: keepalive needs a timer");
+    this.version = version;
+    this.#options = options;
+    this.#store = options.store ?? new MemoryStore();
+    if (options.clean ?? true) this.#store.clear();
+    this.#stored = this.#store.load() ?? emptyClientSession();
+    this.#receiveMaximum = version === 5 ? (this.#stored.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM) : DEFAULT_RECEIVE_MAXIMUM;
+    this.#session = new PublisherSession(version, this.#stored, options.maximumPacketSize);
+    const address = options.address;
+    if (address) {
+      this.#open(address);
+      return;
+    }
+    const host = options.host!;
+    if (!options.dns) throw new Error(`MQTT client: dns required to resolve ${host}`);
+    const { io: Resolver, ...dnsOptions } = options.dns;
+    new Resolver(dnsOptions).resolve({
+      host,
+      onResolved: (_host, resolved) => this.#open(resolved),
+      onError: (error) => this.#fail(new Error(`MQTT client: cannot resolve ${host}${error ? `: ${error.message}` : ""}`)),
+    });
+  }
+
+  /** The packet ids of the QoS 1/2 messages the broker has not finished with, oldest first. */
+  get inFlight(): number[] {
+    return this.#stored.inflight.map((entry) => entry.packetId);
+  }
+
+  /**
+   * Publishes `data` (options: topic, QoS, retain, properties), or does another operation
+   * (SUBSCRIBE and UNSUBSCRIBE with `items`, PINGREQ, DISCONNECT). A QoS 1/2 message is in the store
+   * before its first byte goes out. Returns the bytes the socket can take now; 0 means wait for
+   * onWritable (what does not fit now is queued, never dropped).
+   */
+  write(data: Uint8Array | ArrayBuffer | string | null, options: WriteOptions): number {
+    if (this.#state !== "login" && this.#state !== "connected") throw new Error(`MQTT client: cannot write while ${this.#state}`);
+    const session = this.#session;
+    const operation = options.operation ?? MQTTClient.PUBLISH;
+    switch (operation) {
+      case MQTTClient.PUBLISH:
+        this.#publish(data === null ? new Uint8Array(0) : bytesOf(data), options);
+        break;
+      case MQTTClient.SUBSCRIBE:
+        session.subscribe(this.#items(options).map(({ topic, QoS, ...rest }) => ({ ...rest, topic, qos: QoS ?? 0 })));
+        break;
+      case MQTTClient.UNSUBSCRIBE:
+        session.unsubscribe(this.#items(options).map((item) => item.topic));
+        break;
+      case MQTTClient.PINGREQ:
+        session.ping();
+        break;
+      case MQTTClient.DISCONNECT:
+        session.disconnect(this.version === 5 ? options.reasonCode : undefined);
+        break;
+      default:
+        throw new RangeError(`MQTT client: operation ${operation} is not the application's to write`);
+    }
+    this.#flush();
+    return this.#writable();
+  }
+
+  /** The payload onReadable announced (or its first `count` bytes); undefined once taken. */
+  read(count?: number): ArrayBuffer | undefined {
+    const message = this.#message;
+    if (!message) return undefined;
+    const n = count === undefined ? message.length : Math.min(count, message.length);
+    const out = message.slice(0, n).buffer;
+    this.#message = n < message.length ? message.subarray(n) : undefined;
+    return out;
+  }
+
+  /** Closes the socket; the session stays in the store for the next client. Write DISCONNECT first
+   *  to end the connection normally. */
+  close(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#options.timer?.clear(this.#pingTimer);
+    this.#pingTimer = undefined;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#session.discardOutput();
+    try {
+      socket?.close();
+    } catch {
+      // Closed already by the peer.
+    }
+  }
+
+  #items(options: WriteOptions): NonNullable<WriteOptions["items"]> {
+    const items = options.items;
+    if (!items || items.length === 0) throw new RangeError("MQTT client: SUBSCRIBE and UNSUBSCRIBE need items");
+    return items;
+  }
+
+  #publish(payload: Uint8Array, options: WriteOptions): void {
+    const topic = options.topic;
+    if (!topic) throw new RangeError("MQTT client: PUBLISH needs a topic");
+    const qos = options.QoS ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`MQTT client: QoS ${String(qos)}`);
+    if (qos > 0 && this.#stored.inflight.length >= this.#receiveMaximum) {
+      throw new RangeError(`MQTT client: ${this.#receiveMaximum} messages in flight, the broker's Receive Maximum: wait for onWritable`);
+    }
+    const message: StoredMessage = { topic, payload: payload.slice(), retain: options.retain ?? false };
+    if (options.properties && this.version === 5) message.properties = { ...options.properties };
+    const session = this.#session;
+    const sent = { ...message, qos, ...this.#alias(topic, message.properties) };
+    // The limit counts the packet as sent: with the alias, when it has one.
+    const length = session.publishLength(sent);
+    if (length > this.#maximumPacketSize) throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
+    const entry = session.publish(sent);
+    if (entry) {
+      this.#stored.messages.set(entry.packetId, message);
+      this.#store.save(this.#stored);
+    }
+  }
+
+  /** MQTT 5 topic alias for this connection: the topic and an alias the first time, then the alias
+   *  alone, while the broker's Topic Alias Maximum allows more. */
+  #alias(topic: string, properties: PublishProperties | undefined): { topic: string; properties?: PublishProperties } {
+    if (this.#aliasMaximum === 0) return properties ? { topic, properties } : { topic };
+    const known = this.#aliases.get(topic);
+    if (known !== undefined) return { topic: "", properties: { ...properties, topicAlias: known } };
+    if (this.#aliases.size >= this.#aliasMaximum) return properties ? { topic, properties } : { topic };
+    const alias = this.#aliases.size + 1;
+    this.#aliases.set(topic, alias);
+    return { topic, properties: { ...properties, topicAlias: alias } };
+  }
+
+  get #closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  #writable(): number {
+    if (this.#session.hasOutput || this.#stored.inflight.length >= this.#receiveMaximum) return 0;
+    return this.#room;
+  }
+
+  #open(address: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "connecting";
+    const options = this.#options;
+    const { io: Socket, ...socketOptions } = options.socket;
+    try {
+      this.#socket = new Socket({
+        ...socketOptions,
+        address,
+        ...(options.host ? { host: options.host } : {}),
+        port: options.port ?? 1883,
+        format: "buffer",
+        onReadable: () => this.#onReadable(),
+        onWritable: (bytes) => this.#onWritable(bytes),
+        onError: (error) => this.#fail(error ?? new Error("MQTT client: connection lost")),
+      });
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #onWritable(bytes: number): void {
+    if (this.#state === "closed") return;
+    this.#room = bytes;
+    if (this.#state === "connecting") {
+      this.#login();
+      this.#flush();
+    } else this.#flush();
+    const room = this.#writable();
+    if (room > 0) this.#options.onWritable?.call(this, room);
+  }
+
+  /** CONNECT, then what the store holds in flight, right behind it. */
+  #login(): void {
+    const options = this.#options;
+    const clean = options.clean ?? true;
+    const connect: Omit<ConnectPacket, "type"> = {
+      clientId: options.id ?? "",
+      cleanStart: clean,
+      keepAlive: Math.ceil((options.keepalive ?? 0) / 1000),
+    };
+    if (options.user !== undefined) connect.username = options.user;
+    if (options.password !== undefined) connect.password = bytesOf(options.password);
+    const will = options.will;
+    if (will) connect.will = { topic: will.topic, payload: bytesOf(will.message), qos: will.QoS ?? 0, retain: will.retain ?? false };
+    if (this.version === 5) {
+      const properties: NonNullable<ConnectPacket["properties"]> = {};
+      const expiry = options.sessionExpiry ?? (clean ? 0 : SESSION_NEVER_EXPIRES);
+      if (expiry) properties.sessionExpiryInterval = expiry;
+      if (options.receiveMaximum !== undefined) properties.receiveMaximum = options.receiveMaximum;
+      if (options.maximumPacketSize !== undefined) properties.maximumPacketSize = options.maximumPacketSize;
+      if (options.topicAliasMaximum) properties.topicAliasMaximum = options.topicAliasMaximum;
+      if (Object.keys(properties).length) connect.properties = properties;
+    }
+    const session = this.#session;
+    session.connect(connect);
+    for (const entry of this.#stored.inflight) {
+      const message = this.#stored.messages.get(entry.packetId);
+      session.resend(entry, message && { ...message, qos: entry.qos });
+    }
+    this.#state = "login";
+  }
+
+  #flush(): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    let wrote = false;
+    for (let piece = this.#session.takeOutput(this.#room); piece; piece = this.#session.takeOutput(this.#room)) {
+      this.#room = socket.write(piece);
+      wrote = true;
+    }
+    if (wrote) this.#schedulePing();
+  }
+
+  #schedulePing(): void {
+    const keepalive = this.#options.keepalive ?? 0;
+    const timer = this.#options.timer;
+    if (!timer || keepalive <= 0 || this.#state === "closed") return;
+    timer.clear(this.#pingTimer);
+    // Three quarters of the interval: the PINGREQ arrives in time whatever the latency.
+    this.#pingTimer = timer.set(() => this.#ping(), (keepalive * 3) >> 2);
+  }
+
+  #ping(): void {
+    this.#pingTimer = undefined;
+    if (this.#pingOutstanding) return this.#fail(new Error("MQTT client: no PINGRESP within the keep-alive interval"));
+    this.#pingOutstanding = true;
+    this.#session.ping();
+    this.#flush();
+  }
+
+  #onReadable(): void {
+    const socket = this.#socket;
+    if (!socket || this.#state === "closed") return;
+    const data = socket.read();
+    if (!data) return;
+    let events: SessionEvent[];
+    try {
+      events = this.#session.receive(new Uint8Array(data));
+    } catch (e) {
+      return this.#fail(e instanceof Error ? e : new Error(String(e)));
+    }
+    const before = this.#writable();
+    for (const event of events) {
+      // A callback may have closed the client, or an event failed it.
+      if (this.#closed) return;
+      this.#event(event);
+    }
+    this.#flush();
+    const room = this.#writable();
+    // An acknowledgement that frees a Receive Maximum slot is room the application was waiting for.
+    if (room > 0 && before === 0 && this.#state === "connected") this.#options.onWritable?.call(this, room);
+  }
+
+  #event(event: SessionEvent): void {
+    const onControl = this.#options.onControl;
+    switch (event.type) {
+      case "connack":
+        return this.#connack(event.reasonCode, event.sessionPresent, event.packet.properties);
+      case "acked":
+        this.#forget(event.entry);
+        onControl?.call(this, {
+          operation: event.entry.qos === 1 || event.asQoS1 ? MQTTClient.PUBACK : MQTTClient.PUBCOMP,
+          id: event.entry.packetId,
+          reasonCode: event.reasonCode,
+        });
+        return;
+      case "released":
+        transition(event.entry, "pubrec");
+        // The broker owns the message now: only its PUBREL is ever sent again.
+        this.#stored.messages.delete(event.entry.packetId);
+        this.#store.save(this.#stored);
+        onControl?.call(this, { operation: MQTTClient.PUBREC, id: event.entry.packetId, reasonCode: 0 });
+        return;
+      case "subscribed":
+        onControl?.call(this, { operation: MQTTClient.SUBACK, id: event.packetId, reasonCodes: event.reasonCodes });
+        return;
+      case "unsubscribed":
+        onControl?.call(this, { operation: MQTTClient.UNSUBACK, id: event.packetId, reasonCodes: event.reasonCodes });
+        return;
+      case "message":
+        return this.#deliver(event.publish.topic, event.publish);
+      case "pong":
+        this.#pingOutstanding = false;
+        onControl?.call(this, { operation: MQTTClient.PINGRESP });
+        return;
+      case "disconnect":
+        onControl?.call(this, { operation: MQTTClient.DISCONNECT, reasonCode: event.reasonCode });
+        return this.#fail(new Error(`MQTT client: the broker disconnected (reason 0x${event.reasonCode.toString(16)})`));
+      case "discarded":
+        // Over this client's Maximum Packet Size: acknowledged by the session, never delivered.
+        return;
+    }
+  }
+
+  #connack(reasonCode: number, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
+    if (reasonCode !== 0) return this.#fail(new Error(`MQTT client: CONNACK refused the connection (code 0x${reasonCode.toString(16)})`));
+    this.#state = "connected";
+    if (this.version === 5) {
+      this.#receiveMaximum = properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
+      this.#maximumPacketSize = properties?.maximumPacketSize ?? Infinity;
+      this.#aliasMaximum = properties?.topicAliasMaximum ?? 0;
+      if (this.#stored.receiveMaximum !== this.#receiveMaximum) {
+        this.#stored.receiveMaximum = this.#receiveMaximum;
+        this.#store.save(this.#stored);
+      }
+    }
+    const message: ControlMessage = { operation: MQTTClient.CONNACK, reasonCode, sessionPresent };
+    if (properties) message.properties = properties;
+    this.#options.onControl?.call(this, message);
+  }
+
+  #forget(entry: InFlight): void {
+    this.#session.settle(entry);
+    this.#stored.messages.delete(entry.packetId);
+    this.#store.save(this.#stored);
+  }
+
+  #deliver(wireTopic: string, publish: { payload: Uint8Array; qos: QoS; retain: boolean; dup: boolean; properties?: PublishProperties }): void {
+    let topic = wireTopic;
+    const alias = publish.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias > (this.#options.topicAliasMaximum ?? 0)) return this.#fail(new ProtocolError(0x94, `PUBLISH topic alias ${alias} beyond the ${this.#options.topicAliasMaximum ?? 0} this client allows`));
+      if (topic) this.#inboundAliases.set(alias, topic);
+      else {
+        const known = this.#inboundAliases.get(alias);
+        if (known === undefined) return this.#fail(new ProtocolError(0x82, `PUBLISH with topic alias ${alias}, never set on this connection`));
+        topic = known;
+      }
+    }
+    const options: ReadableOptions = { topic, QoS: publish.qos, retain: publish.retain, dup: publish.dup, byteLength: publish.payload.length, more: false };
+    if (publish.properties) options.properties = publish.properties;
+    this.#message = publish.payload;
+    try {
+      this.#options.onReadable?.call(this, publish.payload.length, options);
+    } finally {
+      this.#message = undefined;
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#state === "closed") return;
+    this.close();
+    this.#options.onError?.call(this, error);
+  }
+}
