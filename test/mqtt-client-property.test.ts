@@ -5,17 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { arbScenario } from "./mqtt-client-arb";
 import { runScenario, type ScenarioOp } from "./mqtt-client-scenario";
-
-export const arbScenario: fc.Arbitrary<ScenarioOp[]> = fc.array(
-  fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(1 as const, 2 as const).map((qos): ScenarioOp => ({ type: "write", qos })) },
-    { weight: 5, arbitrary: fc.constant<ScenarioOp>({ type: "up" }) },
-    { weight: 5, arbitrary: fc.constant<ScenarioOp>({ type: "down" }) },
-    { weight: 1, arbitrary: fc.boolean().map((lose): ScenarioOp => ({ type: "drop", lose })) },
-  ),
-  { maxLength: 80 },
-);
 
 describe("MQTTClient: writes, acknowledgements and disconnects in any order", () => {
   for (const version of [4, 5] as const) {
