@@ -21,6 +21,9 @@ export interface ClientSessionState extends SessionState {
   /** MQTT 5: the broker's Receive Maximum from its last CONNACK, so that the next connection's
    *  pipelined PUBLISHes never exceed it before the CONNACK says it again. */
   receiveMaximum?: number;
+  /** MQTT 5: the broker's Maximum Packet Size from its last CONNACK: a stored message over it is
+   *  refused at the next connection rather than sent into a DISCONNECT on every connection. */
+  maximumPacketSize?: number;
 }
 
 export interface SessionStore {

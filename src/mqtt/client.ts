@@ -12,12 +12,17 @@
 import type { ClientResolverConstructor, ClientSocket, ClientSocketConstructor, ClientTimer } from "./client-io";
 import { emptyClientSession, MemoryStore, type ClientSessionState, type SessionStore, type StoredMessage } from "./client-store";
 import { ProtocolError } from "./codec";
-import type { ConnackProperties, ConnectPacket, PublishProperties, QoS, Subscription, Version } from "./packets";
+import { ReasonCode, type ConnackProperties, type ConnectPacket, type PublishProperties, type QoS, type Subscription, type Version } from "./packets";
 import { PublisherSession, transition, type InFlight, type SessionEvent } from "./session";
 import { utf8Encode } from "../encoding/utf8";
 
 /** What MQTT 5 assumes of a broker that states no Receive Maximum (§3.2.2.3.3). */
 const DEFAULT_RECEIVE_MAXIMUM = 65535;
+/** MQTT 5: QoS 1/2 messages in flight before the first CONNACK that states the broker's Receive
+ *  Maximum (the store keeps it for later connections): one, so CONNECT is still pipelined with the
+ *  first PUBLISH, and no broker's limit is exceeded before it is known. */
+const UNKNOWN_RECEIVE_MAXIMUM = 1;
+const PACKET_TOO_LARGE = ReasonCode.PacketTooLarge;
 /** MQTT 5 Session Expiry Interval meaning "never": what `clean: false` asks for unless told otherwise,
  *  so that a persistent session means the same in both versions. */
 const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -153,7 +158,8 @@ export class MQTTClient {
     this.#store = options.store ?? new MemoryStore();
     if (options.clean ?? true) this.#store.clear();
     this.#stored = this.#store.load() ?? emptyClientSession();
-    this.#receiveMaximum = version === 5 ? (this.#stored.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM) : DEFAULT_RECEIVE_MAXIMUM;
+    this.#receiveMaximum = version === 5 ? (this.#stored.receiveMaximum ?? UNKNOWN_RECEIVE_MAXIMUM) : DEFAULT_RECEIVE_MAXIMUM;
+    if (version === 5) this.#maximumPacketSize = this.#stored.maximumPacketSize ?? Infinity;
     this.#session = new PublisherSession(version, this.#stored, options.maximumPacketSize);
     const address = options.address;
     if (address) {
@@ -252,10 +258,15 @@ export class MQTTClient {
     const message: StoredMessage = { topic, payload: payload.slice(), retain: options.retain ?? false };
     if (options.properties && this.version === 5) message.properties = { ...options.properties };
     const session = this.#session;
+    const aliased = this.#aliases.has(topic);
     const sent = { ...message, qos, ...this.#alias(topic, message.properties) };
     // The limit counts the packet as sent: with the alias, when it has one.
     const length = session.publishLength(sent);
-    if (length > this.#maximumPacketSize) throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
+    if (length > this.#maximumPacketSize) {
+      // An alias is the broker's to learn from this packet, which it will never see.
+      if (!aliased) this.#aliases.delete(topic);
+      throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
+    }
     const entry = session.publish(sent);
     if (entry) {
       this.#stored.messages.set(entry.packetId, message);
@@ -340,11 +351,20 @@ export class MQTTClient {
     }
     const session = this.#session;
     session.connect(connect);
+    const tooLarge: InFlight[] = [];
     for (const entry of this.#stored.inflight) {
       const message = this.#stored.messages.get(entry.packetId);
-      session.resend(entry, message && { ...message, qos: entry.qos });
+      const resent = message && { ...message, qos: entry.qos };
+      if (resent && entry.state === "sent" && session.publishLength(resent) > this.#maximumPacketSize) tooLarge.push(entry);
+      else session.resend(entry, resent);
     }
     this.#state = "login";
+    // Written before this broker's limit was known: refused, as the broker would, rather than sent
+    // into a DISCONNECT on every connection from now on.
+    for (const entry of tooLarge) {
+      this.#forget(entry);
+      this.#options.onControl?.call(this, { operation: entry.qos === 1 ? MQTTClient.PUBACK : MQTTClient.PUBCOMP, id: entry.packetId, reasonCode: PACKET_TOO_LARGE });
+    }
   }
 
   #flush(): void {
@@ -386,7 +406,7 @@ export class MQTTClient {
     } catch (e) {
       return this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
-    const before = this.#writable();
+    const before = this.#state === "connected" ? this.#writable() : 0;
     for (const event of events) {
       // A callback may have closed the client, or an event failed it.
       if (this.#closed) return;
@@ -394,7 +414,8 @@ export class MQTTClient {
     }
     this.#flush();
     const room = this.#writable();
-    // An acknowledgement that frees a Receive Maximum slot is room the application was waiting for.
+    // The CONNACK, or an acknowledgement that frees a Receive Maximum slot, is room the application
+    // waits for (the SDK's client, too, offers onWritable after CONNACK).
     if (room > 0 && before === 0 && this.#state === "connected") this.#options.onWritable?.call(this, room);
   }
 
@@ -446,9 +467,13 @@ export class MQTTClient {
       this.#receiveMaximum = properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
       this.#maximumPacketSize = properties?.maximumPacketSize ?? Infinity;
       this.#aliasMaximum = properties?.topicAliasMaximum ?? 0;
-      if (this.#stored.receiveMaximum !== this.#receiveMaximum) {
-        this.#stored.receiveMaximum = this.#receiveMaximum;
-        this.#store.save(this.#stored);
+      const stored = this.#stored;
+      const maximumPacketSize = properties?.maximumPacketSize;
+      if (stored.receiveMaximum !== this.#receiveMaximum || stored.maximumPacketSize !== maximumPacketSize) {
+        stored.receiveMaximum = this.#receiveMaximum;
+        if (maximumPacketSize === undefined) delete stored.maximumPacketSize;
+        else stored.maximumPacketSize = maximumPacketSize;
+        this.#store.save(stored);
       }
     }
     const message: ControlMessage = { operation: MQTTClient.CONNACK, reasonCode, sessionPresent };
