@@ -6,8 +6,11 @@
 /** ECMA-419 TCP/TLS socket, "buffer" format: the first onWritable means connected; onWritable and
  *  write() tell how many bytes it can take now. */
 export interface ClientSocket {
-  read(byteLength?: number): ArrayBuffer | undefined;
-  write(buffer: Uint8Array): number;
+  /** An ArrayBuffer in "buffer" format; typed wider, as the SDK's typings type it for either format. */
+  read(byteLength?: number): unknown;
+  /** The bytes it can take now. The SDK's typings say void; its sockets return the count, and a
+   *  socket that returns nothing is waited on until its next onWritable. */
+  write(buffer: Uint8Array): number | void;
   close(): void;
 }
 
@@ -27,7 +30,8 @@ export type ClientSocketConstructor = new (options: ClientSocketOptions) => Clie
 
 /** ECMA-419 DNS resolver (the SDK's embedded:network/dns/resolver/udp). */
 export interface ClientResolver {
-  resolve(options: { host: string; onResolved(host: string, address: string): void; onError(error?: Error): void }): void;
+  /** onError's argument is whatever the resolver gives (the SDK's gives the host name). */
+  resolve(options: { host: string; onResolved(host: string, address: string): void; onError(reason?: unknown): void }): void;
   close?(): void;
 }
 

@@ -172,7 +172,7 @@ export class MQTTClient {
     new Resolver(dnsOptions).resolve({
       host,
       onResolved: (_host, resolved) => this.#open(resolved),
-      onError: (error) => this.#fail(new Error(`MQTT client: cannot resolve ${host}${error ? `: ${error.message}` : ""}`)),
+      onError: (reason) => this.#fail(new Error(`MQTT client: cannot resolve ${host}${reason instanceof Error ? `: ${reason.message}` : ""}`)),
     });
   }
 
@@ -372,7 +372,8 @@ export class MQTTClient {
     if (!socket) return;
     let wrote = false;
     for (let piece = this.#session.takeOutput(this.#room); piece; piece = this.#session.takeOutput(this.#room)) {
-      this.#room = socket.write(piece);
+      const room = socket.write(piece);
+      this.#room = typeof room === "number" ? room : 0;
       wrote = true;
     }
     if (wrote) this.#schedulePing();
@@ -399,7 +400,7 @@ export class MQTTClient {
     const socket = this.#socket;
     if (!socket || this.#state === "closed") return;
     const data = socket.read();
-    if (!data) return;
+    if (!(data instanceof ArrayBuffer)) return;
     let events: SessionEvent[];
     try {
       events = this.#session.receive(new Uint8Array(data));
