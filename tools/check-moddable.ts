@@ -295,6 +295,8 @@ interface SimulatorOptions {
   /** key=value settings for mcconfig, after broker= and node=. */
   settings?: string[];
   tls?: BrokerTLS;
+  /** The topic filter the subscriber takes instead of the node's telemetry and status topics. */
+  topic?: string;
   /** Telemetry and statuses received so far; true ends the run as a success. */
   enough(payloads: Buffer[], statuses: Record<string, unknown>[]): boolean;
   timeoutMs: number;
@@ -318,7 +320,7 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   let simulator: ReturnType<typeof spawn> | undefined;
   const result: SimulatorRun = { ok: false, problem: "", log: "", payloads: [], statuses: [], samples: [] };
   try {
-    await subscriber.subscribeAsync([`torpor/${node}/telemetry`, `torpor/${node}/status`], { qos: 1 });
+    await subscriber.subscribeAsync(options.topic ? [options.topic] : [`torpor/${node}/telemetry`, `torpor/${node}/status`], { qos: 1 });
     const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, ...(options.settings ?? [])], dir);
     if (!built.ok) return { ...result, problem: built.detail };
     let output = "";
@@ -368,6 +370,23 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
     await broker.stop();
     stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
   }
+}
+
+/** The MQTT client's example app (examples/mqtt-client), built from its folder for a mosquitto
+ *  started here: every QoS 1 message it publishes across its restart must reach a subscriber. */
+export async function exampleMqttClient(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
+  const name = "examples/mqtt-client in mcsim: QoS 1 messages across a restart reach mosquitto";
+  const expected = ["hello 1", "hello 2", "hello 3", "hello 4"];
+  const received = (payloads: Buffer[]) => new Set(payloads.map((p) => p.toString()));
+  const r = await runSimulator(sdk, {
+    app: path.join(repoRoot, "examples", "mqtt-client"),
+    topic: "example/mqtt-client/+/out",
+    enough: (payloads) => expected.every((m) => received(payloads).has(m)),
+    timeoutMs,
+  });
+  if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+  const got = [...received(r.payloads)].join(", ");
+  return { name, ok: r.ok, detail: `${r.ok ? "" : `${r.problem}; `}received ${got}\nmcsim said:\n${r.log}` };
 }
 
 /** A telemetry payload as any subscriber decodes it (tools/payload-decoder.ts: every format). */
@@ -560,6 +579,7 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => simulatorPublishesFormat(sdk, "senml-cbor"),
     () => simulatorPublishesFormat(sdk, "compact"),
     () => simulatorPublishesTLS(sdk),
+    () => exampleMqttClient(sdk),
     ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
   ];
   const results: CheckResult[] = [];
