@@ -97,6 +97,15 @@ describe("MQTTClient against mosquitto", { skip: missing }, () => {
     }
   }
 
+  it("keeps the connection alive with PINGREQ through the timer it is given", async () => {
+    const life = run(
+      { address: "127.0.0.1", port: mosquitto.port, id: "keepalive", keepalive: 1000, timer: { set: (f, ms) => setTimeout(f, ms), clear: (t) => clearTimeout(t as NodeJS.Timeout) } },
+      undefined,
+      (m) => m.operation === MQTTClient.PINGRESP,
+    );
+    assert.equal(await life.ended, undefined);
+  });
+
   it("v5: mosquitto's limits from CONNACK are kept: Receive Maximum, Maximum Packet Size, topic aliases", async () => {
     const topic = "limits/v5";
     const subscriber = await Subscriber.connect(mosquitto.url, [topic], { protocolVersion: 5 }, 1);

@@ -145,6 +145,8 @@ export class MQTTClient {
   /** The message onReadable announced, until read() takes it or the callback returns. */
   #message: Uint8Array | undefined;
   #pingTimer: unknown;
+  /** Milliseconds; an MQTT 5 broker's Server Keep Alive replaces the one asked for. */
+  #keepalive: number;
   #pingOutstanding = false;
 
   constructor(options: MQTTClientOptions) {
@@ -155,6 +157,7 @@ export class MQTTClient {
     if ((options.keepalive ?? 0) > 0 && !options.timer) throw new Error("MQTT client: keepalive needs a timer");
     this.version = version;
     this.#options = options;
+    this.#keepalive = options.keepalive ?? 0;
     this.#store = options.store ?? new MemoryStore();
     if (options.clean ?? true) this.#store.clear();
     this.#stored = this.#store.load() ?? emptyClientSession();
@@ -380,7 +383,7 @@ export class MQTTClient {
   }
 
   #schedulePing(): void {
-    const keepalive = this.#options.keepalive ?? 0;
+    const keepalive = this.#keepalive;
     const timer = this.#options.timer;
     if (!timer || keepalive <= 0 || this.#state === "closed") return;
     timer.clear(this.#pingTimer);
@@ -468,6 +471,11 @@ export class MQTTClient {
       this.#receiveMaximum = properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
       this.#maximumPacketSize = properties?.maximumPacketSize ?? Infinity;
       this.#aliasMaximum = properties?.topicAliasMaximum ?? 0;
+      // MQTT 5 §3.2.2.3.14: the client keeps the broker's keep-alive, whatever it asked for.
+      if (properties?.serverKeepAlive !== undefined && this.#options.timer) {
+        this.#keepalive = properties.serverKeepAlive * 1000;
+        this.#schedulePing();
+      }
       const stored = this.#stored;
       const maximumPacketSize = properties?.maximumPacketSize;
       if (stored.receiveMaximum !== this.#receiveMaximum || stored.maximumPacketSize !== maximumPacketSize) {
