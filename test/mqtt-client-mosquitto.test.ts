@@ -15,11 +15,19 @@ import { startProxy, type Proxy } from "./support/proxy";
 
 const missing = mosquittoMissing();
 
-/** A client's life until it settles: its control messages, and how it ended. */
+/** How long a client's life may take before the test gives up on it. */
+const LIFE_MS = 10_000;
+
+/** A client's life until it settles (or LIFE_MS passes): its control messages, and how it ended. */
 function run(options: Omit<MQTTClientOptions, "socket">, onWritable?: (client: MQTTClient, room: number) => void, done?: (message: ControlMessage) => boolean) {
   const controls: ControlMessage[] = [];
   let client!: MQTTClient;
+  let timer: NodeJS.Timeout | undefined;
   const ended = new Promise<Error | undefined>((resolve) => {
+    timer = setTimeout(() => {
+      client.close();
+      resolve(new Error(`not settled within ${LIFE_MS} ms`));
+    }, LIFE_MS);
     client = new MQTTClient({
       ...options,
       socket: { io: NodeTCP, nodelay: true },
@@ -39,7 +47,7 @@ function run(options: Omit<MQTTClientOptions, "socket">, onWritable?: (client: M
       },
     });
   });
-  return { client, controls, ended };
+  return { client, controls, ended: ended.finally(() => clearTimeout(timer)) };
 }
 
 describe("MQTTClient against mosquitto", { skip: missing }, () => {
