@@ -105,6 +105,29 @@ describe("MQTTClient against mosquitto", { skip: missing }, () => {
     }
   }
 
+  for (const version of [4, 5] as const) {
+    it(`v${version}: SUBSCRIBE, a message back, and UNSUBSCRIBE`, async () => {
+      const topic = `sub/v${version}`;
+      const got: string[] = [];
+      let wrote = false;
+      const life = run(
+        { address: "127.0.0.1", port: mosquitto.port, id: `sub-${version}`, version, onReadable(count, info) { got.push(`${info.topic}=${String.fromCharCode(...new Uint8Array(this.read(count)!))}`); } },
+        (client) => {
+          if (wrote) return;
+          wrote = true;
+          client.write(null, { operation: MQTTClient.SUBSCRIBE, items: [{ topic, QoS: 1 }] });
+          client.write("back", { topic, QoS: 1 });
+          client.write(null, { operation: MQTTClient.UNSUBSCRIBE, items: [{ topic }] });
+        },
+        (m) => m.operation === MQTTClient.UNSUBACK,
+      );
+      assert.equal(await life.ended, undefined);
+      assert.deepEqual(life.controls.find((c) => c.operation === MQTTClient.SUBACK)?.reasonCodes, [1]);
+      assert.deepEqual(life.controls.find((c) => c.operation === MQTTClient.UNSUBACK)?.reasonCodes, version === 5 ? [0] : []);
+      assert.deepEqual(got, [`${topic}=back`]);
+    });
+  }
+
   it("keeps the connection alive with PINGREQ through the timer it is given", async () => {
     const life = run(
       { address: "127.0.0.1", port: mosquitto.port, id: "keepalive", keepalive: 1000, timer: { set: (f, ms) => setTimeout(f, ms), clear: (t) => clearTimeout(t as NodeJS.Timeout) } },

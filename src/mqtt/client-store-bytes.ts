@@ -6,7 +6,7 @@
 // region is refused with the reader's own account of what is wrong.
 
 import { emptyClientSession, type ClientSessionState, type SessionStore } from "./client-store";
-import { encode, PacketReader, ProtocolError } from "./codec";
+import { encode, encodedLength, PacketReader, ProtocolError } from "./codec";
 import type { Packet } from "./packets";
 import type { InFlight } from "./session";
 
@@ -45,8 +45,10 @@ export class BytesStore implements SessionStore {
     if (maximumPacketSize) session.maximumPacketSize = maximumPacketSize;
     const reader = new PacketReader(STORE_VERSION);
     reader.push(bytes.slice(HEADER, HEADER + length));
+    let read = 0;
     try {
       for (let packet = reader.next(); packet; packet = reader.next()) {
+        read += encodedLength(packet, STORE_VERSION);
         if (packet.type === "publish" && packet.qos > 0) {
           const entry: InFlight = { packetId: packet.packetId!, kind: 0, first: 0, count: 0, qos: packet.qos as 1 | 2, state: "sent" };
           session.inflight.push(entry);
@@ -55,7 +57,7 @@ export class BytesStore implements SessionStore {
           session.inflight.push({ packetId: packet.packetId, kind: 0, first: 0, count: 0, qos: 2, state: "released" });
         } else throw new Error(`a ${packet.type.toUpperCase()} packet`);
       }
-      if (reader.buffered) throw new Error(`${reader.buffered} bytes of a packet cut short`);
+      if (read < length) throw new Error(`${length - read} bytes of a packet cut short`);
     } catch (e) {
       throw new Error(`MQTT session store: ${e instanceof ProtocolError || e instanceof Error ? e.message : String(e)}`);
     }

@@ -202,7 +202,7 @@ export class MQTTClient {
         session.subscribe(this.#items(options).map(({ topic, QoS, ...rest }) => ({ ...rest, topic, qos: QoS ?? 0 })));
         break;
       case MQTTClient.UNSUBSCRIBE:
-        session.unsubscribe(this.#items(options).map((item) => item.topic));
+        session.subscribe(this.#items(options).map((item) => item.topic));
         break;
       case MQTTClient.PINGREQ:
         session.ping();

@@ -83,11 +83,6 @@ export class PacketReader<Discard extends boolean = false> {
     this.#available += bytes.length;
   }
 
-  /** Bytes pushed and not yet part of a packet returned: a stream that ends here was cut short. */
-  get buffered(): number {
-    return this.#available;
-  }
-
   next(): (Discard extends true ? Packet | DiscardedPublish : Packet) | undefined {
     if (this.#failure) throw this.#failure;
     try {

@@ -125,18 +125,13 @@ export class PublisherSession {
     return encodedLength({ type: "publish", ...message, dup: false, ...(message.qos ? { packetId: 1 } : {}) }, this.version);
   }
 
-  subscribe(subscriptions: Subscription[]): number {
+  /** SUBSCRIBE; given bare topic filters, UNSUBSCRIBE. Answered by a "subscribed" or "unsubscribed"
+   *  event (MQTT 5 gives a reason code per filter; 3.1.1's UNSUBACK none: an empty list). */
+  subscribe(subscriptions: Subscription[] | string[]): number {
     const packetId = this.#allocate();
     this.#subscriptions.add(packetId);
-    this.#queue({ type: "subscribe", packetId, subscriptions });
-    return packetId;
-  }
-
-  /** MQTT 5 answers with a reason code per filter; 3.1.1's UNSUBACK has none (an empty list). */
-  unsubscribe(topics: string[]): number {
-    const packetId = this.#allocate();
-    this.#subscriptions.add(packetId);
-    this.#queue({ type: "unsubscribe", packetId, topics });
+    // Told apart inline: a helper function would be one more object in every wake's heap.
+    this.#queue(typeof subscriptions[0] === "string" ? { type: "unsubscribe", packetId, topics: subscriptions as string[] } : { type: "subscribe", packetId, subscriptions: subscriptions as Subscription[] });
     return packetId;
   }
 
