@@ -11,7 +11,7 @@ import type { Version } from "../src/mqtt/packets";
 import { NodeTCP } from "../hosts/node/tcp";
 import { Subscriber } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
-import { startProxy, type Proxy } from "./support/proxy";
+import { PacketType, startProxy, type Proxy } from "./support/proxy";
 
 const missing = mosquittoMissing();
 
@@ -127,6 +127,29 @@ describe("MQTTClient against mosquitto", { skip: missing }, () => {
       assert.deepEqual(got, [`${topic}=back`]);
     });
   }
+
+  it("pipelines CONNECT with the first PUBLISH: the PUBLISH is on its way before the CONNACK is", async () => {
+    const slow = await startProxy({ port: mosquitto.port }, { delayMs: 50 });
+    try {
+      let wrote = false;
+      const life = run(
+        { address: "127.0.0.1", port: slow.port, id: "pipelined" },
+        (client) => {
+          if (wrote) return;
+          wrote = true;
+          client.write("first", { topic: "pipelined", QoS: 1 });
+        },
+        (m) => m.operation === MQTTClient.PUBACK,
+      );
+      assert.equal(await life.ended, undefined);
+      const [trace] = slow.connections;
+      const publish = trace!.up.frames.find((f) => f.type === PacketType.PUBLISH);
+      const connack = trace!.down.frames.find((f) => f.type === PacketType.CONNACK);
+      assert.ok(publish && connack && publish.at < connack.at, "the PUBLISH reached the proxy before the broker's CONNACK left it");
+    } finally {
+      await slow.close();
+    }
+  });
 
   it("keeps the connection alive with PINGREQ through the timer it is given", async () => {
     const life = run(
