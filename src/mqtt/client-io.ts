@@ -17,7 +17,8 @@ export interface ClientSocket {
 export interface ClientSocketOptions {
   address: string;
   port: number;
-  host?: string;
+  /** The broker's name for TLS to check, or its address when the client was given only that. */
+  host: string;
   format?: "buffer";
   onReadable(bytes: number): void;
   onWritable(bytes: number): void;

@@ -307,7 +307,7 @@ export class MQTTClient {
       this.#socket = new Socket({
         ...socketOptions,
         address,
-        ...(options.host ? { host: options.host } : {}),
+        host: options.host ?? address,
         port: options.port ?? 1883,
         format: "buffer",
         onReadable: () => this.#onReadable(),
