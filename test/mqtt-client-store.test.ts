@@ -4,6 +4,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MQTTClient } from "../src/mqtt/client";
+import type { ClientSocketOptions } from "../src/mqtt/client-io";
 import { emptyClientSession } from "../src/mqtt/client-store";
 import { BytesStore } from "../src/mqtt/client-store-bytes";
 
@@ -48,5 +50,47 @@ describe("BytesStore", () => {
 
   it("says when the in-flight table does not fit", () => {
     assert.throws(() => new BytesStore(region(20)).save(sample()), /MQTT session store: 2 messages in flight take \d+ bytes, the region has 20/);
+  });
+
+  it("a write the store cannot hold is refused, and its connection closed before it goes out", () => {
+    const r = region(40);
+    let socket: ClientSocketOptions | undefined;
+    const sent: Uint8Array[] = [];
+    let closed = false;
+    const errors: string[] = [];
+    const client = new MQTTClient({
+      address: "192.0.2.1",
+      id: "small-store",
+      clean: false,
+      store: new BytesStore(r),
+      socket: {
+        io: class {
+          constructor(options: ClientSocketOptions) {
+            socket = options;
+          }
+          read() {
+            return undefined;
+          }
+          write(bytes: Uint8Array) {
+            sent.push(bytes.slice());
+            return 1000;
+          }
+          close() {
+            closed = true;
+          }
+        },
+      },
+      onError(error) {
+        errors.push(String(error));
+      },
+    });
+    socket!.onWritable(1000);
+    client.write("one", { topic: "t", QoS: 1 });
+    assert.throws(() => client.write("two, which does not fit", { topic: "t", QoS: 1 }), /MQTT session store: 2 messages in flight/);
+    assert.ok(closed);
+    assert.equal(errors.length, 1);
+    const stored = new BytesStore(r).load()!;
+    assert.deepEqual([...stored.messages.values()].map((m) => String.fromCharCode(...m.payload)), ["one"]);
+    assert.ok(!sent.some((b) => String.fromCharCode(...b).includes("two")), "the refused message never left");
   });
 });

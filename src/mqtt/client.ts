@@ -155,6 +155,8 @@ export class MQTTClient {
     const version = options.version ?? 4;
     if (version !== 4 && version !== 5) throw new RangeError(`MQTT client: version ${String(version)} (4: MQTT 3.1.1, 5: MQTT 5.0)`);
     if ((options.keepalive ?? 0) > 0 && !options.timer) throw new Error("MQTT client: keepalive needs a timer");
+    // The broker keeps a session under the client's id: without one, there is nothing to resume.
+    if (options.clean === false && !options.id) throw new Error("MQTT client: a persistent session (clean: false) needs an id");
     this.version = version;
     this.#options = options;
     this.#keepalive = options.keepalive ?? 0;
@@ -271,10 +273,22 @@ export class MQTTClient {
       throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
     }
     const entry = session.publish(sent);
-    if (entry) {
-      this.#stored.messages.set(entry.packetId, message);
+    if (!entry) return;
+    this.#stored.messages.set(entry.packetId, message);
+    try {
       this.#store.save(this.#stored);
+    } catch (e) {
+      // Not stored, so not to be sent: the PUBLISH already queued cannot be taken back, so the
+      // connection goes with it (what the store holds goes out on the next one).
+      this.#forgetUnsaved(entry);
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+      throw e;
     }
+  }
+
+  #forgetUnsaved(entry: InFlight): void {
+    this.#session.settle(entry);
+    this.#stored.messages.delete(entry.packetId);
   }
 
   /** MQTT 5 topic alias for this connection: the topic and an alias the first time, then the alias
@@ -491,8 +505,7 @@ export class MQTTClient {
   }
 
   #forget(entry: InFlight): void {
-    this.#session.settle(entry);
-    this.#stored.messages.delete(entry.packetId);
+    this.#forgetUnsaved(entry);
     this.#store.save(this.#stored);
   }
 
