@@ -151,6 +151,23 @@ describe("MQTTClient against mosquitto", { skip: missing }, () => {
     }
   });
 
+  it("resolves a host name through the DNS class it is given, and says when it cannot", async () => {
+    const asked: string[] = [];
+    const dns = {
+      io: class {
+        resolve(request: { host: string; onResolved(host: string, address: string): void; onError(reason?: unknown): void }) {
+          asked.push(request.host);
+          setImmediate(() => (request.host === "broker.test" ? request.onResolved(request.host, "127.0.0.1") : request.onError(request.host)));
+        }
+      },
+    };
+    const resolved = run({ host: "broker.test", port: mosquitto.port, dns, id: "dns" }, undefined, (m) => m.operation === MQTTClient.CONNACK);
+    assert.equal(await resolved.ended, undefined);
+    const unknown = run({ host: "nowhere.test", port: mosquitto.port, dns, id: "dns" });
+    assert.match(String(await unknown.ended), /MQTT client: cannot resolve nowhere\.test/);
+    assert.deepEqual(asked, ["broker.test", "nowhere.test"]);
+  });
+
   it("keeps the connection alive with PINGREQ through the timer it is given", async () => {
     const life = run(
       { address: "127.0.0.1", port: mosquitto.port, id: "keepalive", keepalive: 1000, timer: { set: (f, ms) => setTimeout(f, ms), clear: (t) => clearTimeout(t as NodeJS.Timeout) } },
