@@ -265,12 +265,15 @@ export class MQTTClient {
     const session = this.#session;
     const aliased = this.#aliases.has(topic);
     const sent = { ...message, qos, ...this.#alias(topic, message.properties) };
-    // The limit counts the packet as sent: with the alias, when it has one.
-    const length = session.publishLength(sent);
-    if (length > this.#maximumPacketSize) {
+    try {
+      // The codec's checks (topic, properties), and the limit, which counts the packet as sent:
+      // with the alias, when it has one.
+      const length = session.publishLength(sent);
+      if (length > this.#maximumPacketSize) throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
+    } catch (e) {
       // An alias is the broker's to learn from this packet, which it will never see.
       if (!aliased) this.#aliases.delete(topic);
-      throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
+      throw e;
     }
     const entry = session.publish(sent);
     if (!entry) return;
@@ -337,9 +340,14 @@ export class MQTTClient {
     if (this.#state === "closed") return;
     this.#room = bytes;
     if (this.#state === "connecting") {
-      this.#login();
-      this.#flush();
-    } else this.#flush();
+      try {
+        this.#login();
+      } catch (e) {
+        // The codec refused something of the options (a will topic, a property): no CONNECT to send.
+        return this.#fail(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    this.#flush();
     const room = this.#writable();
     if (room > 0) this.#options.onWritable?.call(this, room);
   }
