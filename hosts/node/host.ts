@@ -9,7 +9,7 @@ import * as path from "node:path";
 import type { Config } from "../../src/config";
 import type { Host, RetainedMemory } from "../../src/host";
 import { RetainedSlots } from "../../src/retained/slots";
-import { bufferCapacity, readState, STATE_VERSION, type NodeState } from "../../src/retained/state";
+import { bufferCapacity, type NodeState, OLDEST_STATE_VERSION, readState, STATE_VERSION } from "../../src/retained/state";
 import { channelsOf } from "../../src/sensors/registry";
 import type { Environment } from "../virtual/environment";
 import { virtualBoard } from "../virtual/board";
@@ -111,10 +111,10 @@ function afterNewestReading(retained: RetainedMemory, config: Config): number | 
 export function heldState(retained: RetainedMemory, config: Config): NodeState | undefined {
   try {
     const channels = channelsOf(config.sensors);
-    const slots = new RetainedSlots(retained, STATE_VERSION);
+    const slots = new RetainedSlots(retained, STATE_VERSION, OLDEST_STATE_VERSION);
     const loaded = slots.load();
     if (loaded.status !== "ok") return undefined;
-    return readState(loaded.payload, channels.length, bufferCapacity(slots, channels.length, config.sensors.length), config.sensors.length);
+    return readState(loaded.payload, channels.length, bufferCapacity(slots, channels.length, config.sensors.length), config.sensors.length, loaded.version);
   } catch {
     return undefined;
   }

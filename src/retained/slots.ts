@@ -23,13 +23,15 @@ export const HEADER_SIZE = 16;
 const CHECKPOINT = 64;
 
 export type LoadResult =
-  | { status: "ok"; payload: Uint8Array }
+  | { status: "ok"; payload: Uint8Array; version: number }
   | { status: "empty" | "corrupt" | "foreign"; payload?: undefined };
 
 export class RetainedSlots {
   #memory: RetainedMemory;
   #slotSize: number;
   #version: number;
+  /** The oldest layout version a slot may hold and still load (its reader converts it). */
+  #oldest: number;
   #sequence = 0;
   #current = -1;
   /** The running CRC of the loaded slot (header bytes 0..11, then the payload) every CHECKPOINT
@@ -37,9 +39,11 @@ export class RetainedSlots {
   readonly #checkpoints: Uint32Array;
   #loaded = -1;
 
-  constructor(memory: RetainedMemory, version: number) {
+  /** Commits are written as `version`; slots of `oldest`..`version` load. */
+  constructor(memory: RetainedMemory, version: number, oldest = version) {
     this.#memory = memory;
     this.#version = version;
+    this.#oldest = oldest;
     this.#slotSize = Math.floor(memory.bytes.length / 2);
     this.#checkpoints = new Uint32Array(Math.floor(this.capacity / CHECKPOINT) + 1);
   }
@@ -52,7 +56,7 @@ export class RetainedSlots {
   load(): LoadResult {
     const bytes = this.#memory.bytes;
     this.#loaded = -1;
-    const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#version) }));
+    const headers = [0, 1].map((slot) => ({ slot, ...readHeader(bytes, slot * this.#slotSize, this.capacity, this.#oldest, this.#version) }));
     // Newest first (sequence numbers wrap: compare them as serial numbers); the CRC, the costly
     // part, is checked only until a slot passes.
     const candidates = headers.filter((h) => h.status === "candidate").sort((a, b) => seqDistance(b.sequence, a.sequence));
@@ -62,7 +66,7 @@ export class RetainedSlots {
       this.#current = h.slot;
       this.#sequence = h.sequence;
       const start = h.slot * this.#slotSize + HEADER_SIZE;
-      return { status: "ok", payload: bytes.slice(start, start + h.length) };
+      return { status: "ok", payload: bytes.slice(start, start + h.length), version: h.version };
     }
     if (candidates.length || headers.some((h) => h.status === "corrupt")) return { status: "corrupt" };
     return { status: headers.some((h) => h.status === "foreign") ? "foreign" : "empty" };
@@ -92,11 +96,11 @@ export class RetainedSlots {
   }
 
   /** Checks an image() as load() checks a slot. */
-  static verify(image: Uint8Array, version: number): LoadResult {
-    const header = readHeader(image, 0, Math.max(0, image.length - HEADER_SIZE), version);
+  static verify(image: Uint8Array, version: number, oldest = version): LoadResult {
+    const header = readHeader(image, 0, Math.max(0, image.length - HEADER_SIZE), oldest, version);
     if (header.status !== "candidate") return { status: header.status };
     if (slotCrc(image, 0, header.length) !== header.crc) return { status: "corrupt" };
-    return { status: "ok", payload: image.slice(HEADER_SIZE, HEADER_SIZE + header.length) };
+    return { status: "ok", payload: image.slice(HEADER_SIZE, HEADER_SIZE + header.length), version: header.version };
   }
 
   /** Where the next commit's payload goes: fill it, then call commit(length). */
@@ -134,21 +138,22 @@ export class RetainedSlots {
 }
 
 /** A slot's header, and whether it can hold a state: a candidate still needs its CRC checked. */
-function readHeader(bytes: Uint8Array, base: number, capacity: number, version: number) {
+function readHeader(bytes: Uint8Array, base: number, capacity: number, oldest: number, newest: number) {
   if (bytes.length - base < HEADER_SIZE) {
-    return { status: bytes.length === base ? ("empty" as const) : ("corrupt" as const), length: 0, sequence: 0, crc: 0 };
+    return { status: bytes.length === base ? ("empty" as const) : ("corrupt" as const), length: 0, sequence: 0, crc: 0, version: 0 };
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + base, HEADER_SIZE);
   const magic = view.getUint32(0, true);
   const length = view.getUint16(6, true);
   const sequence = view.getUint32(8, true);
   const crc = view.getUint32(12, true);
+  const version = view.getUint16(4, true);
   let status: "candidate" | "empty" | "corrupt" | "foreign";
   if (magic === 0 && sequence === 0 && crc === 0) status = "empty";
-  else if (magic !== MAGIC || view.getUint16(4, true) !== version) status = "foreign";
+  else if (magic !== MAGIC || version < oldest || version > newest) status = "foreign";
   else if (length > capacity) status = "corrupt";
   else status = "candidate";
-  return { status, length, sequence, crc };
+  return { status, length, sequence, crc, version };
 }
 
 /**

@@ -11,8 +11,15 @@ import { maxBlockBytes } from "../telemetry/sprintz";
 import { fitLink, MAX_LINK_BYTES, type LinkMemory } from "./link-memory";
 import type { RetainedSlots } from "./slots";
 
-/** Bumped whenever the payload layout below changes: an older block then reads as foreign. */
+/** Bumped whenever the payload layout below changes. */
 export const STATE_VERSION = 4;
+
+/**
+ * The oldest layout readState still reads: a firmware update keeps the readings an older firmware
+ * buffered. What a newer layout added reads as its zero (`ADDED_IN`); a layout older than this
+ * reads as foreign, and the node starts clean.
+ */
+export const OLDEST_STATE_VERSION = 3;
 
 export interface Counters {
   /** Wakes since the node started clean. */
@@ -42,6 +49,9 @@ export interface Counters {
 
 /** Field order of the retained layout (docs/retained-state.md): u32 each, wrapping. */
 export const counterFields = ["wakes", "cold", "delivered", "publishFailures", "restored", "refused", "skipped", "commandErrors", "clockBack", "tlsResumed", "tlsRefused"] as const;
+
+/** Counters a layout after OLDEST_STATE_VERSION added, with the version that added them. */
+const ADDED_IN: Partial<Record<(typeof counterFields)[number], number>> = { tlsResumed: 4, tlsRefused: 4 };
 
 /** Where the battery went, all wakes added (WakeMeter books each wake): published in the status. */
 export interface EnergyTotals {
@@ -153,10 +163,11 @@ export function writeState(state: NodeState, bytes: Uint8Array): number {
   return w.offset;
 }
 
-export function readState(bytes: Uint8Array, channels: number, capacity: number, sensors: number): NodeState {
+/** Reads a state writeState wrote in layout `version` (OLDEST_STATE_VERSION..STATE_VERSION). */
+export function readState(bytes: Uint8Array, channels: number, capacity: number, sensors: number, version = STATE_VERSION): NodeState {
   const r = new ByteReader(bytes);
   const counters = {} as Counters;
-  for (const key of counterFields) counters[key] = r.u32();
+  for (const key of counterFields) counters[key] = (ADDED_IN[key] ?? OLDEST_STATE_VERSION) <= version ? r.u32() : 0;
   const layout = r.u32();
   const lastAttempt = r.u32();
   const failures = r.u16();

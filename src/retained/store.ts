@@ -11,7 +11,7 @@ import type { Config } from "../config";
 import type { Host } from "../host";
 import type { Channel } from "../sensors/channel";
 import { RetainedSlots, type LoadResult } from "./slots";
-import { bufferCapacity, freshState, layoutOf, readState, STATE_VERSION, writeState, type NodeState } from "./state";
+import { bufferCapacity, freshState, layoutOf, OLDEST_STATE_VERSION, readState, STATE_VERSION, writeState, type NodeState } from "./state";
 
 /** The flash key the state is copied under. */
 export const FLASH_KEY = "state";
@@ -23,13 +23,13 @@ export class RetainedStore {
 
   constructor(host: Host, channels: readonly Channel[], sensors: number) {
     this.#host = host;
-    this.#slots = new RetainedSlots(host.retained, STATE_VERSION);
+    this.#slots = new RetainedSlots(host.retained, STATE_VERSION, OLDEST_STATE_VERSION);
     const capacity = bufferCapacity(this.#slots, channels.length, sensors);
     const layout = layoutOf(channels);
     const parse = (loaded: LoadResult): { state?: NodeState; why: string } => {
       if (loaded.status !== "ok") return { why: loaded.status };
       try {
-        const state = readState(loaded.payload, channels.length, capacity, sensors);
+        const state = readState(loaded.payload, channels.length, capacity, sensors, loaded.version);
         return state.layout === layout ? { state, why: "ok" } : { why: "for other sensor channels" };
       } catch (e) {
         return { why: `unreadable (${e instanceof Error ? e.message : String(e)})` };
@@ -48,7 +48,7 @@ export class RetainedStore {
     if (!state && host.flash) {
       const image = host.flash.read(FLASH_KEY);
       if (image) {
-        const copy = parse(RetainedSlots.verify(new Uint8Array(image), STATE_VERSION));
+        const copy = parse(RetainedSlots.verify(new Uint8Array(image), STATE_VERSION, OLDEST_STATE_VERSION));
         state = copy.state;
         if (state) {
           state.counters.restored++;
