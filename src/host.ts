@@ -123,6 +123,9 @@ export interface Network {
   down(): void;
   readonly TCP: TCPConstructor;
   readonly TLS?: TLSConstructor;
+  /** The host's own counts of how the link came up (ESP32: connections made straight to the
+   *  remembered access point, and full scans after that failed), for the status's `network`. */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 export interface Clock {

@@ -43,6 +43,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
   const parsed: Config = config ?? parseConfig({});
   // The host's RTC bytes: the network cache, then the TLS session (native/rtc.h sizes the area).
   const hostArea = new Uint8Array(power.hostArea());
+  const netCache = new NetCache(hostArea.subarray(0, NET_CACHE_SIZE));
   const station = new Station(
     {
       ssid: parsed.ssid,
@@ -50,7 +51,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       staticAddress: config ? staticAddress(raw.staticIP) : undefined,
       sntp: typeof raw.sntp === "string" ? raw.sntp : "",
     },
-    new NetCache(hostArea.subarray(0, NET_CACHE_SIZE)),
+    netCache,
     log,
   );
   const wakeCause = power.wakeCause();
@@ -77,6 +78,11 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       TCP: SDKTCP,
       // RTC memory, never flash: see tls-cache for what the session is worth to whoever reads it.
       TLS: sdkTLS({ memory: { bytes: hostArea.subarray(NET_CACHE_SIZE, NET_CACHE_SIZE + TLS_CACHE_SIZE), commit: () => {} }, now: () => Date.now() }),
+      // Connections straight to the remembered access point, and full scans after one failed.
+      counters: () => {
+        const { direct, fallbacks } = netCache.counters();
+        return { wifiDirect: direct, wifiScans: fallbacks };
+      },
     },
     // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
     // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).
