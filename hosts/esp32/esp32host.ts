@@ -15,6 +15,7 @@ import { parseConfig, type Config } from "../../src/config";
 import type { BusOptions, Flash, Host } from "../../src/host";
 import { parseContactOptions } from "../../src/sensors/contact";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
+import { romCrc32 } from "./native/crc";
 import * as power from "./native/power";
 import { NET_CACHE_SIZE, NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
@@ -105,6 +106,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       else sleep();
     },
     nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
+    crc32: romCrc32,
   };
 };
 
