@@ -54,7 +54,7 @@ export const parameters = {
   wifiMs: {
     value: defaultAssumptions.wifiMs,
     unit: "ms",
-    source: "assumed, not measured: finding the access point (the SDK scans every channel; the host's cached channel and BSSID narrow it where the SDK lets them), association, WPA2 handshake, DHCP",
+    source: "assumed, not measured: finding the access point (a full scan, or one channel probed for the access point the host remembers), association, WPA2 handshake, DHCP",
   },
   rfCalibrationMs: {
     value: defaultAssumptions.rfCalibrationMs,
