@@ -130,6 +130,9 @@ export class Station {
     this.#stopPolling();
     if (state !== DIRECT_FAILED && state !== DIRECT_TRYING) return; // associated: the SDK's object reports the rest
     wifiDirectAbandon();
+    // Abandoning an attempt under way disconnects, and that event may reach the SDK's object after
+    // its connect() has begun, where it reads as a refusal: the scan keeps both its tries then.
+    if (state === DIRECT_TRYING) this.#attempts = 0;
     this.#fellBack(state === DIRECT_FAILED ? "turned away" : `not associated within ${DIRECT_WAIT_MS} ms`);
     try {
       this.#connect(0);
