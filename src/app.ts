@@ -3,6 +3,7 @@
 // radio is even considered.
 
 import type { Config } from "./config";
+import { useHostCrc32 } from "./encoding/crc32";
 import type { Host } from "./host";
 import { WakeMeter } from "./power/energy";
 import { backoffPeriods, nextWake, notePublished, publishReason, sampleTime } from "./power/schedule";
@@ -99,6 +100,8 @@ class NodeRuntime {
 
   constructor(readonly host: Host, private baseConfig: Config) {
     this.#meter = new WakeMeter(host.clock);
+    // Before the state loads: its slots are checked by CRC.
+    useHostCrc32(host.crc32);
     this.channels = channelsOf(baseConfig.sensors);
     this.#store = new RetainedStore(host, this.channels, baseConfig.sensors.length);
     this.state = this.#store.state;

@@ -3,6 +3,8 @@
 // hands it to the wake cycle. That is the ECMA-419 host-provider idea applied to the whole app, and
 // it is what lets one firmware run on ESP32, in the Moddable simulator, in Node and in tests.
 
+import type { Crc32 } from "./encoding/crc32";
+
 /** A pin or port number, as ECMA-419 §9 uses them. */
 export type PinSpecifier = number;
 
@@ -123,6 +125,9 @@ export interface Network {
   down(): void;
   readonly TCP: TCPConstructor;
   readonly TLS?: TLSConstructor;
+  /** The host's own counts of how the link came up (ESP32: connections made straight to the
+   *  remembered access point, and full scans after that failed), for the status's `network`. */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 export interface Clock {
@@ -190,4 +195,7 @@ export interface Host {
   sleep(ms: number): void;
   /** Light sleep for always-connected mode: RAM, state and connections stay; calls back after ms. */
   nap(ms: number, callback: () => void): void;
+  /** CRC-32 in native code where the host has it (ESP32: the ROM's crc32_le), for the retained
+   *  state's checksums; absent, the JavaScript one (src/encoding/crc32) serves. */
+  readonly crc32?: Crc32;
 }

@@ -60,6 +60,11 @@ describe("the compact status", () => {
     assert.deepEqual(decodeStatus(json), status, "the JSON status reads as it is");
   });
 
+  it("carries a host's network counters (an ESP32's direct connections and scans) under a key of its own", () => {
+    const network = { wifiDirect: 170, wifiScans: 2 };
+    assert.deepEqual(decodeStatus(encodeStatus({ ...status, network }, "cbor")), { ...readBack, network });
+  });
+
   it("is small at a plain heartbeat: zeros left out, the next wake relative to `at`", () => {
     const plain = { ...status, sensorErrors: { "sht3x@44": 0 }, overrides: undefined, commands: undefined, cold: 0 };
     assert.ok(encodeStatus(plain, "cbor").length <= 30, `${encodeStatus(plain, "cbor").length} bytes`);

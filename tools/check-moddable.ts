@@ -233,7 +233,7 @@ export async function boardConfigBoots(sdk: Sdk, board: string): Promise<CheckRe
 /**
  * Whether an ESP32 build keeps the PHY calibration data in NVS, so that a wake from deep sleep skips
  * RF calibration (ESP-IDF's CONFIG_ESP_PHY_CALIBRATION_AND_DATA_STORAGE; Moddable's sdkconfig for the
- * ESP32 turns it off, and hosts/esp32/phy-calibration turns it on where the target brings no
+ * ESP32 turns it off, and hosts/esp32/sdkconfig turns it on where the target brings no
  * sdkconfig of its own). `expected` is what the build must say; a target with its own sdkconfig
  * must also still have it.
  */

@@ -22,6 +22,7 @@ import { defaultAssumptions, effectiveBatch, project, type Assumptions, type Mea
 import { bufferCapacity, readState, STATE_VERSION } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
 import { xsComputeByFill } from "./xs/compute";
+import { optionEffects, optionLines } from "./power-options";
 import { startEmbeddedBroker } from "./broker";
 import { runCommand, UsageError } from "./command";
 import { esp32Factor, rttMs, tlsCosts, tlsProjections, tlsReport } from "./power-tls";
@@ -53,7 +54,7 @@ export const parameters = {
   wifiMs: {
     value: defaultAssumptions.wifiMs,
     unit: "ms",
-    source: "assumed, not measured: finding the access point (the SDK scans every channel; the host's cached channel and BSSID narrow it where the SDK lets them), association, WPA2 handshake, DHCP",
+    source: "assumed, not measured: finding the access point (a full scan, or one channel probed for the access point the host remembers), association, WPA2 handshake, DHCP",
   },
   rfCalibrationMs: {
     value: defaultAssumptions.rfCalibrationMs,
@@ -239,6 +240,7 @@ export function sweep(config: Schedule, measured: ReadonlyMap<number, Measured>,
     // Latency raised with the interval, so that the batch, not maxLatency, decides.
     byInterval: intervals.map((sampleInterval) => project({ ...config, sampleInterval, maxLatency: Math.max(config.maxLatency, config.batchSize * sampleInterval) }, m, a)),
     sensitivity: sensitivity.map(({ key, values }) => ({ key, days: values.map((value) => ({ value, batteryDays: project(config, m, { ...a, [key]: value }).batteryDays })) })),
+    options: optionEffects(config, m, a),
   };
 }
 
@@ -265,6 +267,7 @@ function report(raw: Config, measured: ReadonlyMap<number, Measured>, a: Assumpt
   lines.push("", ...tlsReport(raw, m, a, days));
   lines.push("", "sensitivity (this config, one figure varied at a time):");
   for (const s of figures.sensitivity) lines.push(`  ${s.key.padEnd(16)}${s.days.map((d) => `${d.value} ${parameters[s.key].unit}: ${days(d.batteryDays)}`).join("   ")}`);
+  lines.push(...optionLines(figures.options, days));
   return lines.join("\n");
 }
 

@@ -15,6 +15,7 @@ import { parseConfig, type Config } from "../../src/config";
 import type { BusOptions, Flash, Host } from "../../src/host";
 import { parseContactOptions } from "../../src/sensors/contact";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
+import { romCrc32 } from "./native/crc";
 import * as power from "./native/power";
 import { NET_CACHE_SIZE, NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
@@ -43,6 +44,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
   const parsed: Config = config ?? parseConfig({});
   // The host's RTC bytes: the network cache, then the TLS session (native/rtc.h sizes the area).
   const hostArea = new Uint8Array(power.hostArea());
+  const netCache = new NetCache(hostArea.subarray(0, NET_CACHE_SIZE));
   const station = new Station(
     {
       ssid: parsed.ssid,
@@ -50,7 +52,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       staticAddress: config ? staticAddress(raw.staticIP) : undefined,
       sntp: typeof raw.sntp === "string" ? raw.sntp : "",
     },
-    new NetCache(hostArea.subarray(0, NET_CACHE_SIZE)),
+    netCache,
     log,
   );
   const wakeCause = power.wakeCause();
@@ -77,6 +79,11 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       TCP: SDKTCP,
       // RTC memory, never flash: see tls-cache for what the session is worth to whoever reads it.
       TLS: sdkTLS({ memory: { bytes: hostArea.subarray(NET_CACHE_SIZE, NET_CACHE_SIZE + TLS_CACHE_SIZE), commit: () => {} }, now: () => Date.now() }),
+      // Connections straight to the remembered access point, and full scans after one failed.
+      counters: () => {
+        const { direct, fallbacks } = netCache.counters();
+        return { wifiDirect: direct, wifiScans: fallbacks };
+      },
     },
     // After a power loss the RTC counts from 1970 until SNTP sets it, which the station does while
     // bringing the network up; the firmware retimes what it sampled meanwhile (src/power/time-sync).
@@ -99,6 +106,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       else sleep();
     },
     nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
+    crc32: romCrc32,
   };
 };
 

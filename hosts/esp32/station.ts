@@ -1,19 +1,22 @@
 // Wi-Fi for the ESP32 host, brought up by the wake itself instead of the SDK's setup/network (which
 // waits for an access point forever, before main even runs): bounded by a deadline, failing early
-// when the access point turns the node away, with the last channel as a hint, an optional static
-// address (no DHCP exchange), and the clock set from SNTP when it is unset or a day old.
+// when the access point turns the node away, straight to the access point of the last connection
+// when its channel and BSSID are known, an optional static address (no DHCP exchange), and the
+// clock set from SNTP when it is unset or a day old.
 //
 // The SDK's ECMA-419 Wi-Fi (embedded:network/interface/wifi, modules/io/wifi/esp32) takes a channel
-// but no BSSID in connect(), and scans all channels either way (WIFI_ALL_CHANNEL_SCAN), so the
-// cached channel orders the scan rather than skipping it; the BSSID is cached and a change of
-// access point is logged, ready for an SDK that accepts it.
+// but no BSSID in connect(), and scans all channels either way (WIFI_ALL_CHANNEL_SCAN). So a known
+// access point is joined by the native wifiDirect (channel and BSSID given, one channel probed), the
+// SDK's object reporting the connection as if it had made it; when that fails, or has not
+// associated within DIRECT_WAIT_MS, the SDK's connect() scans every channel. Both are counted
+// (NetCache.counters).
 
 import WiFi from "embedded:network/interface/wifi";
 import SNTP from "sntp";
 import Time from "time";
 import Timer from "timer";
-import { radio, setDNS } from "./native/power";
-import type { NetCache } from "./net-cache";
+import { DIRECT_FAILED, DIRECT_TRYING, radio, setDNS, wifiDirect, wifiDirectAbandon, wifiDirectState } from "./native/power";
+import { parseMAC, type NetCache, type NetMemory } from "./net-cache";
 
 export interface StaticAddress {
   address: string;
@@ -36,6 +39,10 @@ const CLOCK_VALID_AFTER_S = 1_704_067_200; // 2024-01-01
 const SYNC_EVERY_S = 86_400;
 const SNTP_TIMEOUT_MS = 3000;
 const MAX_ATTEMPTS = 2;
+/** A direct connection that has not associated by then is given up for a full scan: one channel
+ *  probed and the handshake take a few hundred ms (docs/power.md, Wi-Fi). */
+const DIRECT_WAIT_MS = 2000;
+const DIRECT_POLL_MS = 50;
 
 type Done = (error?: Error) => void;
 
@@ -49,6 +56,8 @@ export class Station {
   #connected = false;
   #started = 0;
   #attempts = 0;
+  /** Set while a connection made by wifiDirect is under way: how it ends is counted. */
+  #direct: { started: number; poll: Timer | undefined } | undefined;
 
   constructor(settings: StationSettings, cache: NetCache, log: (message: string) => void) {
     this.#settings = settings;
@@ -83,7 +92,8 @@ export class Station {
         if (!setDNS(staticAddress.dns)) this.#log(`Wi-Fi: cannot use DNS server ${staticAddress.dns}`);
       }
       this.#attempts = 0;
-      this.#connect(this.#cache.read(ssid).channel);
+      const memory = this.#cache.read(ssid);
+      if (!this.#connectDirect(memory)) this.#connect(memory.channel);
     } catch (e) {
       this.#settle(new Error(`Wi-Fi: ${e instanceof Error ? e.message : String(e)}`));
     }
@@ -98,6 +108,50 @@ export class Station {
     const { ssid, password } = this.#settings;
     this.#attempts++;
     this.#wifi?.connect({ SSID: ssid, ...(password ? { password } : {}), ...(channel ? { channel } : {}) });
+  }
+
+  /** Straight to the remembered access point; false when it is not known or the driver refused. */
+  #connectDirect(memory: NetMemory): boolean {
+    const bssid = parseMAC(memory.bssid);
+    if (!memory.channel || !bssid) return false;
+    const { ssid, password } = this.#settings;
+    if (!wifiDirect(ssid, password, memory.channel, bssid.buffer as ArrayBuffer)) return false;
+    this.#attempts++;
+    this.#direct = { started: Time.ticks, poll: Timer.repeat(() => this.#watchDirect(), DIRECT_POLL_MS) };
+    return true;
+  }
+
+  /** The SDK's object hears nothing of a direct attempt that fails (it never began one): polled here. */
+  #watchDirect(): void {
+    const direct = this.#direct;
+    if (!direct) return;
+    const state = wifiDirectState();
+    if (state === DIRECT_TRYING && Time.delta(direct.started) < DIRECT_WAIT_MS) return;
+    this.#stopPolling();
+    if (state !== DIRECT_FAILED && state !== DIRECT_TRYING) return; // associated: the SDK's object reports the rest
+    wifiDirectAbandon();
+    // Abandoning an attempt under way disconnects, and that event may reach the SDK's object after
+    // its connect() has begun, where it reads as a refusal: the scan keeps both its tries then.
+    if (state === DIRECT_TRYING) this.#attempts = 0;
+    this.#fellBack(state === DIRECT_FAILED ? "turned away" : `not associated within ${DIRECT_WAIT_MS} ms`);
+    try {
+      this.#connect(0);
+    } catch (e) {
+      this.#settle(new Error(`Wi-Fi: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+
+  #stopPolling(): void {
+    if (this.#direct?.poll !== undefined) Timer.clear(this.#direct.poll);
+    if (this.#direct) this.#direct.poll = undefined;
+  }
+
+  /** A direct attempt failed: a full scan follows. */
+  #fellBack(why: string): void {
+    this.#stopPolling();
+    this.#direct = undefined;
+    this.#cache.count("fallbacks");
+    this.#log(`Wi-Fi: the remembered access point ${why}; scanning every channel`);
   }
 
   /** Radio off: the connection, the Wi-Fi object and the driver. */
@@ -124,6 +178,11 @@ export class Station {
     const { ssid } = this.#settings;
     if (connection >= 500) {
       this.#connected = true;
+      if (this.#direct) {
+        this.#stopPolling();
+        this.#direct = undefined;
+        this.#cache.count("direct");
+      }
       const before = this.#cache.read(ssid);
       const channel = wifi.channel ?? 0;
       const bssid = wifi.BSSID ?? "";
@@ -134,6 +193,7 @@ export class Station {
     } else if (connection <= 200) {
       // Turned away. Once more without the channel hint (the access point may have moved, or the
       // handshake timed out); after that, waiting longer only costs battery.
+      if (this.#direct) this.#fellBack("dropped the connection");
       this.#cache.write(ssid, { channel: 0, bssid: "", syncedAt: this.#cache.read(ssid).syncedAt });
       if (this.#attempts < MAX_ATTEMPTS) {
         try {
@@ -180,6 +240,8 @@ export class Station {
   }
 
   #settle(error?: Error): void {
+    this.#stopPolling();
+    this.#direct = undefined;
     if (this.#deadline !== undefined) {
       Timer.clear(this.#deadline);
       this.#deadline = undefined;

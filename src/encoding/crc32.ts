@@ -9,6 +9,20 @@
 // hash only the bytes around them and take their CRC from what the buffer keeps up to date.
 
 const POLY = 0xedb88320;
+
+/**
+ * A host's own CRC-32 with crc32's contract: the same reflected polynomial, `previous` the result
+ * of the last call (0 at first), the ones' complement taken on the way in and out. ESP-IDF's
+ * esp_rom_crc32_le(crc, buf, len) is exactly that, from a table in the chip's ROM.
+ */
+export type Crc32 = (bytes: Uint8Array, start: number, end: number, previous: number) => number;
+
+let hostCrc32: Crc32 | undefined;
+
+/** Makes crc32 call `crc` (Host.crc32), or the JavaScript below again with undefined. */
+export function useHostCrc32(crc: Crc32 | undefined): void {
+  hostCrc32 = crc;
+}
 /** x^0 in the reflected representation: the power of x a zero-length range shifts by. */
 export const CRC_ONE = 0x80000000;
 
@@ -25,6 +39,12 @@ const X2N = Uint32Array.of(
 
 /** `previous` continues a CRC over a second range, as if the two ranges were one. */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
+  if (hostCrc32) return hostCrc32(bytes, start, end, previous) >>> 0;
+  return crc32JS(bytes, start, end, previous);
+}
+
+/** crc32 in JavaScript, whatever the host offers: the reference a host's own is tested against. */
+export function crc32JS(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
   const table = TABLE;
   let crc = ~previous;
   let i = start;

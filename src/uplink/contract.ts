@@ -61,6 +61,8 @@ export interface ExchangeOptions {
   /** The node's name (topics, client id) and its host's (the status). */
   readonly node: string;
   readonly hostName: string;
+  /** The host's network counters for the status (Network.counters), when it keeps any. */
+  readonly networkCounters?: () => Readonly<Record<string, number>>;
   readonly version: Version;
   /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
   readonly persistent: boolean;

@@ -138,6 +138,7 @@ export class Connection {
       log: (line) => host.log(line),
       node: config.node || host.id,
       hostName: host.name,
+      networkCounters: host.network.counters?.bind(host.network),
       version,
       persistent,
       probe,

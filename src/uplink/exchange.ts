@@ -450,8 +450,8 @@ export class Exchange {
 
   /** The retained status, when it has news, in a size the broker takes. */
   #publishStatus(): void {
-    const { config, state, hostName } = this.#o;
-    const facts = { config, state, hostName, version: this.version, online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
+    const { config, state, hostName, networkCounters } = this.#o;
+    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
     const message = statusMessage(facts, this.#sessionPresent, this.#topics.status, this.#limits, (m) => this.#session.publishLength(m));
     if (message === undefined) return;
     if (!message) return this.#skip("status");

@@ -49,6 +49,7 @@ export const statusKeys = [
   "commands",
   "tlsResumed",
   "tlsRefused",
+  "network",
 ] as const;
 
 /** `state` values by their code in the compact status. */

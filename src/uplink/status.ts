@@ -21,6 +21,8 @@ export interface StatusFacts {
   readonly config: Config;
   readonly state: NodeState;
   readonly hostName: string;
+  /** Network.counters of the host, when it keeps any. */
+  readonly network?: Readonly<Record<string, number>> | undefined;
   readonly version: Version;
   readonly online: boolean;
   /** The QoS telemetry goes at, after the broker's Maximum QoS. */
@@ -55,6 +57,7 @@ function statusDocument(f: StatusFacts): StatusDocument {
   };
   const days = batteryDays(state, schedule);
   if (days !== undefined) status.batteryDays = days;
+  if (f.network) status.network = f.network;
   if (f.qos !== config.qos) status.qos = f.qos;
   if (link.qos2AsPuback && f.qos === 2) status.qos2 = "answered with PUBACK: at least once";
   if (link.overrides) status.overrides = link.overrides;
@@ -104,7 +107,7 @@ export function statusMessage(facts: StatusFacts, sessionPresent: boolean | unde
 }
 
 /** Status fields that move at (nearly) every wake: news only with a heartbeat. */
-const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays", "tlsResumed"]);
+const volatileStatus = new Set(["at", "nextWake", "buffered", "wakes", "delivered", "energy", "batteryDays", "tlsResumed", "network"]);
 
 /** Days a battery of the datasheet's defaults lasts on `config`'s schedule at what the node's wakes
  *  have cost so far (its energy totals); undefined before it has published once. */

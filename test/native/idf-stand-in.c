@@ -37,7 +37,7 @@ static void record(const char *format, ...)
 }
 
 esp_reset_reason_t esp_reset_reason(void) { return stand_in_reset_reason; }
-esp_sleep_wakeup_cause_t esp_sleep_get_wakeup_cause(void) { return stand_in_wakeup_cause; }
+uint32_t esp_sleep_get_wakeup_causes(void) { return (uint32_t)1 << stand_in_wakeup_cause; }
 
 bool esp_sleep_is_valid_wakeup_gpio(gpio_num_t gpio_num)
 {
@@ -65,17 +65,10 @@ esp_err_t esp_sleep_enable_ext1_wakeup_io(uint64_t io_mask, esp_sleep_ext1_wakeu
 	return ESP_OK;
 }
 uint64_t esp_sleep_get_ext1_wakeup_status(void) { return stand_in_wake_status; }
-#if SOC_PM_SUPPORT_EXT1_WAKEUP_MODE_PER_PIN
-esp_err_t esp_sleep_enable_ext1_wakeup_with_level_mask(uint64_t io_mask, uint64_t level_mask)
-{
-	record("ext1-levels(0x%llx,0x%llx);", (unsigned long long)io_mask, (unsigned long long)level_mask);
-	return ESP_OK;
-}
-#endif
 #endif
 
 #if SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP
-esp_err_t esp_deep_sleep_enable_gpio_wakeup(uint64_t gpio_pin_mask, esp_deepsleep_gpio_wake_up_mode_t mode)
+esp_err_t esp_sleep_enable_gpio_wakeup_on_hp_periph_powerdown(uint64_t gpio_pin_mask, esp_sleep_gpio_wake_up_mode_t mode)
 {
 	record("gpio(0x%llx,%s);", (unsigned long long)gpio_pin_mask, ESP_GPIO_WAKEUP_GPIO_HIGH == mode ? "high" : "low");
 	return ESP_OK;

@@ -5,9 +5,11 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "xsmc.h"
 #include "rtc.h"
+#include "wifi-direct.h"
 
 /* A bit mask of GPIO numbers: JavaScript numbers hold 0..2^53 exactly, more than the 49 GPIOs any ESP32 has. */
 static uint64_t mask(xsMachine *the, int argument)
@@ -73,4 +75,27 @@ void xs_torpor_mac(xsMachine *the)
 void xs_torpor_set_dns(xsMachine *the)
 {
 	xsmcSetBoolean(xsResult, torpor_set_dns(xsmcToString(xsArg(0))));
+}
+
+void xs_torpor_wifi_direct(xsMachine *the)
+{
+	uint8_t bssid[6];
+	xsUnsignedValue length;
+	void *bytes;
+	xsmcGetBufferReadable(xsArg(3), &bytes, &length);
+	if (sizeof(bssid) != length)
+		xsRangeError("BSSID must be 6 bytes");
+	memcpy(bssid, bytes, sizeof(bssid));
+	xsmcSetBoolean(xsResult, torpor_wifi_direct(xsmcToString(xsArg(0)), xsmcToString(xsArg(1)), xsmcToInteger(xsArg(2)), bssid));
+}
+
+void xs_torpor_wifi_direct_state(xsMachine *the)
+{
+	xsmcSetInteger(xsResult, torpor_wifi_direct_state());
+}
+
+void xs_torpor_wifi_direct_abandon(xsMachine *the)
+{
+	(void)the;
+	torpor_wifi_direct_abandon();
 }

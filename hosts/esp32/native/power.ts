@@ -57,3 +57,24 @@ export function macAddress(this: unknown): string {
 export function setDNS(this: unknown, address: string): boolean {
   return native("xs_torpor_set_dns").call(this, address);
 }
+
+/**
+ * Connects to `ssid` on `channel` at the access point `bssid` (6 bytes) without a scan of every
+ * channel: the SDK's Wi-Fi object, already constructed, reports the connection. True if started.
+ */
+export function wifiDirect(this: unknown, ssid: string, password: string, channel: number, bssid: ArrayBuffer): boolean {
+  return native("xs_torpor_wifi_direct").call(this, ssid, password, channel, bssid);
+}
+
+/** Where the last wifiDirect got to: DIRECT_* (native/wifi-direct.h). */
+export function wifiDirectState(this: unknown): number {
+  return native("xs_torpor_wifi_direct_state").call(this);
+}
+
+export const DIRECT_TRYING = 1;
+export const DIRECT_FAILED = 2;
+
+/** Gives up a wifiDirect still under way, before a full scan. */
+export function wifiDirectAbandon(this: unknown): void {
+  native("xs_torpor_wifi_direct_abandon").call(this);
+}

@@ -9,6 +9,7 @@
 
 #include "sdkconfig.h"
 #include "esp_attr.h"
+#include "esp_idf_version.h"
 #include "esp_mac.h"
 #include "esp_netif.h"
 #include "esp_sleep.h"
@@ -18,6 +19,28 @@
 #include "soc/soc_caps.h"
 
 #include "rtc.h"
+
+/* ESP-IDF 6.0 renamed the deep-sleep GPIO wake and reports every wake cause at once; 5.x had one. */
+#define TORPOR_IDF_6 (ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(6, 0, 0))
+
+static uint32_t wakeupCauses(void)
+{
+#if TORPOR_IDF_6
+	return esp_sleep_get_wakeup_causes();
+#else
+	return (uint32_t)1 << esp_sleep_get_wakeup_cause();
+#endif
+}
+
+#define CAUSE(c) ((uint32_t)1 << (c))
+
+#if TORPOR_IDF_6
+#define GPIO_WAKEUP esp_sleep_enable_gpio_wakeup_on_hp_periph_powerdown
+#define GPIO_WAKEUP_NAME "esp_sleep_enable_gpio_wakeup_on_hp_periph_powerdown"
+#else
+#define GPIO_WAKEUP esp_deep_sleep_enable_gpio_wakeup
+#define GPIO_WAKEUP_NAME "esp_deep_sleep_enable_gpio_wakeup"
+#endif
 
 RTC_NOINIT_ATTR static uint8_t gRegion[TORPOR_RETAINED_SIZE + TORPOR_HOST_AREA_SIZE] __attribute__((aligned(4)));
 static uint8_t gRegionReady;
@@ -42,23 +65,19 @@ uint8_t *torpor_host_area(void)
 	return region() + TORPOR_RETAINED_SIZE;
 }
 
-const char *torpor_wake_cause_of(int reset_reason, int wakeup_cause)
+const char *torpor_wake_cause_of(int reset_reason, uint32_t wakeup_causes)
 {
 	if (ESP_RST_POWERON == reset_reason)
 		return "power-on";
 	if (ESP_RST_DEEPSLEEP != reset_reason)
 		return "reset";
-	switch (wakeup_cause) {
-		case ESP_SLEEP_WAKEUP_TIMER:
-			return "timer";
-		case ESP_SLEEP_WAKEUP_EXT0:
-		case ESP_SLEEP_WAKEUP_EXT1:
-		case ESP_SLEEP_WAKEUP_GPIO:
-			return "pin";
-		default:
-			/* A wake from deep sleep by nothing torpor armed: say so rather than guess. */
-			return "reset";
-	}
+	/* A pin and the timer together: the pin, whose change is the news (which pins says the log). */
+	if (wakeup_causes & (CAUSE(ESP_SLEEP_WAKEUP_EXT0) | CAUSE(ESP_SLEEP_WAKEUP_EXT1) | CAUSE(ESP_SLEEP_WAKEUP_GPIO)))
+		return "pin";
+	if (wakeup_causes & CAUSE(ESP_SLEEP_WAKEUP_TIMER))
+		return "timer";
+	/* A wake from deep sleep by nothing torpor armed: say so rather than guess. */
+	return "reset";
 }
 
 const char *torpor_reset_reason_name(int reset_reason)
@@ -80,7 +99,7 @@ const char *torpor_reset_reason_name(int reset_reason)
 
 const char *torpor_wake_cause(void)
 {
-	return torpor_wake_cause_of(esp_reset_reason(), esp_sleep_get_wakeup_cause());
+	return torpor_wake_cause_of(esp_reset_reason(), wakeupCauses());
 }
 
 const char *torpor_reset_reason(void)
@@ -90,18 +109,18 @@ const char *torpor_reset_reason(void)
 
 uint64_t torpor_wake_pins(void)
 {
-	switch (esp_sleep_get_wakeup_cause()) {
+	uint32_t causes = wakeupCauses();
+	uint64_t pins = 0;
 #if SOC_PM_SUPPORT_EXT1_WAKEUP
-		case ESP_SLEEP_WAKEUP_EXT1:
-			return esp_sleep_get_ext1_wakeup_status();
+	if (causes & CAUSE(ESP_SLEEP_WAKEUP_EXT1))
+		pins |= esp_sleep_get_ext1_wakeup_status();
 #endif
 #if SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP
-		case ESP_SLEEP_WAKEUP_GPIO:
-			return esp_sleep_get_gpio_wakeup_status();
+	if (causes & CAUSE(ESP_SLEEP_WAKEUP_GPIO))
+		pins |= esp_sleep_get_gpio_wakeup_status();
 #endif
-		default:
-			return 0;
-	}
+	(void)causes;
+	return pins;
 }
 
 static int count(uint64_t bits)
@@ -257,9 +276,19 @@ const char *torpor_arm_wake(uint64_t pins, uint64_t high, uint64_t pull_up, uint
 			break;
 #if SOC_PM_SUPPORT_EXT1_WAKEUP_MODE_PER_PIN
 		case TORPOR_WAKE_EXT1_PER_PIN:
+#if TORPOR_IDF_6
+			/* 6.0 deprecates the level mask: a chip with a level per pin takes one call per level. */
+			if (plan.high)
+				err = esp_sleep_enable_ext1_wakeup_io(plan.high, ESP_EXT1_WAKEUP_ANY_HIGH);
+			if ((ESP_OK == err) && (plan.mask & ~plan.high))
+				err = esp_sleep_enable_ext1_wakeup_io(plan.mask & ~plan.high, ESP_EXT1_WAKEUP_ANY_LOW);
+			if (ESP_OK != err)
+				return failed("esp_sleep_enable_ext1_wakeup_io", err);
+#else
 			err = esp_sleep_enable_ext1_wakeup_with_level_mask(plan.mask, plan.high);
 			if (ESP_OK != err)
 				return failed("esp_sleep_enable_ext1_wakeup_with_level_mask", err);
+#endif
 			break;
 #endif
 #endif
@@ -267,11 +296,11 @@ const char *torpor_arm_wake(uint64_t pins, uint64_t high, uint64_t pull_up, uint
 		case TORPOR_WAKE_GPIO:
 			/* ESP-IDF sets the pulls itself for a GPIO wake, from the level (its default). */
 			if (plan.high)
-				err = esp_deep_sleep_enable_gpio_wakeup(plan.high, ESP_GPIO_WAKEUP_GPIO_HIGH);
+				err = GPIO_WAKEUP(plan.high, ESP_GPIO_WAKEUP_GPIO_HIGH);
 			if ((ESP_OK == err) && (plan.mask & ~plan.high))
-				err = esp_deep_sleep_enable_gpio_wakeup(plan.mask & ~plan.high, ESP_GPIO_WAKEUP_GPIO_LOW);
+				err = GPIO_WAKEUP(plan.mask & ~plan.high, ESP_GPIO_WAKEUP_GPIO_LOW);
 			if (ESP_OK != err)
-				return failed("esp_deep_sleep_enable_gpio_wakeup", err);
+				return failed(GPIO_WAKEUP_NAME, err);
 			return NULL;
 #endif
 		default:

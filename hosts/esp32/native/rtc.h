@@ -57,8 +57,9 @@ void torpor_mac(char hex[13]);
 /* Sets the DNS server a static IP configuration needs (DHCP would have supplied one). */
 int torpor_set_dns(const char *address);
 
-/* The decisions above, as pure functions of ESP-IDF's values, for the tests. */
-const char *torpor_wake_cause_of(int reset_reason, int wakeup_cause);
+/* The decisions above, as pure functions of ESP-IDF's values, for the tests. `wakeup_causes` is
+ * ESP-IDF 6.0's bit mask (esp_sleep_get_wakeup_causes: bit n for esp_sleep_wakeup_cause_t n). */
+const char *torpor_wake_cause_of(int reset_reason, uint32_t wakeup_causes);
 const char *torpor_reset_reason_name(int reset_reason);
 
 typedef struct {

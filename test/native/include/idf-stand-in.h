@@ -1,7 +1,7 @@
 /*
  * Stand-ins for the few ESP-IDF declarations hosts/esp32/native/rtc.c uses, with ESP-IDF's names,
  * types and values (components/esp_hw_support/include/esp_sleep.h, esp_system/include/esp_system.h,
- * esp_netif, esp_wifi), so that the test suite compiles rtc.c with the machine's C compiler and runs
+ * esp_netif, esp_wifi) as ESP-IDF 6.0 has them (esp_idf_version.h says 6.0.2), so that the test suite compiles rtc.c with the machine's C compiler and runs
  * it against test/native/idf-stand-in.c, which records every call. Chip capabilities follow
  * TEST_CHIP_* (soc/soc_caps.h).
  */
@@ -48,12 +48,12 @@ typedef enum { ESP_EXT1_WAKEUP_ANY_LOW = 0, ESP_EXT1_WAKEUP_ANY_HIGH = 1 } esp_s
 #endif
 #endif
 #if SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP
-typedef enum { ESP_GPIO_WAKEUP_GPIO_LOW = 0, ESP_GPIO_WAKEUP_GPIO_HIGH = 1 } esp_deepsleep_gpio_wake_up_mode_t;
+typedef enum { ESP_GPIO_WAKEUP_GPIO_LOW = 0, ESP_GPIO_WAKEUP_GPIO_HIGH = 1 } esp_sleep_gpio_wake_up_mode_t;
 #endif
 typedef enum { ESP_PD_DOMAIN_RTC_PERIPH, ESP_PD_DOMAIN_XTAL } esp_sleep_pd_domain_t;
 typedef enum { ESP_PD_OPTION_OFF, ESP_PD_OPTION_ON, ESP_PD_OPTION_AUTO } esp_sleep_pd_option_t;
 
-esp_sleep_wakeup_cause_t esp_sleep_get_wakeup_cause(void);
+uint32_t esp_sleep_get_wakeup_causes(void);
 bool esp_sleep_is_valid_wakeup_gpio(gpio_num_t gpio_num);
 esp_err_t esp_sleep_enable_timer_wakeup(uint64_t time_in_us);
 #if SOC_PM_SUPPORT_EXT0_WAKEUP
@@ -62,12 +62,9 @@ esp_err_t esp_sleep_enable_ext0_wakeup(gpio_num_t gpio_num, int level);
 #if SOC_PM_SUPPORT_EXT1_WAKEUP
 esp_err_t esp_sleep_enable_ext1_wakeup_io(uint64_t io_mask, esp_sleep_ext1_wakeup_mode_t level_mode);
 uint64_t esp_sleep_get_ext1_wakeup_status(void);
-#if SOC_PM_SUPPORT_EXT1_WAKEUP_MODE_PER_PIN
-esp_err_t esp_sleep_enable_ext1_wakeup_with_level_mask(uint64_t io_mask, uint64_t level_mask);
-#endif
 #endif
 #if SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP
-esp_err_t esp_deep_sleep_enable_gpio_wakeup(uint64_t gpio_pin_mask, esp_deepsleep_gpio_wake_up_mode_t mode);
+esp_err_t esp_sleep_enable_gpio_wakeup_on_hp_periph_powerdown(uint64_t gpio_pin_mask, esp_sleep_gpio_wake_up_mode_t mode);
 uint64_t esp_sleep_get_gpio_wakeup_status(void);
 #endif
 esp_err_t esp_sleep_pd_config(esp_sleep_pd_domain_t domain, esp_sleep_pd_option_t option);
