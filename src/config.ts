@@ -5,6 +5,7 @@
 
 import { ConfigError } from "./config-error";
 import { describe, integer, isRecord, knownKeysOf, mqttText, oneOf, own, plainTree, type Raw, sized, structured, text } from "./config-values";
+import { utf8Length } from "./encoding/utf8";
 import { IN_FLIGHT_TABLE_SIZE } from "./mqtt/session";
 import { channelsOf, checkSensors, type SensorConfig } from "./sensors/registry";
 
@@ -75,6 +76,11 @@ export interface Config {
   tlsKey: string;
   ssid: string;
   password: string;
+  /** The secret commands must be signed with (HMAC-SHA-256, docs/security.md), as text; "" for
+   *  none: the node then obeys whoever the broker lets publish on its command topic. */
+  commandKey: string;
+  /** A second key also accepted while keys are being rotated ("" for none). */
+  commandKeyNext: string;
   /** Home Assistant MQTT discovery (`discoveryMessages`): the discovery prefix, or undefined for off. */
   homeAssistant: HomeAssistant | undefined;
 }
@@ -117,6 +123,8 @@ export const defaults = {
   tlsKey: "",
   ssid: "",
   password: "",
+  commandKey: "",
+  commandKeyNext: "",
   homeAssistant: false,
 } as const;
 
@@ -190,8 +198,11 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     tlsKey: text("tlsKey", get("tlsKey")),
     ssid: sized("ssid", text("ssid", get("ssid")), SSID_BYTES),
     password: sized("password", text("password", get("password")), WIFI_PASSWORD_BYTES),
+    commandKey: secretKey("commandKey", get("commandKey")),
+    commandKeyNext: secretKey("commandKeyNext", get("commandKeyNext")),
     homeAssistant: homeAssistant("homeAssistant", get("homeAssistant")),
   };
+  if (config.commandKeyNext !== "" && config.commandKey === "") throw new ConfigError("commandKeyNext", "needs a commandKey: it is the second key of a rotation, not a key of its own");
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
 }
@@ -236,6 +247,21 @@ function name(key: string, value: unknown, emptyOk = false): string {
   // Names end up in topics and SenML names: keep to characters both allow (RFC 8428 §4.5.1).
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) {
     throw new ConfigError(key, `${describe(s)} must be 1-${NODE_ID_CHARS} letters, digits, '-', '_' or '.', starting with a letter or digit`);
+  }
+  return s;
+}
+
+/** A shared secret's shortest and longest text: shorter is guessable offline from one signed
+ *  message; longer than SHA-256's block is hashed down to 32 bytes anyway (RFC 2104 §2). */
+const SECRET_MIN_BYTES = 16;
+const SECRET_MAX_BYTES = 64;
+
+/** A key as text ("" for none); its errors say how long it is, never what it says. */
+function secretKey(key: string, value: unknown): string {
+  const s = text(key, value);
+  const bytes = utf8Length(s);
+  if (s !== "" && (bytes < SECRET_MIN_BYTES || bytes > SECRET_MAX_BYTES)) {
+    throw new ConfigError(key, `is ${bytes} bytes of UTF-8; a key takes ${SECRET_MIN_BYTES}..${SECRET_MAX_BYTES} (docs/security.md: 32 random characters)`);
   }
   return s;
 }

@@ -170,6 +170,15 @@ export interface Flash {
   delete(key: string): void;
 }
 
+/**
+ * HMAC-SHA-256 (RFC 2104 over FIPS 180-4), the one primitive signed commands need: node:crypto on
+ * the Node host, the SDK's `crypt` Digest under its `hmac` module on Moddable. Absent on a host that
+ * has neither: a `commandKey` is then refused at boot rather than every command at every wake.
+ */
+export interface Crypto {
+  hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
+}
+
 export type WakeCause = "power-on" | "timer" | "pin" | "reset";
 
 export interface Host {
@@ -189,6 +198,7 @@ export interface Host {
   readonly retained: RetainedMemory;
   /** Absent on a host without non-volatile storage: the flash tier is then off. */
   readonly flash?: Flash;
+  readonly crypto?: Crypto;
   readonly wakeCause: WakeCause;
   log(message: string): void;
   /** Ends the wake and sleeps for ms; the next wake starts the firmware from the top. */

@@ -67,3 +67,17 @@ declare module "embedded:network/interface/wifi" {
 
   export default WiFi;
 }
+
+// $MODDABLE/typings/crypt.d.ts (SDK 8.2): the SDK's native digests.
+declare module "crypt" {
+  type DigestType = "MD5" | "SHA1" | "SHA224" | "SHA256" | "SHA384" | "SHA512";
+  export class Digest {
+    constructor(type: DigestType);
+    write(message: string | ArrayBuffer): void;
+    close(): ArrayBuffer;
+    reset(): void;
+    get blockSize(): number;
+    get outputSize(): number;
+    update(message: string | ArrayBuffer): void;
+  }
+}

@@ -67,3 +67,14 @@ declare module "ssl/constants" {
   export const CBC: number;
   export const GCM: number;
 }
+
+declare module "hmac" {
+  import type { Digest } from "crypt";
+  /** $MODDABLE/modules/crypt/etc/hmac.js (RFC 2104 over any of crypt's digests); the SDK ships no
+   *  typings for it. */
+  export default class HMAC {
+    constructor(digest: Digest, key: ArrayBuffer, bitlen?: number);
+    /** HMAC of the items written one after the other: the whole tag, whatever `bitlen` says. */
+    process(...items: ArrayBuffer[]): ArrayBuffer;
+  }
+}

@@ -19,7 +19,7 @@ import { romCrc32 } from "./native/crc";
 import * as power from "./native/power";
 import { NET_CACHE_SIZE, NetCache } from "./net-cache";
 import { acceptedKeys } from "./sdk-config";
-import { clock, log, resolve, timers } from "../moddable/runtime";
+import { clock, crypto, log, resolve, timers } from "../moddable/runtime";
 import { SDKTCP } from "../moddable/sdk-tcp";
 import { sdkTLS } from "../moddable/sdk-tls";
 import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
@@ -92,6 +92,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
     // RTC memory: a write is already where it survives deep sleep, so commit has nothing to do.
     retained: { bytes: new Uint8Array(power.retainedRegion()), commit: () => {} },
     flash: preferences(),
+    crypto,
     wakeCause,
     log,
     sleep(ms) {

@@ -3,10 +3,12 @@
 // Time.ticks, log lines through trace (xsbug's console, or stdout when no xsbug is listening), and
 // names resolved through the SDK's resolver.
 
+import { Digest } from "crypt";
+import HMAC from "hmac";
 import Net from "net";
 import Time from "time";
 import Timer from "timer";
-import type { Clock, Timers } from "../../src/host";
+import type { Clock, Crypto, Timers } from "../../src/host";
 
 /**
  * Host timers handing out numbers: Host.timer.clear takes `unknown`, and a number finds its Timer
@@ -60,3 +62,12 @@ export function resolve(name: string, callback: (error: Error | undefined, addre
     else callback(new Error(`DNS: no address for ${name}`));
   });
 }
+
+/** HMAC-SHA-256 from the SDK's crypt modules (the TLS socket's manifest brings them in): the
+ *  Digest is native code, the HMAC construction around it a few lines of script. */
+export const crypto: Crypto = {
+  hmacSha256(key, message) {
+    const own = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
+    return new Uint8Array(new HMAC(new Digest("SHA256"), own(key)).process(own(message)));
+  },
+};

@@ -2,12 +2,13 @@
 // node:net, retained memory and an RTC-like clock in files under the node's state directory, and
 // deep sleep as the end of the process (the runner in tools/ starts the next wake after the sleep).
 
+import { createHmac } from "node:crypto";
 import * as dns from "node:dns";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { Config } from "../../src/config";
-import type { Host, RetainedMemory } from "../../src/host";
+import type { Crypto, Host, RetainedMemory } from "../../src/host";
 import { RetainedSlots } from "../../src/retained/slots";
 import { bufferCapacity, type NodeState, OLDEST_STATE_VERSION, readState, STATE_VERSION } from "../../src/retained/state";
 import { channelsOf } from "../../src/sensors/registry";
@@ -86,6 +87,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
     },
     retained,
     flash: new FlashFiles(options.stateDir),
+    crypto: nodeCrypto,
     wakeCause,
     log,
     sleep(ms) {
@@ -98,6 +100,11 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
     close: () => retained.close(),
   };
 }
+
+/** HMAC-SHA-256 from node:crypto: what the operator's tools use too. */
+export const nodeCrypto: Crypto = {
+  hmacSha256: (key, message) => new Uint8Array(createHmac("sha256", key).update(message).digest()),
+};
 
 /** One sampling interval after the newest reading the retained state holds (kept or already
  *  published), in ms: where a lost clock restarts. Undefined when there is no usable state. */

@@ -16,7 +16,7 @@ import { SyntheticEnvironment } from "../virtual/environment";
 import { SDKTCP } from "../moddable/sdk-tcp";
 import { sdkTLS } from "../moddable/sdk-tls";
 import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
-import { clock as hostClock, log, resolve, timers } from "../moddable/runtime";
+import { clock as hostClock, crypto, log, resolve, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
 
@@ -58,6 +58,7 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
     timer: timers(),
     retained: retainedFile(path),
     flash: flashFiles(`${config.file.root}torpor-${parsed.node || id}.flash-`),
+    crypto,
     wakeCause,
     log,
     sleep(ms) {

@@ -2,6 +2,7 @@
 // phase it is in and the outcome it settles with.
 
 import type { Config } from "../config";
+import type { Crypto, Flash } from "../host";
 import type { Version } from "../mqtt/codec";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
@@ -63,6 +64,9 @@ export interface ExchangeOptions {
   readonly hostName: string;
   /** The host's network counters for the status (Network.counters), when it keeps any. */
   readonly networkCounters?: () => Readonly<Record<string, number>>;
+  /** The host's HMAC and flash, for signed commands (Downlink). */
+  readonly crypto?: Crypto | undefined;
+  readonly flash?: Flash | undefined;
   readonly version: Version;
   /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
   readonly persistent: boolean;

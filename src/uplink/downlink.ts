@@ -4,12 +4,15 @@
 // bounds a flood cannot stretch: a count and bytes a wake, and the wake's deadline.
 
 import type { Config } from "../config";
+import type { Crypto, Flash } from "../host";
+import { acceptCounter, acceptedCounter } from "../retained/command-counter";
 import { applyCommand, noteResult, oversizedCommand, type CommandEffect } from "./commands";
 import type { Version } from "../mqtt/codec";
 import type { OutgoingPublish, PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../retained/state";
 import type { BrokerLimits } from "./limits";
 import type { ExchangeOutcome, Instant } from "./contract";
+import { openCommand, type Opened } from "./signed-command";
 import { isMarker, markerPayload } from "./sync-marker";
 
 /** The largest packet the node accepts (commands, acknowledgements): announced to MQTT 5 brokers;
@@ -32,6 +35,11 @@ export interface DownlinkContext {
   readonly config: Config;
   readonly version: Version;
   readonly topic: string;
+  /** The node's name, which a signed command must be signed for. */
+  readonly node: string;
+  /** What checks signed commands, and keeps their counter through a power loss. */
+  readonly crypto: Crypto | undefined;
+  readonly flash: Flash | undefined;
   readonly log: (line: string) => void;
   outcome(): ExchangeOutcome;
   now(): Instant;
@@ -121,9 +129,14 @@ export class Downlink {
     // Markers of earlier wakes (a session's queue can hold one) are not commands.
     if (isMarker(payload)) return false;
     if (!this.#take(payload.length)) return this.#overflow();
+    const opened = this.#open(payload);
+    if ("refused" in opened) {
+      this.#answer({ result: `?: refused: ${opened.refused}`, ok: false });
+      return true;
+    }
     const config = this.#c.config;
     const now = this.#c.now();
-    const effect = applyCommand(payload, this.#c.state.link, {
+    const effect = applyCommand(opened.command, this.#c.state.link, {
       minSampleInterval: config.minSampleInterval,
       minBatchSize: config.minBatchSize,
       awakeBudget: config.awakeBudget,
@@ -143,6 +156,21 @@ export class Downlink {
     if (!this.#take(0)) return this.#overflow();
     this.#answer(oversizedCommand(size, MAXIMUM_PACKET_SIZE));
     return true;
+  }
+
+  /**
+   * The command itself: the payload as it came where no `commandKey` is set (the broker's ACL is
+   * then all that guards the topic), else what a genuine, fresh envelope holds — its counter booked
+   * before the command acts.
+   */
+  #open(payload: Uint8Array): Opened {
+    const { config, state, crypto, flash } = this.#c;
+    const keys = [config.commandKey, config.commandKeyNext].filter((key) => key !== "");
+    if (keys.length === 0) return { command: payload, counter: 0 };
+    if (!crypto) return { refused: "this host cannot check signatures" };
+    const opened = openCommand(crypto, keys, this.#c.node, payload, acceptedCounter(state.link, flash));
+    if ("command" in opened) acceptCounter(state.link, flash, opened.counter);
+    return opened;
   }
 
   /** Said once when the connection ends: how many commands the bounds dropped. */

@@ -139,6 +139,8 @@ export class Connection {
       node: config.node || host.id,
       hostName: host.name,
       networkCounters: host.network.counters?.bind(host.network),
+      crypto: host.crypto,
+      flash: host.flash,
       version,
       persistent,
       probe,
