@@ -11,7 +11,7 @@
 
 import type { Crypto } from "../host";
 import { fromHex, sameBytes, toHex } from "../encoding/hex";
-import { utf8Decode, utf8Encode } from "../encoding/utf8";
+import { utf8Encode } from "../encoding/utf8";
 
 export const ENVELOPE_TAG = "torpor-cmd-1";
 
@@ -49,7 +49,7 @@ export type Opened = { command: Uint8Array; counter: number } | { refused: strin
  */
 export function openCommand(crypto: Crypto, keys: readonly string[], node: string, envelope: Uint8Array, highest: number): Opened {
   const newline = envelope.subarray(0, MAX_LINE_BYTES).indexOf(0x0a);
-  const line = newline < 0 ? "" : utf8Decode(envelope, 0, newline);
+  const line = newline < 0 ? "" : ascii(envelope.subarray(0, newline));
   if (!line.startsWith(`${ENVELOPE_TAG} `)) return { refused: newline < 0 && startsWith(envelope, ENVELOPE_TAG) ? "truncated signature line" : "unsigned" };
   const m = /^[a-z0-9-]+ ([1-9][0-9]{0,14}) ([0-9a-f]{64})$/.exec(line);
   const mac = m ? fromHex(m[2]!) : undefined;
@@ -60,6 +60,17 @@ export function openCommand(crypto: Crypto, keys: readonly string[], node: strin
   if (!keys.some((key) => sameBytes(crypto.hmacSha256(utf8Encode(key), input), mac))) return { refused: "wrong signature" };
   if (counter <= highest) return { refused: `replayed (counter ${counter}, accepted up to ${highest})` };
   return { command, counter };
+}
+
+/** The line as text if it is printable ASCII, as every well-formed one is; else "". (Decoding it
+ *  as UTF-8 would throw on the bytes of a forger.) */
+function ascii(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) {
+    if (b < 0x20 || b > 0x7e) return "";
+    s += String.fromCharCode(b);
+  }
+  return s;
 }
 
 function startsWith(bytes: Uint8Array, ascii: string): boolean {
