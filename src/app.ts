@@ -2,7 +2,7 @@
 // waits has a bound, every failure is counted, and the readings are in retained memory before the
 // radio is even considered.
 
-import type { Config } from "./config";
+import { ConfigError, type Config } from "./config";
 import { useHostCrc32 } from "./encoding/crc32";
 import type { Host } from "./host";
 import { WakeMeter } from "./power/energy";
@@ -11,6 +11,7 @@ import { noteClock, setClock } from "./power/time-sync";
 import { connect, publish, type Connection, type PublishOutcome } from "./uplink/driver";
 import { withOverrides } from "./retained/link-memory";
 import type { NodeState } from "./retained/state";
+import { nextEpoch } from "./retained/flash-epoch";
 import { RetainedStore } from "./retained/store";
 import type { Channel } from "./sensors/channel";
 import { channelsOf } from "./sensors/registry";
@@ -99,12 +100,15 @@ class NodeRuntime {
   #latest: (number | null)[] = [];
 
   constructor(readonly host: Host, private baseConfig: Config) {
+    const keyed = baseConfig.telemetryKey !== "" ? "telemetryKey" : baseConfig.commandKey !== "" ? "commandKey" : undefined;
+    if (keyed && !host.crypto) throw new ConfigError(keyed, "this host has no HMAC-SHA-256 (Host.crypto) to use it with");
     this.#meter = new WakeMeter(host.clock);
     // Before the state loads: its slots are checked by CRC.
     useHostCrc32(host.crc32);
     this.channels = channelsOf(baseConfig.sensors);
     this.#store = new RetainedStore(host, this.channels, baseConfig.sensors.length);
     this.state = this.#store.state;
+    if (baseConfig.telemetryKey !== "" && this.#store.origin !== "retained") nextEpoch(this.state.link, host.flash);
     this.state.counters.wakes++;
     this.commit = () => this.#store.commit();
   }

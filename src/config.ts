@@ -81,6 +81,8 @@ export interface Config {
   commandKey: string;
   /** A second key also accepted while keys are being rotated ("" for none). */
   commandKeyNext: string;
+  /** The secret telemetry is tagged with (telemetry-tag.ts), as text; "" for untagged telemetry. */
+  telemetryKey: string;
   /** Home Assistant MQTT discovery (`discoveryMessages`): the discovery prefix, or undefined for off. */
   homeAssistant: HomeAssistant | undefined;
 }
@@ -125,6 +127,7 @@ export const defaults = {
   password: "",
   commandKey: "",
   commandKeyNext: "",
+  telemetryKey: "",
   homeAssistant: false,
 } as const;
 
@@ -200,6 +203,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     password: sized("password", text("password", get("password")), WIFI_PASSWORD_BYTES),
     commandKey: secretKey("commandKey", get("commandKey")),
     commandKeyNext: secretKey("commandKeyNext", get("commandKeyNext")),
+    telemetryKey: secretKey("telemetryKey", get("telemetryKey")),
     homeAssistant: homeAssistant("homeAssistant", get("homeAssistant")),
   };
   if (config.commandKeyNext !== "" && config.commandKey === "") throw new ConfigError("commandKeyNext", "needs a commandKey: it is the second key of a rotation, not a key of its own");

@@ -6,7 +6,8 @@
 
 import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
-import { decodePayload, decodeStatus } from "./payload-decoder";
+import { decodePayload, decodeStatus, type PayloadFormatName } from "./payload-decoder";
+import type { TelemetryVerifier } from "./telemetry-verifier";
 
 export const schema = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -48,8 +49,9 @@ export interface Rows {
   rejected?: string;
 }
 
-/** The rows one message brings, or undefined for a topic that is not torpor's. */
-export function rowsOf(prefix: string, topic: string, payload: Uint8Array, contentType?: string): Rows | undefined {
+/** The rows one message brings, or undefined for a topic that is not torpor's. With a `verifier`,
+ *  telemetry it refuses (forged, altered, replayed, untagged) brings only its `rejected` row. */
+export function rowsOf(prefix: string, topic: string, payload: Uint8Array, contentType?: string, verifier?: TelemetryVerifier): Rows | undefined {
   const levels = topic.split("/");
   const kind = levels.pop();
   const node = levels.pop();
@@ -61,7 +63,8 @@ export function rowsOf(prefix: string, topic: string, payload: Uint8Array, conte
       return rows;
     }
     const baseName = `urn:dev:torpor:${node}:`;
-    for (const record of decodePayload(payload, { baseName, ...(contentType === undefined ? {} : { contentType }) }).records) {
+    const verify = verifier && ((format: PayloadFormatName, message: Uint8Array) => verifier.open(topic, node, format, message));
+    for (const record of decodePayload(payload, { baseName, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify } : {}) }).records) {
       const name = record.name.startsWith(baseName) ? record.name.slice(baseName.length) : record.name;
       if (name.endsWith("/error") && record.stringValue !== undefined) rows.faults.push({ sensor: name.slice(0, -"/error".length), t: record.time, fault: record.stringValue });
       else if (record.value !== undefined) rows.readings.push({ channel: name, t: record.time, value: record.value, unit: record.unit ?? null });

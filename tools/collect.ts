@@ -1,6 +1,6 @@
 // Stores every reading of a fleet in PostgreSQL exactly once:
 //
-//   npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector]
+//   npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] [--telemetry-key FILE | --fleet-secret FILE]
 //
 // An MQTT subscriber with a persistent session (clean session off, a fixed client id, QoS 1): while
 // it is away the broker queues the messages for it, and a message it received but did not
@@ -15,14 +15,18 @@ import { parseArgs } from "node:util";
 import type { IClientOptions, IPublishPacket } from "mqtt";
 import { rowsOf, schema, store } from "./collect-store";
 import { runCommand, UsageError } from "./command";
+import { telemetryKeySource, type KeySource } from "./keys";
+import { TelemetryVerifier } from "./telemetry-verifier";
 
-const usage = "usage: npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector]\n";
+const usage = "usage: npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] [--telemetry-key FILE | --fleet-secret FILE]\n";
 
 interface CollectOptions {
   broker: string;
   db: string;
   prefix: string;
   clientId: string;
+  /** Where the nodes' telemetry keys come from: tagged telemetry is checked (undefined: not). */
+  keys: KeySource | undefined;
 }
 
 function parse(argv: string[]): CollectOptions | "help" {
@@ -35,6 +39,8 @@ function parse(argv: string[]): CollectOptions | "help" {
         db: { type: "string" },
         prefix: { type: "string", default: "torpor" },
         "client-id": { type: "string", default: "torpor-collector" },
+        "telemetry-key": { type: "string", multiple: true },
+        "fleet-secret": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -45,7 +51,7 @@ function parse(argv: string[]): CollectOptions | "help" {
   if (values.help) return "help";
   if (!values.broker || !/^mqtts?:\/\/[^/\s]+\/?$/.test(values.broker)) throw new UsageError(`--broker must be an mqtt://host:port URL${values.broker ? `, got "${values.broker}"` : ""}`);
   if (!values.db || !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL${values.db ? `, got "${values.db}"` : ""}`);
-  return { broker: values.broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]! };
+  return { broker: values.broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
 }
 
 async function collect(options: CollectOptions, log: (line: string) => void): Promise<void> {
@@ -60,8 +66,9 @@ async function collect(options: CollectOptions, log: (line: string) => void): Pr
     process.exit(1);
   };
   let stored = 0;
+  const verifier = options.keys && new TelemetryVerifier(options.keys);
   const take = async (topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> => {
-    const rows = rowsOf(options.prefix, topic, payload, packet.properties?.contentType);
+    const rows = rowsOf(options.prefix, topic, payload, packet.properties?.contentType, verifier);
     if (!rows) return;
     if (rows.rejected !== undefined) log(`${topic}: ${rows.rejected} (kept in table rejected)`);
     stored += await store(db, topic, payload, rows);

@@ -52,6 +52,9 @@ export interface DecodeOptions {
   baseName?: string;
   /** For SenML times below 2^28, which RFC 8428 makes relative to now. */
   nowS?: number;
+  /** Tagged telemetry (a node with a telemetryKey): the payload inside the message, checked
+   *  (`TelemetryVerifier.open` for the message's topic and node); it throws what it refuses. */
+  verify?: (format: PayloadFormatName, message: Uint8Array) => Uint8Array;
 }
 
 export interface DecodedPayload {
@@ -62,8 +65,9 @@ export interface DecodedPayload {
 }
 
 /** Decodes a payload; anything it cannot read is a PayloadError saying why. */
-export function decodePayload(payload: Uint8Array, options: DecodeOptions = {}): DecodedPayload {
-  const format = payloadFormatOf(payload, options.contentType);
+export function decodePayload(message: Uint8Array, options: DecodeOptions = {}): DecodedPayload {
+  const format = payloadFormatOf(message, options.contentType);
+  const payload = options.verify ? options.verify(format, message) : message;
   try {
     switch (format) {
       case "senml-json":

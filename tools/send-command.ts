@@ -9,13 +9,13 @@
 // the answer is the node's status naming the command's id (one is added when the command has none).
 // A node asleep longer than --wait still takes the command later: it is not withdrawn.
 
-import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import type { MqttClient } from "mqtt";
 import { nodeCrypto } from "../hosts/node/host";
 import { utf8Encode } from "../src/encoding/utf8";
 import { sealCommand } from "../src/uplink/signed-command";
 import { runCommand, UsageError } from "./command";
+import { readKeyFile } from "./keys";
 
 const usage = "usage: npm run command -- --broker mqtt://host:1883 --node NAME [--key FILE] [--prefix torpor] [--wait SECONDS] '<command JSON>'\n";
 
@@ -66,20 +66,7 @@ function parse(argv: string[]): SendOptions | "help" {
     throw new UsageError("the command is not JSON");
   }
   if (typeof command !== "object" || command === null || Array.isArray(command)) throw new UsageError(`the command must be a JSON object like '{"cmd":"status"}'`);
-  return { broker: values.broker, node: values.node, prefix: values.prefix!, key: values.key === undefined ? undefined : readKey(values.key), wait, command: command as Record<string, unknown> };
-}
-
-/** The key file's text: what the node's `commandKey` says. Its errors never show the contents. */
-function readKey(file: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--key: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const key = text.replace(/\r?\n$/, "");
-  if (key === "") throw new UsageError(`--key: ${file} is empty`);
-  return key;
+  return { broker: values.broker, node: values.node, prefix: values.prefix!, key: values.key === undefined ? undefined : readKeyFile("--key", values.key), wait, command: command as Record<string, unknown> };
 }
 
 /** Publishes the command and resolves with the node's result line, or rejects: refused, or no answer. */

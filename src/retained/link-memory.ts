@@ -37,6 +37,8 @@ export interface LinkMemory {
   subscribed?: boolean;
   /** Settings changed by commands, applied over the config at every wake. */
   overrides?: Overrides;
+  /** The flash epoch telemetry counters carry (telemetry-tag.ts), moved on by `nextEpoch`. */
+  epoch?: number;
   /** The highest signed-command counter accepted (acceptedCounter adds the flash's copy). */
   commandCounter?: number;
   /** Results of the commands taken in the last connected wake, published in the status. */

@@ -18,6 +18,8 @@ export const FLASH_KEY = "state";
 
 export class RetainedStore {
   readonly state: NodeState;
+  /** Where the state came from: this wake's retained memory, the flash copy, or nowhere (fresh). */
+  readonly origin: "retained" | "flash" | "fresh";
   readonly #slots: RetainedSlots;
   readonly #host: Host;
 
@@ -42,6 +44,7 @@ export class RetainedStore {
     const fromSleep = host.wakeCause === "timer" || host.wakeCause === "pin";
     if (loaded.status === "empty" && fromSleep) retained.why = `empty on a ${host.wakeCause} wake (memory lost)`;
     let state = retained.state;
+    let origin: RetainedStore["origin"] = state ? "retained" : "fresh";
     // The load hashed the buffer's sealed blocks already: commits take their CRC from that pass.
     state?.buffer.adoptCrc((start, end, power) => this.#slots.loadedCrc(start, end, power));
     let lost = loaded.status !== "empty" || fromSleep;
@@ -51,6 +54,7 @@ export class RetainedStore {
         const copy = parse(RetainedSlots.verify(new Uint8Array(image), STATE_VERSION, OLDEST_STATE_VERSION));
         state = copy.state;
         if (state) {
+          origin = "flash";
           state.counters.restored++;
           host.log(`retained state ${retained.why}: restored from flash (${state.buffer.length} readings)`);
         } else {
@@ -64,6 +68,7 @@ export class RetainedStore {
       if (lost) host.log(`retained state ${retained.why}: starting clean (cold start counted)`);
     }
     this.state = state;
+    this.origin = origin;
   }
 
   commit(): void {

@@ -6,12 +6,14 @@
 // it fits, a single reading goes by channel), never a QoS it does not offer.
 
 import type { Config } from "../config";
+import type { Crypto } from "../host";
 import type { Version } from "../mqtt/codec";
 import { publishRefusal, reasonName } from "../mqtt/reasons";
 import { IN_FLIGHT_TABLE_SIZE, transition, type InFlight, type OutgoingPublish, type PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
 import { encodePayload } from "../telemetry/payload";
+import { sealTelemetry } from "../telemetry/telemetry-tag";
 import { seqBefore, seqDistance, type Reading } from "../telemetry/reading";
 import type { BrokerLimits } from "./limits";
 import type { ExchangeOutcome } from "./contract";
@@ -31,6 +33,8 @@ export interface BatchContext {
   readonly node: string;
   readonly version: Version;
   readonly topic: string;
+  /** What tags the messages where the config has a telemetryKey. */
+  readonly crypto?: Crypto | undefined;
   readonly log: (line: string) => void;
   /** The outcome of the exchange in progress: what the batches book goes there. */
   outcome(): ExchangeOutcome;
@@ -359,8 +363,12 @@ export class Batches {
       readings = readings.map((r) => ({ ...r, values: r.values.slice(lo, hi), faults: lo === 0 ? r.faults : [] }));
     }
     const batch = { baseName: `urn:dev:torpor:${this.#c.node}:`, channels, sensorIds: this.#sensorIds, readings, dropped: this.#c.state.buffer.dropped };
-    const { payload, contentType } = encodePayload(this.#c.config.format, batch);
-    const message: OutgoingPublish = { topic: this.#c.topic, payload, qos, retain: false };
+    const { config, crypto, topic, state } = this.#c;
+    const encoded = encodePayload(config.format, batch);
+    const { contentType } = encoded;
+    // Tagged here, so that every size the batching weighs is the size that goes out.
+    const payload = config.telemetryKey === "" || !crypto ? encoded.payload : sealTelemetry(crypto, config.telemetryKey, config.format, topic, { epoch: state.link.epoch ?? 0, first, kind }, encoded.payload);
+    const message: OutgoingPublish = { topic, payload, qos, retain: false };
     if (this.#c.version === 5 && contentType !== undefined) message.properties = { contentType };
     return message;
   }

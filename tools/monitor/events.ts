@@ -3,7 +3,8 @@
 // PUBACK arrives twice), and flags gaps that mean missed wakes. Shared by the monitor's command
 // line (npm run monitor) and the runner (npm start), which prints the same lines.
 
-import { decodePayload, decodeStatus } from "../payload-decoder";
+import { decodePayload, decodeStatus, type PayloadFormatName } from "../payload-decoder";
+import type { TelemetryVerifier } from "../telemetry-verifier";
 import type { ResolvedRecord } from "../senml";
 
 export interface Reading extends ResolvedRecord {
@@ -23,7 +24,8 @@ export class TelemetryMonitor {
   #lastTime = new Map<string, number>();
   #steps = new Map<string, Map<number, number>>();
 
-  constructor(readonly prefix = "torpor") {}
+  /** `verifier`: nodes tag their telemetry; a message it refuses is an `error` event. */
+  constructor(readonly prefix = "torpor", readonly verifier?: TelemetryVerifier) {}
 
   get subscriptions(): string[] {
     return [`${this.prefix}/+/telemetry`, `${this.prefix}/+/status`];
@@ -45,7 +47,9 @@ export class TelemetryMonitor {
     if (kind !== "telemetry") return [];
     let records: ResolvedRecord[];
     try {
-      records = decodePayload(payload, { baseName: `urn:dev:torpor:${node}:`, ...(contentType === undefined ? {} : { contentType }) }).records;
+      const verifier = this.verifier;
+      const verify = verifier && ((format: PayloadFormatName, message: Uint8Array) => verifier.open(topic, node, format, message));
+      records = decodePayload(payload, { baseName: `urn:dev:torpor:${node}:`, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify } : {}) }).records;
     } catch (e) {
       return [{ kind: "error", topic, message: (e as Error).message }];
     }

@@ -1,0 +1,67 @@
+// Checks tagged telemetry (telemetry-tag.ts) for the monitor, the collector and any program using
+// the decoder: the tag under the node's key, then the counter against what this verifier has seen
+// of the node. A message seen before (its epoch, first reading and part) is a copy — QoS 1 delivers
+// copies, and a copy brings only readings a store keyed by time already has — and passes; one of an
+// epoch older than the node's newest, or numbered more than REPLAY_WINDOW readings before the newest
+// seen, is a replay and is refused. A verifier starts knowing nothing: the first message of each
+// node after a start sets where it stands.
+
+import type { PayloadFormat } from "../src/config";
+import { nodeCrypto } from "../hosts/node/host";
+import { openTelemetry } from "../src/telemetry/telemetry-tag";
+import { keysFor, type KeySource } from "./keys";
+
+/** Readings behind the newest seen that a message may still start at: more than a node's retained
+ *  buffer holds (about 1,600 readings), so an old message sent again after a long outage passes. */
+export const REPLAY_WINDOW = 4096;
+
+export class TelemetryRefused extends Error {}
+
+interface NodeWindow {
+  epoch: number;
+  newest: number;
+  seen: Set<string>;
+}
+
+export class TelemetryVerifier {
+  readonly #source: KeySource;
+  readonly #windows = new Map<string, NodeWindow>();
+
+  constructor(source: KeySource) {
+    this.#source = source;
+  }
+
+  /** The payload the node encoded, inside a message that passed; throws TelemetryRefused saying why not. */
+  open(topic: string, node: string, format: PayloadFormat, message: Uint8Array): Uint8Array {
+    let error = "";
+    for (const key of keysFor(this.#source, node, "telemetry")) {
+      const opened = openTelemetry(nodeCrypto, key, format, topic, message);
+      if ("error" in opened) {
+        error ||= opened.error;
+        continue;
+      }
+      this.#admit(node, opened.counter);
+      return opened.payload;
+    }
+    throw new TelemetryRefused(`telemetry tag: ${error}`);
+  }
+
+  #admit(node: string, c: { epoch: number; first: number; kind: number }): void {
+    const id = `${c.first}.${c.kind}`;
+    const window = this.#windows.get(node);
+    if (!window || c.epoch > window.epoch) {
+      this.#windows.set(node, { epoch: c.epoch, newest: c.first, seen: new Set([id]) });
+      return;
+    }
+    if (c.epoch < window.epoch) throw new TelemetryRefused(`telemetry tag: replayed (epoch ${c.epoch}, the node is at ${window.epoch})`);
+    if (window.seen.has(id)) return;
+    // Sequence numbers are serial (they wrap at 2^32).
+    const behind = (window.newest - c.first) | 0;
+    if (behind > REPLAY_WINDOW) throw new TelemetryRefused(`telemetry tag: replayed (reading ${c.first}, ${behind} behind the newest seen)`);
+    window.seen.add(id);
+    if (behind < 0) {
+      window.newest = c.first;
+      for (const old of window.seen) if (((c.first - Number(old.split(".")[0])) | 0) > REPLAY_WINDOW) window.seen.delete(old);
+    }
+  }
+}
