@@ -1,6 +1,7 @@
 // The payload encoders on the XS engine itself (XS 13 via @agoric/xsnap): a batch encoded on XS in
 // each format is byte for byte what Node encodes, and decodes on Node, with the shipped decoder, to
-// exactly the readings that went in — faults, missing values and odd times included.
+// exactly the readings that went in — faults, missing values and odd times included. Tagged
+// (a telemetryKey) it is what Node tags, and verifies; a command Node signed opens on XS.
 
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
@@ -9,7 +10,11 @@ import { channelsOf } from "../src/sensors/registry";
 import { decodeCompact } from "../src/telemetry/compact";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
 import type { Reading } from "../src/telemetry/reading";
+import { nodeCrypto } from "../hosts/node/host";
+import { sealTelemetry } from "../src/telemetry/telemetry-tag";
+import { sealCommand } from "../src/uplink/signed-command";
 import { decodePayload } from "../tools/payload-decoder";
+import { TelemetryVerifier } from "../tools/telemetry-verifier";
 import { bundle, xsFixture } from "./support/bundle";
 import { findXsnapWorker, XsWorker } from "./support/xsnap";
 
@@ -64,4 +69,42 @@ describe("payload encoders on XS", () => {
       }
     });
   }
+});
+
+describe("tagged telemetry and signed commands on XS", () => {
+  const key = "a telemetry key of 32 characters";
+  const topic = "torpor/xs-1/telemetry";
+  for (const format of ["compact", "senml-cbor", "senml-json"] as const satisfies readonly PayloadFormat[]) {
+    it(`${format}: XS tags what Node tags, and the verifier opens it to the same readings`, async (t: TestContext) => {
+      if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
+      const batch = batchOf(readings(), 17);
+      const worker = await XsWorker.start({ meteringLimit: 0 });
+      try {
+        await worker.evaluate(code);
+        await worker.call({ op: "load", batch });
+        await worker.call({ op: "seal", format, key, topic });
+        const onXs = (await worker.call({ op: "payload" })).result as { payload: Uint8Array };
+        const onNode = sealTelemetry(nodeCrypto, key, format, topic, { epoch: 1, first: 0, kind: 0 }, encodePayload(format, batch).payload);
+        assert.equal(Buffer.from(onXs.payload).toString("hex"), Buffer.from(onNode).toString("hex"));
+        const verifier = new TelemetryVerifier({ keys: [key] });
+        const decoded = decodePayload(onXs.payload, { baseName: batch.baseName, verify: (f, m) => verifier.open(topic, "xs-1", f, m) });
+        assert.deepEqual(decoded.records, decodePayload(encodePayload("senml-json", batch).payload).records);
+      } finally {
+        await worker.close();
+      }
+    });
+  }
+
+  it("XS opens a command Node signed, and refuses it for another node", async (t: TestContext) => {
+    if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
+    const envelope = sealCommand(nodeCrypto, key, "xs-1", 1_733_500_000_000, new TextEncoder().encode('{"cmd":"status"}'));
+    const worker = await XsWorker.start({ meteringLimit: 0 });
+    try {
+      await worker.evaluate(code);
+      assert.equal((await worker.call({ op: "open", key, node: "xs-1", envelope })).result, 1_733_500_000_000);
+      assert.equal((await worker.call({ op: "open", key, node: "xs-2", envelope })).result, "wrong signature");
+    } finally {
+      await worker.close();
+    }
+  });
 });
