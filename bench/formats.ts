@@ -13,13 +13,21 @@
 // "publish" the whole MQTT PUBLISH packets (QoS 1, topic torpor/node-1/telemetry) that carry them.
 // Targets (issue 11): compact ≤ 0.55 B/value at batch 60 and ≤ 0.45 at 240 on Candanedo T+RH;
 // encoding 60 compact readings on XS ≤ 100k compute and ≤ 2k slots.
+// With a telemetryKey (issue 20) each message carries a tag: the bytes it adds per message, and the XS
+// cost of encoding and tagging a batch of 60 and of checking one signed command, with the harness's
+// script SHA-256 (tools/xs/sha256.ts) — a device hashes with the SDK's native digest, so these are
+// the most it can cost, not what it costs there.
 //
 //   npm run bench   (all benchmarks)   node dist/bench/formats.js   (this one)
 
 import { parseConfig } from "../src/config";
 import type { Channel } from "../src/sensors/channel";
 import { channelsOf } from "../src/sensors/registry";
+import { utf8Encode } from "../src/encoding/utf8";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
+import { tagBytes } from "../src/telemetry/telemetry-tag";
+import { sealCommand } from "../src/uplink/signed-command";
+import { scriptCrypto } from "../tools/xs/sha256";
 import type { Reading } from "../src/telemetry/reading";
 import { ReadingBuffer } from "../src/telemetry/reading-buffer";
 import { BLOCK, zigzag } from "../src/telemetry/sprintz";
@@ -190,7 +198,25 @@ async function xsCost(recording: Recording | undefined) {
       const m = await measure({ op: "encode", format });
       rows[format] = { ...m, computeNet: m.compute - idle.compute, slotsNet: m.slots - idle.slots };
     }
-    return { batch: 60, baseline: { op: "idle (the harness's own cost per command)", ...idle }, encode: rows };
+    const key = "a telemetry key of 32 characters";
+    const tagged: Record<string, { compute: number; slots: number; computeOverEncode: number; slotsOverEncode: number }> = {};
+    for (const format of ["compact", "senml-cbor", "senml-json"] as const) {
+      const request = { op: "seal", format, key, topic: TOPIC };
+      await measure(request);
+      const m = await measure(request);
+      tagged[format] = { ...m, computeOverEncode: m.compute - rows[format]!.compute, slotsOverEncode: m.slots - rows[format]!.slots };
+    }
+    const envelope = sealCommand(scriptCrypto, key, "node-1", 1_733_500_000_000, utf8Encode('{"cmd":"set","sampleInterval":30,"id":"lq2x1c"}'));
+    const open = { op: "open", key, node: "node-1", envelope };
+    await measure(open);
+    const verify = await measure(open);
+    return {
+      batch: 60,
+      baseline: { op: "idle (the harness's own cost per command)", ...idle },
+      encode: rows,
+      encodeAndTag: tagged,
+      verifyCommand: { ...verify, computeNet: verify.compute - idle.compute, slotsNet: verify.slots - idle.slots },
+    };
   } finally {
     await worker.close();
   }
@@ -213,7 +239,8 @@ export async function formatsBench() {
     targets.push(target("XS compute to encode 60 compact readings (net of the harness)", xsCompact.computeNet, 100_000));
     targets.push(target("XS slots to encode 60 compact readings (net of the harness)", xsCompact.slotsNet, 2_000));
   }
-  return { benchmark: "payload bytes per value by format and batch size", baseline: "varint, sprintz (plain delta, 8-reading blocks), mqtt.js one object per reading", results, xs, targets };
+  const tagBytesPerMessage = Object.fromEntries((["compact", "senml-cbor", "senml-json"] as const).map((f) => [f, tagBytes(f)]));
+  return { benchmark: "payload bytes per value by format and batch size", baseline: "varint, sprintz (plain delta, 8-reading blocks), mqtt.js one object per reading", results, tagBytesPerMessage, xs, targets };
 }
 
 if (require.main === module) void formatsBench().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));
