@@ -11,7 +11,10 @@ import { Client } from "pg";
 import { nodeCrypto } from "../hosts/node/host";
 import type { PayloadFormat } from "../src/config";
 import { sealTelemetry } from "../src/telemetry/telemetry-tag";
+import { parseConfig } from "../src/config";
+import { defaultAssumptions } from "../src/power/projection";
 import { rowsOf, schema, store } from "../tools/collect-store";
+import { tagCost } from "../tools/power-security";
 import { deriveNodeKey } from "../tools/keys";
 import { TelemetryMonitor } from "../tools/monitor/events";
 import { decodePayload, payloadFormatOf } from "../tools/payload-decoder";
@@ -44,6 +47,17 @@ describe("telemetry tags", () => {
     assert.throws(() => verifier.open("torpor/n2/telemetry", "n2", "senml-json", m1), /wrong tag/);
     verifier.open(topic, "n1", "senml-json", m2);
     assert.throws(() => verifier.open(topic, "n1", "senml-json", m1), /replayed \(epoch 1, the node is at 2\)/);
+  });
+});
+
+describe("npm run power: the tag's cost", () => {
+  it("projects the battery both ways from whichever the run measured", () => {
+    const measured = { xsCompute: undefined, awakeMs: 30, sampleMs: 10, radioMs: 400, bytesUp: 120, bytesDown: 20 };
+    const untagged = tagCost(parseConfig({ format: "compact" }), measured, defaultAssumptions);
+    const tagged = tagCost(parseConfig({ format: "compact", telemetryKey: FLEET }), { ...measured, bytesUp: 135 }, defaultAssumptions);
+    assert.equal(untagged.bytesPerMessage, 15);
+    assert.ok(untagged.batteryDaysWith < untagged.batteryDaysWithout);
+    assert.deepEqual(tagged, untagged, "the same two projections, measured either way");
   });
 });
 

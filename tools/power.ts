@@ -26,6 +26,7 @@ import { optionEffects, optionLines } from "./power-options";
 import { startEmbeddedBroker } from "./broker";
 import { runCommand, UsageError } from "./command";
 import { esp32Factor, rttMs, tlsCosts, tlsProjections, tlsReport } from "./power-tls";
+import { tagCost, tagCostLine } from "./power-security";
 
 /** What the model takes from measurements, and where the figures come from (for the report). */
 export interface Measured extends ModelMeasured {
@@ -278,11 +279,12 @@ async function printProjection(options: PowerOptions): Promise<void> {
     ? new Map(batchSizes(config).map((b) => [b, measuredFromState(options.state!, config)] as const))
     : await measureBatches(raw, config, options.wakes);
   const figures = sweep(config, measured, options.assumptions);
+  const tags = tagCost(config, measured.get(config.batchSize)!, options.assumptions);
   if (options.json) {
     const tls = { costs: tlsCosts, esp32Factor, rttMs, projections: tlsProjections(config, measured.get(config.batchSize)!, options.assumptions) };
-    process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls, telemetryTag: tags }, null, 2)}\n`);
   }
-  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n`);
+  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n\n${tagCostLine(tags)}\n`);
 }
 
 if (require.main === module) {
