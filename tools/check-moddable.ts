@@ -21,6 +21,7 @@ import { acceptedKeys } from "../hosts/esp32/sdk-config";
 import { ConfigError, parseConfig } from "../src/config";
 import { mosquittoMissing, startMosquitto } from "./mosquitto";
 import { decodePayload } from "./payload-decoder";
+import { TelemetryVerifier } from "./telemetry-verifier";
 import type { ResolvedRecord } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
@@ -313,7 +314,7 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   const broker = await startBroker(options.tls);
   const dir = options.app ?? repoRoot;
   const node = `check-${process.pid}-${path.basename(dir)}`;
-  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
+  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.flash-epoch`, `torpor-${node}.flash-cmdctr`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
   stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
   const { connectAsync } = await import("mqtt");
   const subscriber = await connectAsync(broker.url, { clean: true, ...(options.tls ? { ca: fs.readFileSync(options.tls.cafile) } : {}) });
@@ -420,6 +421,36 @@ export async function simulatorPublishes(sdk: Sdk, timeoutMs = 60_000): Promise<
 /** The same in the binary payload formats, decoded as a subscriber decodes them. */
 export async function simulatorPublishesFormat(sdk: Sdk, format: "senml-cbor" | "compact", timeoutMs = 60_000): Promise<CheckResult> {
   return publishes(sdk, `the app in mcsim publishes ${format} telemetry that decodes`, { settings: ["batchSize=2", "sampleInterval=2", `payloadFormat=${format}`], timeoutMs });
+}
+
+/** With a telemetryKey, in each format: every message mcsim publishes carries a tag that the
+ *  verifier the monitor and the collector use accepts (the SDK's crypt Digest and hmac under Host.crypto). */
+export async function simulatorTagsTelemetry(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
+  const name = "the app in mcsim tags its telemetry, in every format, and the tags verify";
+  const key = "check-moddable telemetry key 32c";
+  const details: string[] = [];
+  for (const format of ["senml-json", "senml-cbor", "compact"] as const) {
+    let problem = "";
+    const verifier = new TelemetryVerifier({ keys: [key] });
+    const r = await runSimulator(sdk, {
+      settings: ["batchSize=2", "sampleInterval=2", `payloadFormat=${format}`, `telemetryKey=${key}`],
+      timeoutMs,
+      enough: (payloads) => {
+        const latest = payloads.at(-1)!;
+        try {
+          const node = `check-${process.pid}-${path.basename(repoRoot)}`;
+          decodePayload(latest, { verify: (f, m) => verifier.open(`torpor/${node}/telemetry`, node, f, m) });
+        } catch (e) {
+          problem ||= e instanceof Error ? e.message : String(e);
+        }
+        return payloads.length >= 2;
+      },
+    });
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    if (!r.ok || problem) return { name, ok: false, detail: `${format}: ${problem || r.problem}; mcsim said:\n${r.log}` };
+    details.push(`${format}: ${r.payloads.length} messages verified`);
+  }
+  return { name, ok: true, detail: details.join("\n") };
 }
 
 /**
@@ -580,6 +611,7 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => simulatorPublishesFormat(sdk, "compact"),
     () => simulatorPublishesTLS(sdk),
     () => exampleMqttClient(sdk),
+    () => simulatorTagsTelemetry(sdk),
     ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
   ];
   const results: CheckResult[] = [];

@@ -10,12 +10,14 @@ import type { PayloadFormat } from "../src/config";
 import { nodeCrypto } from "../hosts/node/host";
 import { openTelemetry } from "../src/telemetry/telemetry-tag";
 import { keysFor, type KeySource } from "./keys";
+import { PayloadError } from "./payload-decoder";
 
 /** Readings behind the newest seen that a message may still start at: more than a node's retained
  *  buffer holds (about 1,600 readings), so an old message sent again after a long outage passes. */
-export const REPLAY_WINDOW = 4096;
+const REPLAY_WINDOW = 4096;
 
-export class TelemetryRefused extends Error {}
+/** A message the verifier refuses: a PayloadError, so that whatever handles bad payloads handles it. */
+export class TelemetryRefused extends PayloadError {}
 
 interface NodeWindow {
   epoch: number;

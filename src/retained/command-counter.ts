@@ -8,7 +8,7 @@ import type { Flash } from "../host";
 import type { LinkMemory } from "./link-memory";
 
 /** The flash key: eight bytes, the counter as a little-endian float64 (an integer below 2^53). */
-export const COUNTER_FLASH_KEY = "cmdctr";
+const COUNTER_FLASH_KEY = "cmdctr";
 
 /** The highest counter accepted, retained memory and flash taken together (0: none yet). */
 export function acceptedCounter(link: LinkMemory, flash: Flash | undefined): number {

@@ -8,7 +8,7 @@ import type { Flash } from "../host";
 import type { LinkMemory } from "./link-memory";
 
 /** The flash key: the epoch as a little-endian u16. */
-export const EPOCH_FLASH_KEY = "epoch";
+const EPOCH_FLASH_KEY = "epoch";
 
 export function nextEpoch(link: LinkMemory, flash: Flash | undefined): void {
   const stored = flash?.read(EPOCH_FLASH_KEY);

@@ -13,7 +13,7 @@ import type { Crypto } from "../host";
 import { fromHex, sameBytes, toHex } from "../encoding/hex";
 import { utf8Encode } from "../encoding/utf8";
 
-export const ENVELOPE_TAG = "torpor-cmd-1";
+const ENVELOPE_TAG = "torpor-cmd-1";
 
 /** Bytes of the signature line, newline included: the tag, a counter of up to 15 digits (below
  *  2^53, exact in a double), 64 hex digits and the separators. */
