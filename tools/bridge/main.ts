@@ -1,7 +1,7 @@
 // Republishes every node's telemetry as plain JSON, for the tools that read JSON and not torpor's
 // formats (Telegraf, ThingsBoard, Node-RED, anything):
 //
-//   npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge]
+//   npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] [--telemetry-key FILE | --fleet-secret FILE]
 //
 // The bridge subscribes to `<prefix>/+/telemetry` with a persistent session (clean session off, a
 // fixed client id, QoS 1), decodes each message (all three formats), drops the readings it has
@@ -20,16 +20,21 @@
 import { parseArgs } from "node:util";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { runCommand, UsageError } from "../command";
+import { telemetryKeySource, type KeySource } from "../keys";
+import { TelemetryVerifier } from "../telemetry-verifier";
 import { TelemetryMonitor, type Reading } from "../monitor/events";
 import { valueOf } from "../readings";
 import { outputsOf } from "./outputs";
 
-const usage = "usage: npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge]\n";
+const usage = "usage: npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] [--telemetry-key FILE | --fleet-secret FILE]\n";
 
 interface BridgeOptions {
   broker: string;
   prefix: string;
   clientId: string;
+  /** Where the nodes' telemetry keys come from: tagged telemetry is checked, and what fails is not
+   *  republished (undefined: not checked). */
+  keys: KeySource | undefined;
 }
 
 function parse(argv: string[]): BridgeOptions | "help" {
@@ -41,6 +46,8 @@ function parse(argv: string[]): BridgeOptions | "help" {
         broker: { type: "string" },
         prefix: { type: "string", default: "torpor" },
         "client-id": { type: "string", default: "torpor-bridge" },
+        "telemetry-key": { type: "string", multiple: true },
+        "fleet-secret": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -51,7 +58,7 @@ function parse(argv: string[]): BridgeOptions | "help" {
   if (values.help) return "help";
   if (!values.broker || !/^mqtts?:\/\/[^/\s]+\/?$/.test(values.broker)) throw new UsageError(`--broker must be an mqtt://host:port URL${values.broker ? `, got "${values.broker}"` : ""}`);
   if (!/^[^#+\s]+$/.test(values.prefix!)) throw new UsageError(`--prefix must be a topic prefix without wildcards or spaces, got "${values.prefix}"`);
-  return { broker: values.broker, prefix: values.prefix!, clientId: values["client-id"]! };
+  return { broker: values.broker, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
 }
 
 /** Publishes at QoS 1; resolves once the broker acknowledged it. */
@@ -67,7 +74,7 @@ async function bridge(options: BridgeOptions, log: (line: string) => void): Prom
   };
   const out = await mqtt.connectAsync(options.broker, { clientId: `${options.clientId}-out`, clean: true, reconnectPeriod: 1000 });
   out.on("error", (e) => log(`broker (outputs): ${e.message}`));
-  const monitor = new TelemetryMonitor(options.prefix);
+  const monitor = new TelemetryMonitor(options.prefix, options.keys && new TelemetryVerifier(options.keys));
   const counts = { readings: 0, duplicates: 0, rejected: 0 };
   const take = async (topic: string, payload: Buffer, contentType: string | undefined): Promise<void> => {
     const readings: Reading[] = [];
