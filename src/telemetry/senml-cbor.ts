@@ -100,11 +100,12 @@ export class CborWriter {
   }
 }
 
-const f32 = new DataView(new ArrayBuffer(4));
-
 /** The IEEE 754 half-precision bits of `v` when it has them exactly, else undefined. */
 function halfOf(v: number): number | undefined {
   if (Math.fround(v) !== v) return undefined;
+  // Its own scratch view, not one at module level: the firmware's modules are preloaded, and
+  // Moddable freezes what a preloaded module made, a buffer's bytes too ("read-only buffer").
+  const f32 = new DataView(new ArrayBuffer(4));
   f32.setFloat32(0, v);
   const bits = f32.getUint32(0);
   const sign = (bits >>> 16) & 0x8000;
