@@ -11,10 +11,9 @@
 // A database error is fatal: the message stays unacknowledged, the collector exits 1, and the
 // broker hands the message over again to the next run (run it under a supervisor that restarts it).
 
-import { parseArgs } from "node:util";
 import type { IClientOptions, IPublishPacket } from "mqtt";
 import { rowsOf, schema, store } from "./collect-store";
-import { runCommand, UsageError } from "./command";
+import { brokerFlag, flags, runCommand, UsageError } from "./command";
 import { telemetryKeySource, type KeySource } from "./keys";
 import { TelemetryVerifier } from "./telemetry-verifier";
 
@@ -30,28 +29,23 @@ interface CollectOptions {
 }
 
 function parse(argv: string[]): CollectOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        broker: { type: "string" },
-        db: { type: "string" },
-        prefix: { type: "string", default: "torpor" },
-        "client-id": { type: "string", default: "torpor-collector" },
-        "telemetry-key": { type: "string", multiple: true },
-        "fleet-secret": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const { values } = flags({
+    args: argv,
+    options: {
+      broker: { type: "string" },
+      db: { type: "string" },
+      prefix: { type: "string", default: "torpor" },
+      "client-id": { type: "string", default: "torpor-collector" },
+      "telemetry-key": { type: "string", multiple: true },
+      "fleet-secret": { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
   if (values.help) return "help";
-  if (!values.broker || !/^mqtts?:\/\/[^/\s]+\/?$/.test(values.broker)) throw new UsageError(`--broker must be an mqtt://host:port URL${values.broker ? `, got "${values.broker}"` : ""}`);
+  const broker = brokerFlag(values.broker);
   if (!values.db || !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL${values.db ? `, got "${values.db}"` : ""}`);
-  return { broker: values.broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
+  return { broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
 }
 
 async function collect(options: CollectOptions, log: (line: string) => void): Promise<void> {

@@ -2,8 +2,25 @@
 // and exit code 2; --help prints the usage; a failure while running is one line and exit code 1,
 // or the code the program gives such an error.
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** A bad command-line flag: the tools print its message on one line and exit with code 2. */
 export class UsageError extends Error {}
+
+/** node:util's parseArgs, with what it refuses as a UsageError of one line. */
+export function flags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]!);
+  }
+}
+
+/** A --broker flag: one mqtt:// or mqtts:// URL. */
+export function brokerFlag(value: string | undefined): string {
+  if (!value || !/^mqtts?:\/\/[^/\s]+\/?$/.test(value)) throw new UsageError(`--broker must be an mqtt://host:port URL${value ? `, got "${value}"` : ""}`);
+  return value;
+}
 
 export interface Command<Options> {
   /** What each of its error lines starts with. */

@@ -9,8 +9,7 @@
 
 import { hkdfSync } from "node:crypto";
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
-import { runCommand, UsageError } from "./command";
+import { flags, runCommand, UsageError } from "./command";
 
 export type KeyPurpose = "telemetry" | "command";
 
@@ -49,12 +48,7 @@ export function telemetryKeySource(keyFiles: readonly string[] | undefined, flee
 const usage = "usage: npm run derive-key -- --fleet-secret FILE --node NAME [--purpose telemetry|command]\n";
 
 function parse(argv: string[]): { secret: string; node: string; purpose: KeyPurpose } | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { "fleet-secret": { type: "string" }, node: { type: "string" }, purpose: { type: "string", default: "telemetry" }, help: { type: "boolean" } }, strict: true }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const { values } = flags({ args: argv, options: { "fleet-secret": { type: "string" }, node: { type: "string" }, purpose: { type: "string", default: "telemetry" }, help: { type: "boolean" } }, strict: true });
   if (values.help) return "help";
   if (values["fleet-secret"] === undefined) throw new UsageError("--fleet-secret FILE is required");
   if (!values.node || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(values.node)) throw new UsageError("--node must name a node (letters, digits, '-', '_', '.')");

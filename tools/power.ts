@@ -13,7 +13,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, type Config } from "../src/config";
 import { layeredConfig, manifestConfig, readConfigFile, type RawConfig } from "../hosts/node/config-file";
 import { wakeOnce } from "../hosts/node/wake";
@@ -24,7 +23,7 @@ import { channelsOf } from "../src/sensors/registry";
 import { xsComputeByFill } from "./xs/compute";
 import { optionEffects, optionLines } from "./power-options";
 import { startEmbeddedBroker } from "./broker";
-import { runCommand, UsageError } from "./command";
+import { flags, runCommand, UsageError } from "./command";
 import { esp32Factor, rttMs, tlsCosts, tlsProjections, tlsReport } from "./power-tls";
 import { tagCost, tagCostLine } from "./power-security";
 
@@ -178,23 +177,18 @@ export interface PowerOptions {
 }
 
 export function parsePowerArgs(argv: string[]): PowerOptions | "help" {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" },
-        state: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-        ...Object.fromEntries(["wakes", ...Object.keys(parameters).map(flagOf)].map((flag) => [flag, { type: "string" as const }])),
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const values = flags({
+    args: argv,
+    options: {
+      config: { type: "string" },
+      state: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean" },
+      ...Object.fromEntries(["wakes", ...Object.keys(parameters).map(flagOf)].map((flag) => [flag, { type: "string" as const }])),
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values as Record<string, string | boolean | undefined>;
   if (values.help) return "help";
   const number = (flag: string, fallback: number, integer = false): number => {
     const v = values[flag];

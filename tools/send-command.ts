@@ -9,12 +9,11 @@
 // the answer is the node's status naming the command's id (one is added when the command has none).
 // A node asleep longer than --wait still takes the command later: it is not withdrawn.
 
-import { parseArgs } from "node:util";
 import type { MqttClient } from "mqtt";
 import { nodeCrypto } from "../hosts/node/host";
 import { utf8Encode } from "../src/encoding/utf8";
 import { sealCommand } from "../src/uplink/signed-command";
-import { runCommand, UsageError } from "./command";
+import { brokerFlag, flags, runCommand, UsageError } from "./command";
 import { readKeyFile } from "./keys";
 
 const usage = "usage: npm run command -- --broker mqtt://host:1883 --node NAME [--key FILE] [--prefix torpor] [--wait SECONDS] '<command JSON>'\n";
@@ -34,27 +33,21 @@ export interface SendOptions {
 }
 
 function parse(argv: string[]): SendOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        broker: { type: "string" },
-        node: { type: "string" },
-        key: { type: "string" },
-        prefix: { type: "string", default: "torpor" },
-        wait: { type: "string", default: "900" },
-        help: { type: "boolean" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = flags({
+    args: argv,
+    options: {
+      broker: { type: "string" },
+      node: { type: "string" },
+      key: { type: "string" },
+      prefix: { type: "string", default: "torpor" },
+      wait: { type: "string", default: "900" },
+      help: { type: "boolean" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help) return "help";
-  if (!values.broker || !/^mqtts?:\/\/[^/\s]+\/?$/.test(values.broker)) throw new UsageError(`--broker must be an mqtt://host:port URL${values.broker ? `, got "${values.broker}"` : ""}`);
+  const broker = brokerFlag(values.broker);
   if (!values.node || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(values.node)) throw new UsageError("--node must name a node (letters, digits, '-', '_', '.')");
   const wait = Number(values.wait);
   if (!Number.isInteger(wait) || wait < 0 || wait > 7 * 86400) throw new UsageError(`--wait must be whole seconds from 0 to 604800, got "${values.wait}"`);
@@ -66,7 +59,7 @@ function parse(argv: string[]): SendOptions | "help" {
     throw new UsageError("the command is not JSON");
   }
   if (typeof command !== "object" || command === null || Array.isArray(command)) throw new UsageError(`the command must be a JSON object like '{"cmd":"status"}'`);
-  return { broker: values.broker, node: values.node, prefix: values.prefix!, key: values.key === undefined ? undefined : readKeyFile("--key", values.key), wait, command: command as Record<string, unknown> };
+  return { broker, node: values.node, prefix: values.prefix!, key: values.key === undefined ? undefined : readKeyFile("--key", values.key), wait, command: command as Record<string, unknown> };
 }
 
 /** Publishes the command and resolves with the node's result line, or rejects: refused, or no answer. */

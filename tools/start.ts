@@ -16,7 +16,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { parseArgs } from "node:util";
 import { ConfigError, type BrokerAddress, type Config } from "../src/config";
 import { channelsOf } from "../src/sensors/registry";
 import { runFleet, type FleetResult } from "../hosts/node/fleet";
@@ -29,7 +28,7 @@ import type { WakeReport } from "../hosts/node/wake";
 import { parseSim } from "../hosts/virtual/faults";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
 import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./monitor/events";
-import { runCommand, UsageError } from "./command";
+import { flags, runCommand, UsageError } from "./command";
 
 /** Up to this many nodes print every line; more print summaries. */
 const FEW_NODES = 10;
@@ -81,29 +80,24 @@ export interface StartOptions {
 }
 
 function parseStartArgs(argv: string[]): StartOptions | "help" {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        broker: { type: "string" },
-        port: { type: "string" },
-        nodes: { type: "string" },
-        node: { type: "string" },
-        "process-per-wake": { type: "boolean" },
-        cycles: { type: "string" },
-        "time-scale": { type: "string" },
-        state: { type: "string" },
-        config: { type: "string" },
-        replay: { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const values = flags({
+    args: argv,
+    options: {
+      broker: { type: "string" },
+      port: { type: "string" },
+      nodes: { type: "string" },
+      node: { type: "string" },
+      "process-per-wake": { type: "boolean" },
+      cycles: { type: "string" },
+      "time-scale": { type: "string" },
+      state: { type: "string" },
+      config: { type: "string" },
+      replay: { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
   if (values.help) return "help";
   const count = (flag: string, value: string | undefined, min: number, max: number): number | undefined => {
     if (value === undefined) return undefined;

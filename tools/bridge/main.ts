@@ -17,9 +17,8 @@
 // holds the next ones while handleMessage runs, so on the subscribing connection the PUBACKs of the
 // outputs would wait behind the message that waits for them.
 
-import { parseArgs } from "node:util";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { runCommand, UsageError } from "../command";
+import { brokerFlag, flags, runCommand, UsageError } from "../command";
 import { telemetryKeySource, type KeySource } from "../keys";
 import { TelemetryVerifier } from "../telemetry-verifier";
 import { TelemetryMonitor, type Reading } from "../monitor/events";
@@ -38,27 +37,22 @@ interface BridgeOptions {
 }
 
 function parse(argv: string[]): BridgeOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        broker: { type: "string" },
-        prefix: { type: "string", default: "torpor" },
-        "client-id": { type: "string", default: "torpor-bridge" },
-        "telemetry-key": { type: "string", multiple: true },
-        "fleet-secret": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const { values } = flags({
+    args: argv,
+    options: {
+      broker: { type: "string" },
+      prefix: { type: "string", default: "torpor" },
+      "client-id": { type: "string", default: "torpor-bridge" },
+      "telemetry-key": { type: "string", multiple: true },
+      "fleet-secret": { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
   if (values.help) return "help";
-  if (!values.broker || !/^mqtts?:\/\/[^/\s]+\/?$/.test(values.broker)) throw new UsageError(`--broker must be an mqtt://host:port URL${values.broker ? `, got "${values.broker}"` : ""}`);
+  const broker = brokerFlag(values.broker);
   if (!/^[^#+\s]+$/.test(values.prefix!)) throw new UsageError(`--prefix must be a topic prefix without wildcards or spaces, got "${values.prefix}"`);
-  return { broker: values.broker, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
+  return { broker, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
 }
 
 /** Publishes at QoS 1; resolves once the broker acknowledged it. */

@@ -5,8 +5,7 @@
 //
 //   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--telemetry-key FILE | --fleet-secret FILE] [--db postgres://…] [--json | --csv | --web [--port 8080]]
 
-import { parseArgs } from "node:util";
-import { runCommand, UsageError } from "../command";
+import { flags, runCommand, UsageError } from "../command";
 import { telemetryKeySource, type KeySource } from "../keys";
 import { TelemetryVerifier } from "../telemetry-verifier";
 import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./events";
@@ -26,28 +25,23 @@ interface MonitorOptions {
 }
 
 function parse(argv: string[]): MonitorOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        // The config's default broker: where a local mosquitto (or `npm start -- --broker …`) is.
-        broker: { type: "string", default: "mqtt://127.0.0.1:1883" },
-        prefix: { type: "string", default: "torpor" },
-        json: { type: "boolean", default: false },
-        csv: { type: "boolean", default: false },
-        web: { type: "boolean", default: false },
-        port: { type: "string" },
-        db: { type: "string" },
-        "telemetry-key": { type: "string", multiple: true },
-        "fleet-secret": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const { values } = flags({
+    args: argv,
+    options: {
+      // The config's default broker: where a local mosquitto (or `npm start -- --broker …`) is.
+      broker: { type: "string", default: "mqtt://127.0.0.1:1883" },
+      prefix: { type: "string", default: "torpor" },
+      json: { type: "boolean", default: false },
+      csv: { type: "boolean", default: false },
+      web: { type: "boolean", default: false },
+      port: { type: "string" },
+      db: { type: "string" },
+      "telemetry-key": { type: "string", multiple: true },
+      "fleet-secret": { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
   if (values.help) return "help";
   if (!/^mqtts?:\/\//.test(values.broker!)) throw new UsageError(`--broker: "${values.broker}" is not an mqtt:// or mqtts:// URL`);
   if ([values.json, values.csv, values.web].filter(Boolean).length > 1) throw new UsageError("--json, --csv and --web: choose one");
