@@ -8,6 +8,8 @@ import { describe, integer, isRecord, knownKeysOf, mqttText, oneOf, own, plainTr
 import { utf8Length } from "./encoding/utf8";
 import { IN_FLIGHT_TABLE_SIZE } from "./mqtt/session";
 import { channelsOf, checkSensors, type SensorConfig } from "./sensors/registry";
+import { KEY_PREFIX, parseUpdateKey } from "./update/key";
+import { MAX_CHUNK_BYTES } from "./update/offer";
 
 export type PayloadFormat = "senml-json" | "senml-cbor" | "compact";
 
@@ -85,6 +87,14 @@ export interface Config {
   telemetryKey: string;
   /** Home Assistant MQTT discovery (`discoveryMessages`): the discovery prefix, or undefined for off. */
   homeAssistant: HomeAssistant | undefined;
+  /** The operator's update key (update.pub's line; "": the node takes no update) and the update's
+   *  budgets: chunk bytes per wake and per day, seconds per wake; boots a new image may take to
+   *  complete a publishing wake before the host rolls back (docs/updates.md). */
+  updateKey: string;
+  updateBytesPerWake: number;
+  updateBytesPerDay: number;
+  updateSecondsPerWake: number;
+  updateTries: number;
 }
 
 export interface HomeAssistant {
@@ -129,6 +139,11 @@ export const defaults = {
   commandKeyNext: "",
   telemetryKey: "",
   homeAssistant: false,
+  updateKey: "",
+  updateBytesPerWake: 16384,
+  updateBytesPerDay: 262144,
+  updateSecondsPerWake: 5,
+  updateTries: 3,
 } as const;
 
 const knownKeys = new Set<string>([...Object.keys(defaults), "sim", "payloadFormat"]);
@@ -205,6 +220,11 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     commandKeyNext: secretKey("commandKeyNext", get("commandKeyNext")),
     telemetryKey: secretKey("telemetryKey", get("telemetryKey")),
     homeAssistant: homeAssistant("homeAssistant", get("homeAssistant")),
+    updateKey: updateKey("updateKey", get("updateKey")),
+    updateBytesPerWake: integer("updateBytesPerWake", get("updateBytesPerWake"), MAX_CHUNK_BYTES, 16 * 1024 * 1024),
+    updateBytesPerDay: integer("updateBytesPerDay", get("updateBytesPerDay"), MAX_CHUNK_BYTES, 256 * 1024 * 1024),
+    updateSecondsPerWake: integer("updateSecondsPerWake", get("updateSecondsPerWake"), 1, 600),
+    updateTries: integer("updateTries", get("updateTries"), 1, 100),
   };
   if (config.commandKeyNext !== "" && config.commandKey === "") throw new ConfigError("commandKeyNext", "needs a commandKey: it is the second key of a rotation, not a key of its own");
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
@@ -225,6 +245,12 @@ function payloadFormat(raw: Raw, format: unknown): PayloadFormat {
   return value;
 }
 
+/** update.pub's one line, or "" for no updates. */
+function updateKey(key: string, value: unknown): string {
+  const line = text(key, value).trim();
+  if (line !== "" && !parseUpdateKey(line)) throw new ConfigError(key, `expected the one line of update.pub ("${KEY_PREFIX}" and 130 hex digits), or "" for no updates`);
+  return line;
+}
 
 
 

@@ -4,6 +4,7 @@
 // it is what lets one firmware run on ESP32, in the Moddable simulator, in Node and in tests.
 
 import type { Crc32 } from "./encoding/crc32";
+import type { UpdateHost } from "./update/capability";
 
 /** A pin or port number, as ECMA-419 §9 uses them. */
 export type PinSpecifier = number;
@@ -200,6 +201,8 @@ export interface Host {
   readonly flash?: Flash;
   readonly crypto?: Crypto;
   readonly wakeCause: WakeCause;
+  /** Absent on a host that cannot take a firmware update (docs/updates.md). */
+  readonly update?: UpdateHost;
   log(message: string): void;
   /** Ends the wake and sleeps for ms; the next wake starts the firmware from the top. */
   sleep(ms: number): void;

@@ -12,6 +12,7 @@ import type { Crypto, Host, RetainedMemory } from "../../src/host";
 import { RetainedSlots } from "../../src/retained/slots";
 import { bufferCapacity, type NodeState, OLDEST_STATE_VERSION, readState, STATE_VERSION } from "../../src/retained/state";
 import { channelsOf } from "../../src/sensors/registry";
+import type { UpdateHost } from "../../src/update/capability";
 import type { Environment } from "../virtual/environment";
 import { virtualBoard } from "../virtual/board";
 import { ScaledClock } from "./clock";
@@ -32,6 +33,8 @@ export interface NodeHostOptions {
   environment: Environment;
   /** Where log lines go (default: stdout). */
   log?: (line: string) => void;
+  /** The update capability of the image booted (bootFirmware). */
+  update?: UpdateHost;
 }
 
 export interface NodeHost extends Host {
@@ -89,6 +92,7 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
     flash: new FlashFiles(options.stateDir),
     crypto: nodeCrypto,
     wakeCause,
+    ...(options.update ? { update: options.update } : {}),
     log,
     sleep(ms) {
       writeMarker(file("sleep.json"), clock.now() + ms);

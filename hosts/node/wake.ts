@@ -7,10 +7,10 @@
 
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { run, runConnected } from "../../src/app";
 import type { Environment } from "../virtual/environment";
 import { nodeEnvironment } from "../virtual/environment";
 import { layeredConfig, manifestConfig, readConfigFile, tlsPem } from "./config-file";
+import { bootFirmware } from "./firmware";
 import { createNodeHost } from "./host";
 import { readRecording } from "./recording";
 
@@ -35,14 +35,17 @@ function nodeHost(options: WakeOptions, log?: (line: string) => void) {
   tlsPem(config);
   // Each node its own phase of the synthetic day, from its name, as in the fleet (hosts/node/fleet).
   const environment: Environment = options.replay ? readRecording(options.replay) : nodeEnvironment(config.node || path.basename(path.resolve(options.state)));
-  const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, ...(log ? { log } : {}) });
-  return { config, host };
+  const write = log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // The image in the state directory runs, not necessarily the firmware built into this program.
+  const { firmware, update } = bootFirmware(options.state, config.updateTries, write);
+  const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, update, ...(log ? { log } : {}) });
+  return { config, host, firmware };
 }
 
 /** Always-connected mode: runs until the process ends, reporting every cycle. */
 export function runAlwaysConnected(options: WakeOptions, report: (report: WakeReport) => void, log?: (line: string) => void): Promise<void> {
-  const { config, host } = nodeHost(options, log);
-  return runConnected(host, config, ({ outcome }) => {
+  const { config, host, firmware } = nodeHost(options, log);
+  return firmware.runConnected(host, config, ({ outcome }) => {
     const r: WakeReport = { delivered: outcome?.delivered ?? 0 };
     if (outcome?.error !== undefined) r.error = outcome.error;
     report(r);
@@ -50,10 +53,10 @@ export function runAlwaysConnected(options: WakeOptions, report: (report: WakeRe
 }
 
 export async function wakeOnce(options: WakeOptions, log?: (line: string) => void): Promise<WakeReport> {
-  const { config, host } = nodeHost(options, log);
+  const { config, host, firmware } = nodeHost(options, log);
   if (config.mode === "always-connected") throw new Error(`mode "always-connected" runs with runAlwaysConnected, not one wake at a time`);
   try {
-    const summary = await run(host, config);
+    const summary = await firmware.run(host, config);
     const report: WakeReport = { sleepMs: await host.asleep, delivered: summary?.outcome?.delivered ?? 0 };
     const error = summary ? summary.outcome?.error : "wake failed";
     if (error !== undefined) report.error = error;

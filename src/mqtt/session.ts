@@ -135,6 +135,11 @@ export class PublisherSession {
     return packetId;
   }
 
+  /** UNSUBSCRIBE; its UNSUBACK needs nothing from the caller. */
+  unsubscribe(topics: string[]): void {
+    this.#queue({ type: "unsubscribe", packetId: this.#allocate(), topics });
+  }
+
   ping(): void {
     this.#queue({ type: "pingreq" });
   }

@@ -6,6 +6,7 @@ import type { Crypto, Flash } from "../host";
 import type { Version } from "../mqtt/codec";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
+import type { UpdateHost } from "../update/capability";
 
 /** A moment, as the driver's clock tells it: `ticks` (ms, monotonic) for intervals and deadlines,
  *  `wall` (ms since the epoch) for what the status and the daily budgets say. */
@@ -75,6 +76,8 @@ export interface ExchangeOptions {
   readonly probe?: boolean;
   /** Ticks by which the exchange must have settled. */
   readonly deadline: number;
+  /** The host's update capability, if it has one (docs/updates.md). */
+  readonly update?: UpdateHost;
 }
 
 /**

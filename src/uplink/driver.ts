@@ -145,6 +145,7 @@ export class Connection {
       persistent,
       probe,
       deadline,
+      ...(host.update ? { update: host.update } : {}),
     });
   }
 

@@ -30,6 +30,8 @@ import { connectPacket } from "./connect-packet";
 import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
 import { accepted, fallBack } from "./version";
+import type { UpdateAgent } from "../update/agent";
+import { updateAgent } from "../update/attach";
 
 export class Exchange {
   readonly version: Version;
@@ -45,6 +47,8 @@ export class Exchange {
   readonly #batches: Batches;
   readonly #downlink: Downlink;
   readonly #homeAssistant: HomeAssistant;
+  /** Firmware updates, after the telemetry (docs/updates.md); undefined: this node takes none. */
+  readonly #update: UpdateAgent | undefined;
   #now: Instant = { ticks: 0, wall: 0 };
   readonly #keepAlive = new KeepAliveClock();
   #deadline: number;
@@ -66,6 +70,7 @@ export class Exchange {
     this.#batches = new Batches({ ...common, channels: options.channels, node: options.node, topic: this.#topics.telemetry, crypto: options.crypto });
     const send = (message: OutgoingPublish, what: string) => this.#sendOwn(message, what);
     this.#downlink = new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send });
+    this.#update = updateAgent(options, this.#session);
     this.#homeAssistant = new HomeAssistant({ config, channels: options.channels, node: options.node, link: state.link, topics: this.#topics, send });
   }
 
@@ -267,6 +272,7 @@ export class Exchange {
       this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       // The exchange ended as agreed: QoS 0 telemetry and discovery sent in it are as delivered as QoS 0 gets.
       const confirmed = this.#batches.confirmQoS0();
+      this.#update?.completed();
       if (this.#homeAssistant.settled() || confirmed) this.#o.commit();
     }
     // The status and DISCONNECT are still handed out by takeOutput(), the last pieces written.
@@ -292,6 +298,7 @@ export class Exchange {
     if (!this.#pending) return false;
     if (this.#phase === "settling" && this.#batches.done) {
       this.#downlink.giveUp();
+      this.#update?.giveUp();
       this.#maybeDone();
       return true;
     }
@@ -311,6 +318,8 @@ export class Exchange {
   #start(): void {
     this.#session.connect(connectPacket({ config: this.#o.config, node: this.#o.node, version: this.version, persistent: this.persistent, limits: this.#limits, topics: this.#topics }));
     this.#batches.resume();
+    // Before the command marker: the retained offer is in before the marker comes back.
+    this.#update?.begin();
     this.#downlink.begin();
     // The in-flight table, with the packet ids just assigned, is retained before any byte leaves: if
     // power fails after the write, the next wake re-sends under the same ids.
@@ -366,10 +375,11 @@ export class Exchange {
           changed = true;
           break;
         case "subscribed":
-          this.#downlink.subscribed(event.reasonCodes);
+          if (!this.#update?.subscribed(event.packetId, event.reasonCodes)) this.#downlink.subscribed(event.reasonCodes);
           changed = true;
           break;
         case "message":
+          if (this.#update?.message(event.publish.topic, event.publish.payload, this.#now)) break;
           changed = this.#downlink.message(event.publish.topic, event.publish.payload) || changed;
           break;
         case "discarded":
@@ -422,17 +432,22 @@ export class Exchange {
     accepted(state, this.version, this.#o.probe === true);
     if (this.version === 5) limits.announce(properties, this.#o.log);
     this.#batches.connacked(sessionPresent);
-    if (!sessionPresent) this.#downlink.sessionLost();
+    if (!sessionPresent) {
+      this.#update?.sessionLost();
+      this.#downlink.sessionLost();
+    }
     delete state.link.results;
     this.#homeAssistant.discover(sessionPresent);
   }
 
   /** Everything this exchange waits for has come: only an awake window may still hold it open. */
   #canFinish(): boolean {
-    return this.#phase === "settling" && !this.#downlink.awaited && this.#batches.done;
+    return this.#phase === "settling" && !this.#downlink.awaited && this.#batches.done && !this.#update?.busy;
   }
 
   #maybeDone(): void {
+    // The telemetry is in: the update's share of the wake comes now, never before.
+    if (this.#phase === "settling" && !this.#downlink.awaited && this.#batches.done) this.#update?.pump(this.#now);
     if (!this.#canFinish() || this.#downlink.awakeUntil > this.#now.ticks) return;
     // The marker came back after everything sent before it: the broker has the QoS 0 telemetry.
     // Without a marker that proof comes with the orderly close (close()).
@@ -451,7 +466,7 @@ export class Exchange {
   /** The retained status, when it has news, in a size the broker takes. */
   #publishStatus(): void {
     const { config, state, hostName, networkCounters } = this.#o;
-    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
+    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...(this.#update ? { update: this.#update.status() } : {}), ...(this.#o.update ? { firmware: this.#o.update.version } : {}), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
     const message = statusMessage(facts, this.#sessionPresent, this.#topics.status, this.#limits, (m) => this.#session.publishLength(m));
     if (message === undefined) return;
     if (!message) return this.#skip("status");

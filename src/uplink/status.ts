@@ -29,6 +29,9 @@ export interface StatusFacts {
   readonly qos: 0 | 1 | 2;
   /** Wall clock, ms. */
   readonly wall: number;
+  /** The running firmware's version, where the host knows it, and the update's state (docs/updates.md). */
+  readonly firmware?: string;
+  readonly update?: Record<string, unknown>;
 }
 
 function statusDocument(f: StatusFacts): StatusDocument {
@@ -62,12 +65,14 @@ function statusDocument(f: StatusFacts): StatusDocument {
   if (link.qos2AsPuback && f.qos === 2) status.qos2 = "answered with PUBACK: at least once";
   if (link.overrides) status.overrides = link.overrides;
   if (link.results?.length) status.commands = link.results;
+  if (f.firmware !== undefined) status.version = f.firmware;
+  if (f.update) status.update = f.update;
   return status;
 }
 
 /** The status a subscriber cannot do without, for a broker whose packet limit is tight. */
 function essentials(full: StatusDocument): StatusDocument {
-  const keep = ["state", "at", "nextWake", "every", "buffered", "dropped", "delivered", "refused"];
+  const keep = ["state", "at", "nextWake", "every", "buffered", "dropped", "delivered", "refused", "version"];
   return Object.fromEntries(keep.map((key) => [key, full[key]]));
 }
 
