@@ -31,7 +31,7 @@ import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
 import { accepted, fallBack } from "./version";
 import type { UpdateAgent } from "../update/agent";
-import { updateAgent } from "../update/attach";
+import { updateAgent } from "./update-agent";
 
 export class Exchange {
   readonly version: Version;

@@ -2,9 +2,9 @@
 // names the operator's key. Its subscriptions go out in the exchange's session.
 
 import type { PublisherSession } from "../mqtt/session";
-import type { ExchangeOptions } from "../uplink/contract";
-import { UpdateAgent } from "./agent";
-import { parseUpdateKey } from "./key";
+import { UpdateAgent } from "../update/agent";
+import { parseUpdateKey } from "../update/key";
+import type { ExchangeOptions } from "./contract";
 
 export function updateAgent(o: ExchangeOptions, session: PublisherSession): UpdateAgent | undefined {
   const key = parseUpdateKey(o.config.updateKey);
