@@ -16,6 +16,8 @@ export interface BundleOptions {
   /** esbuild `define`, e.g. { "DEBUG": "false" }: values are JS source text. */
   define?: Record<string, string>;
   minify?: boolean;
+  /** "iife" (the default) for XsWorker.evaluate; "cjs" for a module the Node host evaluates (a firmware image). */
+  format?: "iife" | "cjs";
 }
 
 /**
@@ -27,7 +29,7 @@ export function bundle(entry: string, options: BundleOptions = {}): string {
   const result = buildSync({
     entryPoints: [entry],
     bundle: true,
-    format: "iife",
+    format: options.format ?? "iife",
     target: "es2022",
     platform: "neutral",
     write: false,

@@ -1,0 +1,82 @@
+// A fleet of simulated nodes (each wake the Node host's process-per-wake `wakeOnce`, in-process)
+// updated from the built-in firmware to an image at 0.2.0 with the operator's commands (keygen,
+// image, offer), while it samples, with a broker restart (persistence on) in the middle: every node
+// ends up running 0.2.0, kept (its first publishing wake proved it), its status says so, and every
+// reading sampled meanwhile reaches a subscriber outside torpor.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { buildImage } from "../tools/update/image";
+import { keygen, readSigningKey } from "../tools/update/keys";
+import { offerMessages } from "../tools/update/offer";
+import { publish, statuses } from "../tools/update/broker";
+import { asRoot, dedupe, Subscriber, tempDir, TestNode } from "./support/e2e-node";
+import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { startProxy, type Proxy } from "./support/proxy";
+
+const NODES = 20;
+/** Wakes each node gets at most: the image at 64 KB a wake takes five, the readings' batches one each. */
+const MAX_ROUNDS = 12;
+
+describe("a sleeping fleet updated over its MQTT sessions", { skip: mosquittoMissing() }, () => {
+  let store: string;
+  let work: string;
+  let broker: Mosquitto;
+  let proxy: Proxy;
+  const config = () => ["persistence true", `persistence_location ${store}/`, ...asRoot()];
+  before(async () => {
+    store = tempDir("mosquitto-store");
+    work = tempDir("update");
+    broker = await startMosquitto(config());
+    proxy = await startProxy({ port: broker.port });
+  });
+  after(async () => {
+    await proxy.close();
+    await broker.stop();
+    fs.rmSync(store, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("every node ends on 0.2.0 and every reading is delivered", async () => {
+    const { key, pub } = keygen(path.join(work, "keys"));
+    const image = Buffer.from(buildImage("0.2.0"));
+    const updateKey = fs.readFileSync(pub, "utf8").trim();
+    const nodes = Array.from({ length: NODES }, (_, i) => new TestNode(`up${i}`, { broker: proxy.url, updateKey, updateBytesPerWake: 65536, updateBytesPerDay: 16 * 1024 * 1024 }, work));
+    const subscriber = await Subscriber.connect(proxy.url, ["torpor/+/telemetry"], { clean: false, clientId: "update-watcher" });
+    try {
+      // A first wake each on the built-in firmware: the nodes subscribe to offers.
+      for (const node of nodes) assert.equal((await node.wake()).error, undefined, node.log());
+      const { messages } = offerMessages(image, readSigningKey(key), { prefix: "torpor", nodes: [], chunk: 2048, battery: 0, downgrade: false });
+      await publish(proxy.url, messages);
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        if (round === 2) {
+          await broker.stop();
+          broker = await startMosquitto(config());
+          proxy.target = { host: "127.0.0.1", port: broker.port };
+        }
+        for (const node of nodes) await node.wake();
+        const rows = await statuses(proxy.url, "torpor");
+        if (rows.length === NODES && rows.every((r) => r.version === "0.2.0" && r.update.startsWith("idle"))) break;
+      }
+      const rows = await statuses(proxy.url, "torpor");
+      for (const node of nodes) {
+        const row = rows.find((r) => r.node === node.name);
+        assert.equal(row?.version, "0.2.0", `${node.name}: ${JSON.stringify(row)}\n${node.log()}`);
+        assert.equal(row.refused, 0, node.log());
+        assert.deepEqual(JSON.parse(fs.readFileSync(path.join(node.dir, "state", "firmware", "boot.json"), "utf8")), {}, `${node.name} kept 0.2.0`);
+        assert.match(node.log(), /firmware 0\.2\.0 completed a publishing wake: kept/);
+      }
+      // Every reading sampled, across the update and the restart, reached the subscriber.
+      for (const node of nodes) {
+        const sampled = node.sampled();
+        const ok = await subscriber.until(() => dedupe(subscriber.records(node.telemetryTopic), node.name).samples.length >= sampled.length, 10_000);
+        assert.ok(ok, `${node.name}: ${dedupe(subscriber.records(node.telemetryTopic), node.name).samples.length} of ${sampled.length} readings\n${node.log()}`);
+        assert.deepEqual(dedupe(subscriber.records(node.telemetryTopic), node.name).samples, sampled);
+      }
+    } finally {
+      await subscriber.end();
+    }
+  });
+});
