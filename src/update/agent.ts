@@ -5,7 +5,7 @@
 
 import type { UpdateHost } from "./capability";
 import { sameBytes, toHex } from "./hex";
-import { chunkLength, DIGEST_BYTES, judgeOffer } from "./offer";
+import { chunkLength, DIGEST_BYTES, judgeOffer, type Offer } from "./offer";
 import { decodeRecord, encodeRecord, freshRecord, heldCount, missing, transition, type TransferEvent, type UpdateRecord } from "./transfer";
 
 /** A moment as the exchange tells it: ticks (ms, monotonic) for the wake's budget, wall (ms since
@@ -130,6 +130,8 @@ export class UpdateAgent {
   pump(now: Instant): void {
     const t = this.#record.transfer;
     if (this.#stopped || this.busy || t.phase !== "fetching") return;
+    // Held whole (a cut may have come between the last chunk and the proof): prove it now.
+    if (missing(t, 1).length === 0) return this.#verify(t.offer);
     this.#startedAt ??= now.ticks;
     const battery = this.#o.battery();
     if (battery !== undefined && battery < t.offer.battery) return this.#stop(`battery ${battery} mV is below the offer's ${t.offer.battery} mV`);
@@ -215,15 +217,15 @@ export class UpdateAgent {
     this.#wakeBytes += length;
     this.#record.dayBytes += length;
     this.#change({ type: "chunk", index });
-    const next = this.#record.transfer;
-    if (missing(next, 1).length > 0) {
-      if (this.#outstanding.size === 0) this.pump(now);
-      return;
-    }
-    if (toHex(this.#o.host.stagedSha256(t.offer.size)) !== t.offer.sha256) return this.#refuse(`image ${id}: SHA-256 is not the offer's`, id);
-    this.#o.host.stage(t.offer.version);
+    if (this.#outstanding.size === 0) this.pump(now);
+  }
+
+  /** Every chunk held: the whole image proved against the signed hash, and staged. */
+  #verify(offer: Offer): void {
+    if (toHex(this.#o.host.stagedSha256(offer.size)) !== offer.sha256) return this.#refuse(`image ${offer.id}: SHA-256 is not the offer's`, offer.id);
+    this.#o.host.stage(offer.version);
     this.#change({ type: "verified" });
-    this.#o.log(`update ${t.offer.version} verified: boots at the next wake`);
+    this.#o.log(`update ${offer.version} verified: boots at the next wake`);
   }
 
   #refuse(why: string, id: string): void {
