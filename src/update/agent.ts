@@ -156,12 +156,6 @@ export class UpdateAgent {
     this.#windowSub = undefined;
   }
 
-  /** The exchange ended with an orderly DISCONNECT: its status, which carries the running version,
-   *  went out, so a freshly booted image has proved itself. */
-  completed(): void {
-    if (this.#o.host.pending) this.#o.host.markValid();
-  }
-
   /** What the status says of updates. */
   status(): Record<string, unknown> {
     const r = this.#record;
@@ -176,7 +170,6 @@ export class UpdateAgent {
       s.of = Math.ceil(t.offer.size / t.offer.chunk);
     }
     if (r.last !== undefined) s.last = r.last;
-    if (this.#o.host.rolledBack !== undefined) s.rolledBack = this.#o.host.rolledBack;
     return s;
   }
 

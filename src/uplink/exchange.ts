@@ -31,7 +31,7 @@ import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
 import { accepted, fallBack } from "./version";
 import type { UpdateAgent } from "../update/agent";
-import { updateAgent } from "./update-agent";
+import { updateAgent, updateFacts } from "./update-agent";
 
 export class Exchange {
   readonly version: Version;
@@ -272,7 +272,8 @@ export class Exchange {
       this.#session.disconnect(this.version === 5 && !this.persistent ? 0x04 : undefined);
       // The exchange ended as agreed: QoS 0 telemetry and discovery sent in it are as delivered as QoS 0 gets.
       const confirmed = this.#batches.confirmQoS0();
-      this.#update?.completed();
+      // The status, which carries the running version, went out: a freshly booted image has proved itself.
+      if (this.#o.update?.pending) this.#o.update.markValid();
       if (this.#homeAssistant.settled() || confirmed) this.#o.commit();
     }
     // The status and DISCONNECT are still handed out by takeOutput(), the last pieces written.
@@ -466,7 +467,7 @@ export class Exchange {
   /** The retained status, when it has news, in a size the broker takes. */
   #publishStatus(): void {
     const { config, state, hostName, networkCounters } = this.#o;
-    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...(this.#update ? { update: this.#update.status() } : {}), ...(this.#o.update ? { firmware: this.#o.update.version } : {}), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
+    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...updateFacts(this.#o.update, this.#update), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
     const message = statusMessage(facts, this.#sessionPresent, this.#topics.status, this.#limits, (m) => this.#session.publishLength(m));
     if (message === undefined) return;
     if (!message) return this.#skip("status");

@@ -3,6 +3,7 @@
 
 import type { PublisherSession } from "../mqtt/session";
 import { UpdateAgent } from "../update/agent";
+import type { UpdateHost } from "../update/capability";
 import { parseUpdateKey } from "../update/key";
 import type { ExchangeOptions } from "./contract";
 
@@ -24,4 +25,13 @@ export function updateAgent(o: ExchangeOptions, session: PublisherSession): Upda
     },
     log: o.log,
   });
+}
+
+/** What the status says of the firmware: the running version wherever the host knows it, the
+ *  update's state where the node takes updates, and a rollback either way. */
+export function updateFacts(host: UpdateHost | undefined, agent: UpdateAgent | undefined): { firmware?: string; update?: Record<string, unknown> } {
+  if (!host) return {};
+  const update: Record<string, unknown> = { ...agent?.status() };
+  if (host.rolledBack !== undefined) update.rolledBack = host.rolledBack;
+  return Object.keys(update).length ? { firmware: host.version, update } : { firmware: host.version };
 }
