@@ -110,6 +110,9 @@ class NodeRuntime {
     this.state = this.#store.state;
     if (baseConfig.telemetryKey !== "" && this.#store.origin !== "retained") nextEpoch(this.state.link, host.flash);
     this.state.counters.wakes++;
+    // The last wake died (a reset): if it died connected, its Will has said "offline" since, and
+    // the status that says otherwise is owed at the next connection, news or not.
+    if (host.wakeCause === "reset") delete this.state.link.statusAt;
     this.commit = () => this.#store.commit();
   }
 

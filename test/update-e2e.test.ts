@@ -1,6 +1,7 @@
 // A fleet of simulated nodes (each wake the Node host's process-per-wake `wakeOnce`, in-process)
 // updated from the built-in firmware to an image at 0.2.0 with the operator's commands (keygen,
-// image, offer), while it samples, with a broker restart (persistence on) in the middle: every node
+// image, offer), while it samples, with a broker restart (persistence on) in the middle and wakes
+// killed at random moments (process-per-wake, SIGKILL): every node
 // ends up running 0.2.0, kept (its first publishing wake proved it), its status says so, and every
 // reading sampled meanwhile reaches a subscriber outside torpor.
 
@@ -17,8 +18,17 @@ import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosq
 import { startProxy, type Proxy } from "./support/proxy";
 
 const NODES = 20;
-/** Wakes each node gets at most: the image at 64 KB a wake takes five, the readings' batches one each. */
-const MAX_ROUNDS = 12;
+/** Rounds of wakes at most: the image at 64 KB a wake takes five publishing wakes. */
+const MAX_ROUNDS = 16;
+
+/** A wake as its own process, killed (SIGKILL) after a random 20 to 400 ms. */
+async function killedWake(node: TestNode): Promise<void> {
+  const child = node.spawnWake();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20 + Math.floor(Math.random() * 380));
+  await exited;
+  clearTimeout(timer);
+}
 
 describe("a sleeping fleet updated over its MQTT sessions", { skip: mosquittoMissing() }, () => {
   let store: string;
@@ -56,7 +66,11 @@ describe("a sleeping fleet updated over its MQTT sessions", { skip: mosquittoMis
           broker = await startMosquitto(config());
           proxy.target = { host: "127.0.0.1", port: broker.port };
         }
-        for (const node of nodes) await node.wake();
+        for (const [i, node] of nodes.entries()) {
+          // Every third node's wake this round is a process killed at a random moment: a power cut.
+          if ((i + round) % 3 === 0) await killedWake(node);
+          await node.wake();
+        }
         const rows = await statuses(proxy.url, "torpor");
         if (rows.length === NODES && rows.every((r) => r.version === "0.2.0" && r.update.startsWith("idle"))) break;
       }

@@ -66,8 +66,10 @@ export class UpdateAgent {
       options.host.discard();
     }
     this.#record = record ?? freshRecord();
-    // A staged image was booted at this wake's start (or rolled back from): the transfer is over.
-    if (this.#record.transfer.phase === "staged") this.#change({ type: "end" });
+    // A staged image was booted at this wake's start (or rolled back from), or the offered version
+    // runs already (a cut came between staging it and saying so): the transfer is over.
+    const t = this.#record.transfer;
+    if (t.phase === "staged" || (t.phase === "fetching" && t.offer.version === options.host.version)) this.#change({ type: "end" });
   }
 
   get #offerFilter(): string {
