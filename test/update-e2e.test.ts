@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { layeredConfig, manifestConfig } from "../hosts/node/config-file";
+import { runFleet } from "../hosts/node/fleet";
+import { ReadingCounter } from "../tools/start";
 import { buildImage } from "../tools/update/image";
 import { keygen, readSigningKey } from "../tools/update/keys";
 import { offerMessages } from "../tools/update/offer";
@@ -18,6 +21,9 @@ import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosq
 import { startProxy, type Proxy } from "./support/proxy";
 
 const NODES = 20;
+/** The fleet in one process (hosts/node/fleet): nodes, and publishing wakes each. */
+const FLEET = 200;
+const FLEET_CYCLES = 10;
 /** Rounds of wakes at most: the image at 64 KB a wake takes five publishing wakes. */
 const MAX_ROUNDS = 16;
 
@@ -89,6 +95,30 @@ describe("a sleeping fleet updated over its MQTT sessions", { skip: mosquittoMis
         assert.ok(ok, `${node.name}: ${dedupe(subscriber.records(node.telemetryTopic), node.name).samples.length} of ${sampled.length} readings\n${node.log()}`);
         assert.deepEqual(dedupe(subscriber.records(node.telemetryTopic), node.name).samples, sampled);
       }
+    } finally {
+      await subscriber.end();
+    }
+  });
+
+  it("a fleet in one process ends on 0.2.0 and every reading is delivered", async () => {
+    const { key, pub } = keygen(path.join(work, "fleet-keys"));
+    const { messages } = offerMessages(Buffer.from(buildImage("0.2.0")), readSigningKey(key), { prefix: "fleet", nodes: [], chunk: 2048, battery: 0, downgrade: false });
+    await publish(proxy.url, messages);
+    const updateKey = fs.readFileSync(pub, "utf8").trim();
+    const { config } = layeredConfig(manifestConfig(), { broker: proxy.url, prefix: "fleet", batchSize: 1, updateKey, updateBytesPerWake: 65536, updateBytesPerDay: 16 * 1024 * 1024 });
+    const counter = new ReadingCounter(config);
+    const subscriber = await Subscriber.connect(proxy.url, counter.subscriptions, { clean: false, clientId: "fleet-update-watcher" });
+    subscriber.client.on("message", (topic, payload) => counter.handle(topic, payload));
+    try {
+      const names = Array.from({ length: FLEET }, (_, i) => `f${i}`);
+      const result = await runFleet({ names, config, scale: "max", cycles: FLEET_CYCLES, concurrency: 64 });
+      assert.equal(result.sampled, result.delivered + result.buffered);
+      const rows = await statuses(proxy.url, "fleet");
+      const behind = names.filter((n) => rows.find((r) => r.node === n)?.version !== "0.2.0");
+      assert.deepEqual(behind, [], JSON.stringify(rows.filter((r) => behind.includes(r.node)).slice(0, 3)));
+      assert.ok(await subscriber.until(() => counter.readings >= result.delivered, 20_000), `${counter.readings} of ${result.delivered} readings`);
+      assert.equal(counter.readings, result.delivered, "every acknowledged reading, once");
+      assert.equal(counter.gaps, 0);
     } finally {
       await subscriber.end();
     }

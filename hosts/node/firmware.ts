@@ -1,7 +1,7 @@
 // The Node host's firmware images and the update capability around them (docs/updates.md). An
 // image is one header line, {"torpor": "image", "version": …, "board": "node"}, then the firmware
-// (src/, entry hosts/node/image-entry) bundled as CommonJS. Under the node's state directory,
-// firmware/ holds the running image (current.img; none: the firmware built into this program,
+// (src/, entry hosts/node/image-entry) bundled as CommonJS. The node's FirmwareStore (files under
+// its state directory's firmware/, or a fleet's memory) holds the running image (current.img; none: the firmware built into this program,
 // at package.json's version), the one it replaced (previous.img), the staging area, the transfer's
 // progress record and boot.json, which says whether the running image is still to prove itself.
 //
@@ -12,8 +12,9 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vm from "node:vm";
-import * as builtin from "./image-entry";
 import type { UpdateHost } from "../../src/update/capability";
+import type { FirmwareStore } from "./firmware-store";
+import * as builtin from "./image-entry";
 
 export type Firmware = typeof builtin;
 
@@ -43,11 +44,14 @@ export function imageText(header: ImageHeader, code: string): string {
   return `${JSON.stringify({ torpor: "image", version: header.version, board: header.board })}\n${code}`;
 }
 
-/** The version of the firmware built into this program: package.json's. */
+let builtinVersionRead: string | undefined;
+
+/** The version of the firmware built into this program: package.json's (read once: a fleet boots
+ *  at every wake of every node). */
 export function builtinVersion(): string {
   // dist/hosts/node/ → the repository's root.
   const file = path.join(__dirname, "..", "..", "..", "package.json");
-  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+  return (builtinVersionRead ??= (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version);
 }
 
 /** Images loaded by this process, by content: a fleet of nodes on one image evaluates it once. */
@@ -80,47 +84,43 @@ export interface Booted {
   update: UpdateHost;
 }
 
-/** Boots the node's firmware from `stateDir`/firmware: applies a staged image, rolls back one that
- *  did not prove itself, and returns what to run and the update capability around it. */
-export function bootFirmware(stateDir: string, tries: number, log: (line: string) => void): Booted {
-  const dir = path.join(stateDir, "firmware");
-  fs.mkdirSync(dir, { recursive: true });
-  const file = (name: string) => path.join(dir, name);
+/** Boots the node's firmware from its store: applies a staged image, rolls back one that did not
+ *  prove itself, and returns what to run and the update capability around it. */
+export function bootFirmware(store: FirmwareStore, tries: number, log: (line: string) => void): Booted {
+  const text = (name: string) => (store.has(name) ? Buffer.from(store.read(name)!).toString("utf8") : undefined);
   const readBoot = (): Boot => {
     try {
-      return JSON.parse(fs.readFileSync(file("boot.json"), "utf8")) as Boot;
+      return JSON.parse(text("boot.json") ?? "{}") as Boot;
     } catch {
       return {};
     }
   };
-  const writeAtomic = (name: string, text: string) => {
-    fs.writeFileSync(file(`${name}.tmp`), text);
-    fs.renameSync(file(`${name}.tmp`), file(name));
-  };
+  const writeBoot = () => store.write("boot.json", Buffer.from(JSON.stringify(boot)));
   let boot = readBoot();
-  if (fs.existsSync(file("staged.img"))) {
-    if (fs.existsSync(file("current.img"))) fs.renameSync(file("current.img"), file("previous.img"));
-    else fs.rmSync(file("previous.img"), { force: true });
-    fs.renameSync(file("staged.img"), file("current.img"));
+  if (store.has("staged.img")) {
+    if (store.has("current.img")) store.rename("current.img", "previous.img");
+    else store.remove("previous.img");
+    store.rename("staged.img", "current.img");
     boot = { pending: true, tries: 0 };
-    writeAtomic("boot.json", JSON.stringify(boot));
+    writeBoot();
   }
   const rollBack = (version: string, why: string) => {
     log(`firmware ${version} ${why}: rolled back`);
-    if (fs.existsSync(file("previous.img"))) fs.renameSync(file("previous.img"), file("current.img"));
-    else fs.rmSync(file("current.img"), { force: true });
+    if (store.has("previous.img")) store.rename("previous.img", "current.img");
+    else store.remove("current.img");
     boot = { rolledBack: version };
-    writeAtomic("boot.json", JSON.stringify(boot));
+    writeBoot();
   };
   const load = (): { firmware: Firmware; version: string } => {
-    if (!fs.existsSync(file("current.img"))) return { firmware: builtin, version: builtinVersion() };
-    const { header, code } = readImageHeader(fs.readFileSync(file("current.img")));
+    const image = store.read("current.img");
+    if (!image) return { firmware: builtin, version: builtinVersion() };
+    const { header, code } = readImageHeader(image);
     return { firmware: evaluate(code), version: header.version };
   };
   let running: { firmware: Firmware; version: string };
   if (boot.pending) {
     boot.tries = (boot.tries ?? 0) + 1;
-    writeAtomic("boot.json", JSON.stringify(boot));
+    writeBoot();
   }
   try {
     running = load();
@@ -135,7 +135,7 @@ export function bootFirmware(stateDir: string, tries: number, log: (line: string
   }
   if (boot.pending) log(`firmware ${running.version} booted, pending its first publishing wake (boot ${boot.tries} of ${tries})`);
 
-  const staging = file("staging.bin");
+  const sha256 = (bytes: Uint8Array) => new Uint8Array(crypto.createHash("sha256").update(bytes).digest());
   const update: UpdateHost = {
     version: running.version,
     board: "node",
@@ -149,31 +149,18 @@ export function bootFirmware(stateDir: string, tries: number, log: (line: string
         return false;
       }
     },
-    sha256: (bytes) => new Uint8Array(crypto.createHash("sha256").update(bytes).digest()),
-    readProgress() {
-      try {
-        return fs.readFileSync(file("progress.json"), "utf8");
-      } catch {
-        return undefined;
-      }
-    },
-    writeProgress: (text) => writeAtomic("progress.json", text),
-    writeChunk(offset, bytes) {
-      const fd = fs.openSync(staging, fs.existsSync(staging) ? "r+" : "w");
-      try {
-        fs.writeSync(fd, bytes, 0, bytes.length, offset);
-      } finally {
-        fs.closeSync(fd);
-      }
-    },
+    sha256,
+    readProgress: () => text("progress.json"),
+    writeProgress: (progress) => store.write("progress.json", Buffer.from(progress)),
+    writeChunk: (offset, bytes) => store.writeAt("staging.bin", offset, bytes),
     stagedSha256(size) {
-      const bytes = fs.existsSync(staging) ? fs.readFileSync(staging) : Buffer.alloc(0);
-      return new Uint8Array(crypto.createHash("sha256").update(bytes.subarray(0, size)).update(Buffer.alloc(Math.max(0, size - bytes.length))).digest());
+      const bytes = store.read("staging.bin") ?? new Uint8Array(0);
+      return bytes.length === size ? sha256(bytes) : new Uint8Array(32);
     },
-    discard: () => fs.rmSync(staging, { force: true }),
+    discard: () => store.remove("staging.bin"),
     stage(version) {
       log(`firmware ${version} staged: boots at the next wake`);
-      fs.renameSync(staging, file("staged.img"));
+      store.rename("staging.bin", "staged.img");
     },
     get pending() {
       return boot.pending === true;
@@ -181,7 +168,7 @@ export function bootFirmware(stateDir: string, tries: number, log: (line: string
     markValid() {
       log(`firmware ${running.version} completed a publishing wake: kept`);
       boot = {};
-      writeAtomic("boot.json", JSON.stringify(boot));
+      writeBoot();
     },
     get rolledBack() {
       return boot.rolledBack;

@@ -7,6 +7,7 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import type { Config } from "../../src/config";
 import type { Host, WakeCause } from "../../src/host";
+import type { UpdateHost } from "../../src/update/capability";
 import type { Environment } from "../virtual/environment";
 import { virtualBoard } from "../virtual/board";
 import type { FleetMemory } from "./fleet-memory";
@@ -24,6 +25,8 @@ export interface FleetWake {
   /** Simulated ms the RTC reads when the wake starts. */
   startMs: number;
   cause: WakeCause;
+  /** The update capability of the image booted (bootFirmware). */
+  update: UpdateHost;
   log: (line: string, nowMs: number) => void;
 }
 
@@ -63,6 +66,7 @@ export function createFleetHost(wake: FleetWake): FleetHost {
     retained: { bytes, commit: () => {} },
     flash: wake.memory.flash(wake.index),
     wakeCause: wake.cause,
+    update: wake.update,
     log: (line) => wake.log(line, time.now()),
     sleep(ms) {
       time.stop();

@@ -4,8 +4,10 @@
 // the RTC's notion of when the node is due. The firmware instance, its host and every socket are
 // gone between wakes, as on a chip.
 
+import { createHash } from "node:crypto";
 import type { Flash } from "../../src/host";
 import type { SavedSession, SessionMemory } from "./tls-session";
+import type { FirmwareStore } from "./firmware-store";
 
 /** Retained bytes per node: ESP32 RTC slow memory as the Node host models it (retained-file.ts). */
 export const FLEET_RETAINED_BYTES = 8192;
@@ -22,12 +24,18 @@ export class FleetMemory {
   readonly #tls: (SavedSession | undefined)[];
   /** Flash writes, all nodes: for wear figures. */
   flashWrites = 0;
+  /** Per node, its firmware store's entries (made when a node first takes an update): bytes and
+   *  the length used, so that staging grows by doubling, not by a copy per chunk. */
+  readonly #firmware: (Map<string, { bytes: Uint8Array; length: number }> | undefined)[];
+  /** Firmware images by SHA-256: a fleet on one image holds it once. */
+  readonly #images = new Map<string, Uint8Array>();
 
   constructor(readonly nodes: number, readonly retainedBytes = FLEET_RETAINED_BYTES) {
     this.#retained = new Uint8Array(nodes * retainedBytes);
     this.#flash = new Array<Map<string, Uint8Array> | undefined>(nodes);
     this.#woken = new Uint8Array(nodes);
     this.#tls = new Array<SavedSession | undefined>(nodes);
+    this.#firmware = new Array<Map<string, { bytes: Uint8Array; length: number }> | undefined>(nodes);
   }
 
   /** Bytes a fleet of `nodes` holds in memory between wakes, before any flash copy. */
@@ -74,6 +82,45 @@ export class FleetMemory {
         check(key);
         memory.#flash[node]?.delete(key);
       },
+    };
+  }
+
+  firmware(node: number): FirmwareStore {
+    const entries = () => (this.#firmware[node] ??= new Map());
+    const images = this.#images;
+    return {
+      has: (name) => this.#firmware[node]?.has(name) ?? false,
+      read(name) {
+        const e = entries().get(name);
+        return e?.bytes.subarray(0, e.length);
+      },
+      write: (name, bytes) => void entries().set(name, { bytes: bytes.slice(), length: bytes.length }),
+      writeAt(name, offset, bytes) {
+        const map = entries();
+        let e = map.get(name) ?? { bytes: new Uint8Array(0), length: 0 };
+        const end = offset + bytes.length;
+        if (end > e.bytes.length) {
+          const grown = new Uint8Array(Math.max(end, 2 * e.bytes.length));
+          grown.set(e.bytes.subarray(0, e.length));
+          e = { bytes: grown, length: e.length };
+        }
+        e.bytes.set(bytes, offset);
+        e.length = Math.max(e.length, end);
+        map.set(name, e);
+      },
+      rename(from, to) {
+        const map = entries();
+        const e = map.get(from);
+        if (!e) throw new Error(`no ${from}`);
+        map.delete(from);
+        if (!to.endsWith(".img")) return void map.set(to, e);
+        const bytes = e.bytes.subarray(0, e.length);
+        const key = createHash("sha256").update(bytes).digest("hex");
+        const image = images.get(key) ?? bytes.slice();
+        images.set(key, image);
+        map.set(to, { bytes: image, length: image.length });
+      },
+      remove: (name) => void this.#firmware[node]?.delete(name),
     };
   }
 }

@@ -3,10 +3,10 @@
 // with only retained memory, flash and the RTC carried over (fleet-memory.ts). Deep-sleep mode only:
 // an always-connected node never sleeps, so it is one process of its own (hosts/node/wake).
 
-import { run } from "../../src/app";
 import type { Config } from "../../src/config";
 import type { WakeCause } from "../../src/host";
 import { nodeEnvironment, type Environment } from "../virtual/environment";
+import { bootFirmware } from "./firmware";
 import { createFleetHost } from "./fleet-host";
 import { FleetMemory } from "./fleet-memory";
 import { FleetScheduler, type SchedulerStats, type TimeScale } from "./fleet-scheduler";
@@ -82,8 +82,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     await options.beforeWake?.(index, dueMs);
     const nodeConfig: Config = { ...config, node: names[index]! };
     const cause: WakeCause = memory.hasWoken(index) ? "timer" : "power-on";
-    const host = createFleetHost({ memory, index, config: nodeConfig, sim: options.sim, environment: environment(index), startMs: dueMs, cause, log: (line, now) => log(index, line, now) });
-    const summary = await run(host, nodeConfig);
+    // The node's own image runs, as on a chip: the built-in firmware until it takes an update.
+    const { firmware, update } = bootFirmware(memory.firmware(index), nodeConfig.updateTries, (line) => log(index, line, dueMs));
+    const host = createFleetHost({ memory, index, config: nodeConfig, sim: options.sim, environment: environment(index), startMs: dueMs, cause, update, log: (line, now) => log(index, line, now) });
+    const summary = await firmware.run(host, nodeConfig);
     const until = await host.asleep;
     const outcome = summary?.outcome;
     const sampled = summary?.sampled.some((v) => v !== null) ?? false;

@@ -11,6 +11,7 @@ import type { Environment } from "../virtual/environment";
 import { nodeEnvironment } from "../virtual/environment";
 import { layeredConfig, manifestConfig, readConfigFile, tlsPem } from "./config-file";
 import { bootFirmware } from "./firmware";
+import { fileFirmwareStore } from "./firmware-store";
 import { createNodeHost } from "./host";
 import { readRecording } from "./recording";
 
@@ -37,7 +38,7 @@ function nodeHost(options: WakeOptions, log?: (line: string) => void) {
   const environment: Environment = options.replay ? readRecording(options.replay) : nodeEnvironment(config.node || path.basename(path.resolve(options.state)));
   const write = log ?? ((line: string) => process.stdout.write(`${line}\n`));
   // The image in the state directory runs, not necessarily the firmware built into this program.
-  const { firmware, update } = bootFirmware(options.state, config.updateTries, write);
+  const { firmware, update } = bootFirmware(fileFirmwareStore(path.join(options.state, "firmware")), config.updateTries, write);
   const host = createNodeHost({ stateDir: options.state, timeScale: options.timeScale, config, sim: raw.sim, environment, update, ...(log ? { log } : {}) });
   return { config, host, firmware };
 }
