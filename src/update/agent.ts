@@ -119,7 +119,8 @@ export class UpdateAgent {
     const base = `${this.#o.prefix}/update/`;
     if (!topic.startsWith(base)) return false;
     const [id, part, ...rest] = topic.slice(base.length).split("/");
-    if (id === undefined || part === undefined || rest.length > 0) return true;
+    // `<prefix>/update/<x>` is no update topic: it may be the node's own, for a node named "update".
+    if (id === undefined || part === undefined || rest.length > 0) return false;
     if (part === "offer") this.#offer(id, payload);
     else if (/^\d{1,5}$/.test(part)) this.#chunk(id, Number(part), payload, now);
     return true;
