@@ -152,10 +152,11 @@ export class UpdateAgent {
     this.#windowSub = this.#o.link.subscribe(window.map((i) => this.#chunkTopic(t.offer.id, i)), 0);
   }
 
-  /** The wake's deadline came: whatever is outstanding is asked again at the next wake. */
+  /** The wake's deadline came: whatever is outstanding is asked again at the next wake, and its
+   *  subscriptions go, so that the broker's session keeps none of them. */
   giveUp(): void {
     this.#stop();
-    this.#outstanding.clear();
+    this.#unsubscribeOutstanding();
     this.#windowSub = undefined;
   }
 

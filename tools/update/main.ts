@@ -7,6 +7,7 @@
 
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
+import { isSemver } from "../../src/update/semver";
 import { runCommand, UsageError } from "../command";
 import { buildImage } from "./image";
 import { keygen, readSigningKey } from "./keys";
@@ -72,8 +73,11 @@ function parse(argv: string[]): Options | "help" {
   switch (command) {
     case "keygen":
       return { command, out: need("out") };
-    case "image":
-      return { command, version: need("version"), out: need("out") };
+    case "image": {
+      const version = need("version");
+      if (!isSemver(version)) throw new UsageError(`--version must be semver (1.2.3 or 1.2.3-rc.1), got "${version}"`);
+      return { command, version, out: need("out") };
+    }
     case "offer": {
       const nodes = values.node ?? [];
       const bad = nodes.find((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n));
@@ -99,7 +103,14 @@ async function run(o: Options): Promise<void> {
       return out(`wrote ${o.out}: firmware ${o.version} for the Node host`);
     }
     case "offer": {
-      const { offer, messages } = offerMessages(fs.readFileSync(o.image), readSigningKey(o.key), o);
+      const key = readSigningKey(o.key);
+      let signed: ReturnType<typeof offerMessages>;
+      try {
+        signed = offerMessages(fs.readFileSync(o.image), key, o);
+      } catch (e) {
+        throw new Error(`--image ${o.image}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const { offer, messages } = signed;
       await publish(o.broker, messages);
       return out(`offered ${offer.version} (${offer.size} bytes, ${messages.length - 1} chunks) as ${o.prefix}/update/${offer.id} to ${offer.nodes ? offer.nodes.join(", ") : "every node"}`);
     }
