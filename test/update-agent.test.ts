@@ -248,6 +248,16 @@ describe("update agent", () => {
     assert.equal(new Set(fetched).size, fetched.length, "no chunk fetched twice");
   });
 
+  it("takes no more than its daily budget, whatever the wakes, and goes on the next day", () => {
+    const host = new MemoryHost();
+    const broker = offered(image("1.1.0"));
+    const day = Date.UTC(2026, 0, 1);
+    const budget = { ...roomy, dayBytes: 3 * CHUNK };
+    const sameDay = [0, 1, 2].flatMap((h) => wake(host, broker, budget, day + h * 3_600_000));
+    assert.equal(sameDay.length, 3);
+    assert.equal(wake(host, broker, budget, day + 86_400_000).length, 3);
+  });
+
   it("resumes without fetching again after a cut at any progress write", () => {
     const broker = offered(image("1.1.0"));
     const snapshots: MemoryHost[] = [];

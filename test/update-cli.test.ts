@@ -59,12 +59,12 @@ describe("npm run update", { skip: mosquittoMissing() }, () => {
     assert.equal((await update(["image", "--version", "0.3.0", "--out", image])).status, 0);
     assert.match(fs.readFileSync(image, "utf8").split("\n")[0]!, /"version":"0\.3\.0"/);
 
-    const node = new TestNode("cli", { broker: broker.url, updateKey: pub, updateBytesPerWake: 1 << 20 }, dir);
+    const node = new TestNode("cli", { broker: broker.url, updateKey: pub, updateBytesPerWake: 1 << 20, updateBytesPerDay: 1 << 24 }, dir);
     assert.equal((await node.wake()).error, undefined, node.log());
     const offered = await update(["offer", "--broker", broker.url, "--key", path.join(keys, "update.key"), "--image", image, "--node", "cli"]);
     assert.equal(offered.status, 0, offered.stderr);
     assert.match(offered.stdout, /^offered 0\.3\.0 \(\d+ bytes, \d+ chunks\) as torpor\/update\/[0-9a-f]{16} to cli$/m);
-    for (let i = 0; i < 4 && !node.log().includes("completed a publishing wake"); i++) await node.wake();
+    for (let i = 0; i < 12 && !node.log().includes("completed a publishing wake"); i++) await node.wake();
     const status = await update(["status", "--broker", broker.url]);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /^node +version +update +refused +last$/m);
