@@ -1,9 +1,10 @@
-// A fleet of simulated nodes (each wake the Node host's process-per-wake `wakeOnce`, in-process)
-// updated from the built-in firmware to an image at 0.2.0 with the operator's commands (keygen,
-// image, offer), while it samples, with a broker restart (persistence on) in the middle and wakes
-// killed at random moments (process-per-wake, SIGKILL): every node
-// ends up running 0.2.0, kept (its first publishing wake proved it), its status says so, and every
-// reading sampled meanwhile reaches a subscriber outside torpor.
+// Two fleets updated from the built-in firmware to an image at 0.2.0 with the operator's commands
+// (keygen, image, offer) while they sample. Twenty nodes of the process-per-wake host (each wake
+// `wakeOnce` in-process, or a process of its own killed by SIGKILL at a random moment), the broker
+// restarted (persistence on) in the middle: every node ends up running 0.2.0, kept (its first
+// publishing wake proved it), its status says so, and every reading sampled meanwhile reaches a
+// subscriber outside torpor. And 200 nodes in one process (hosts/node/fleet), the broker restarted
+// mid-transfer: all on 0.2.0, every acknowledged reading counted once by an outside subscriber.
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -108,18 +109,35 @@ describe("a sleeping fleet updated over its MQTT sessions", { skip: mosquittoMis
     }
   });
 
-  it("a fleet in one process ends on 0.2.0 and every reading is delivered", async () => {
+  it("a fleet in one process ends on 0.2.0 across a broker restart, and every reading is delivered", async () => {
     const { key, pub } = keygen(path.join(work, "fleet-keys"));
     const { messages } = offerMessages(Buffer.from(buildImage("0.2.0")), readSigningKey(key), { prefix: "fleet", nodes: [], chunk: 2048, battery: 0, downgrade: false });
     await publish(proxy.url, messages);
     const updateKey = fs.readFileSync(pub, "utf8").trim();
-    const { config } = layeredConfig(manifestConfig(), { broker: proxy.url, prefix: "fleet", batchSize: 1, updateKey, updateBytesPerWake: 65536, updateBytesPerDay: 16 * 1024 * 1024 });
-    const counter = new ReadingCounter(config);
+    const { config: nodeConfig } = layeredConfig(manifestConfig(), { broker: proxy.url, prefix: "fleet", batchSize: 1, updateKey, updateBytesPerWake: 65536, updateBytesPerDay: 16 * 1024 * 1024 });
+    const counter = new ReadingCounter(nodeConfig);
     const subscriber = await Subscriber.connect(proxy.url, counter.subscriptions, { clean: false, clientId: "fleet-update-watcher" });
     subscriber.client.on("message", (topic, payload) => counter.handle(topic, payload));
     try {
       const names = Array.from({ length: FLEET }, (_, i) => `f${i}`);
-      const result = await runFleet({ names, config, scale: "max", cycles: FLEET_CYCLES, concurrency: 64 });
+      // The broker restarts (from its persistence file) three simulated minutes in, mid-transfer.
+      const t0 = Date.UTC(2026, 5, 1, 12, 0, 30);
+      let restarted: Promise<void> | undefined;
+      const restart = async () => {
+        await broker.stop();
+        broker = await startMosquitto(config());
+        proxy.target = { host: "127.0.0.1", port: broker.port };
+      };
+      const result = await runFleet({
+        names,
+        config: nodeConfig,
+        scale: "max",
+        startMs: t0,
+        cycles: FLEET_CYCLES,
+        concurrency: 64,
+        beforeWake: (_i, due) => (due < t0 + 180_000 ? undefined : (restarted ??= restart())),
+      });
+      assert.ok(restarted, "the broker restarted mid-run");
       assert.equal(result.sampled, result.delivered + result.buffered);
       const rows = await statuses(proxy.url, "fleet");
       const behind = names.filter((n) => rows.find((r) => r.node === n)?.version !== "0.2.0");
