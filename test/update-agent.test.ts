@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { describe, it } from "node:test";
-import { UpdateAgent, type UpdateBudget } from "../src/update/agent";
+import { OFFERS_PER_WAKE, UpdateAgent, type UpdateBudget } from "../src/update/agent";
 import type { UpdateHost } from "../src/update/capability";
 import { fromHex } from "../src/update/hex";
 import { parseUpdateKey } from "../src/update/key";
@@ -225,6 +225,18 @@ describe("update agent", () => {
     wake(host, broker);
     wake(host, broker);
     assert.equal(statusOf.get(host)!.refused, 1);
+  });
+
+  it("judges no more than a few offers a wake, however many are queued", () => {
+    const host = new MemoryHost();
+    let verified = 0;
+    const verify = host.verify.bind(host);
+    host.verify = (...args) => (verified++, verify(...args));
+    const broker = offered(image("1.1.0", "esp32"));
+    // A flood of signed-looking offers under ids of their own, each needing a signature check.
+    for (let i = 0; i < 50; i++) broker.set(`t/update/${i.toString(16).padStart(16, "0")}/offer`, broker.get([...broker.keys()].find((t) => t.endsWith("/offer"))!)!);
+    wake(host, broker);
+    assert.equal(verified, OFFERS_PER_WAKE);
   });
 
   it("ignores an offer for other nodes and one for the version it runs", () => {

@@ -17,6 +17,9 @@ export interface Instant {
 
 /** Chunks asked for at once: a few round trips' worth, small beside the receive buffer. */
 export const WINDOW = 4;
+/** Offers judged in one wake: each costs a signature check, and anyone who may publish under the
+ *  prefix can queue any number of them in the node's session. The rest are acknowledged unread. */
+export const OFFERS_PER_WAKE = 4;
 /** Refused offer ids remembered. */
 const REFUSED_IDS = 4;
 
@@ -54,6 +57,8 @@ export class UpdateAgent {
   #outstanding = new Set<number>();
   #wakeBytes = 0;
   #startedAt: number | undefined;
+  /** Offers judged this wake. */
+  #offers = 0;
   /** No more windows this wake (a budget spent, the deadline, a refused subscription). */
   #stopped = false;
 
@@ -190,6 +195,10 @@ export class UpdateAgent {
     const t = this.#record.transfer;
     if (t.phase !== "idle" && t.offer.id === id) return;
     if (this.#record.refusedIds.includes(id)) return;
+    if (++this.#offers > OFFERS_PER_WAKE) {
+      if (this.#offers === OFFERS_PER_WAKE + 1) this.#o.log(`update offers past ${OFFERS_PER_WAKE} in one wake: read past`);
+      return;
+    }
     const verdict = judgeOffer(id, payload, { host: this.#o.host, key: this.#o.key, node: this.#o.node });
     if ("ignore" in verdict) return;
     if ("refuse" in verdict) return this.#refuse(`offer ${id}: ${verdict.refuse}`, verdict.id);
