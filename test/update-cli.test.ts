@@ -39,7 +39,8 @@ describe("npm run update", { skip: mosquittoMissing() }, () => {
   it("refuses a bad flag with its name and exit code 2", () => {
     for (const [args, message] of [
       [["image", "--version", "2", "--out", "x"], /--version must be semver/],
-      [["offer", "--key", "k", "--image", "i"], /offer needs --broker/],
+      [["offer", "--key", "k", "--image", "i"], /--broker must be an mqtt:\/\/host:port URL/],
+      [["offer", "--broker", "mqtt://h:1", "--image", "i"], /offer needs --key/],
       [["status", "--broker", "http://x"], /--broker must be an mqtt:\/\/host:port URL/],
       [["frobnicate"], /unknown command "frobnicate"/],
     ] as const) {

@@ -6,9 +6,8 @@
 //   npm run update -- status --broker URL [--prefix torpor]
 
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
 import { isSemver } from "../../src/update/semver";
-import { runCommand, UsageError } from "../command";
+import { brokerFlag, flags, runCommand, UsageError } from "../command";
 import { buildImage } from "./image";
 import { keygen, readSigningKey } from "./keys";
 import { offerMessages } from "./offer";
@@ -31,38 +30,28 @@ type Options =
 function parse(argv: string[]): Options | "help" {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") return "help";
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        out: { type: "string" },
-        version: { type: "string" },
-        broker: { type: "string" },
-        key: { type: "string" },
-        image: { type: "string" },
-        node: { type: "string", multiple: true },
-        prefix: { type: "string", default: "torpor" },
-        chunk: { type: "string", default: "2048" },
-        battery: { type: "string", default: "0" },
-        downgrade: { type: "boolean", default: false },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
-  }
+  const { values } = flags({
+    args: rest,
+    options: {
+      out: { type: "string" },
+      version: { type: "string" },
+      broker: { type: "string" },
+      key: { type: "string" },
+      image: { type: "string" },
+      node: { type: "string", multiple: true },
+      prefix: { type: "string", default: "torpor" },
+      chunk: { type: "string", default: "2048" },
+      battery: { type: "string", default: "0" },
+      downgrade: { type: "boolean", default: false },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
   if (values.help) return "help";
-  const need = (name: "out" | "version" | "broker" | "key" | "image"): string => {
+  const need = (name: "out" | "version" | "key" | "image"): string => {
     const v = values[name];
     if (!v) throw new UsageError(`${command} needs --${name}`);
     return v;
-  };
-  const broker = (): string => {
-    const url = need("broker");
-    if (!/^mqtts?:\/\/[^/\s]+\/?$/.test(url)) throw new UsageError(`--broker must be an mqtt://host:port URL, got "${url}"`);
-    return url;
   };
   const count = (name: "chunk" | "battery"): number => {
     const n = Number(values[name]);
@@ -82,10 +71,10 @@ function parse(argv: string[]): Options | "help" {
       const nodes = values.node ?? [];
       const bad = nodes.find((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n));
       if (bad !== undefined) throw new UsageError(`--node "${bad}" is not a node name`);
-      return { command, broker: broker(), key: need("key"), image: need("image"), nodes, prefix, chunk: count("chunk"), battery: count("battery"), downgrade: values.downgrade! };
+      return { command, broker: brokerFlag(values.broker), key: need("key"), image: need("image"), nodes, prefix, chunk: count("chunk"), battery: count("battery"), downgrade: values.downgrade! };
     }
     case "status":
-      return { command, broker: broker(), prefix };
+      return { command, broker: brokerFlag(values.broker), prefix };
     default:
       throw new UsageError(command === undefined ? "a command is needed: keygen, image, offer or status" : `unknown command "${command}" (keygen, image, offer, status)`);
   }
