@@ -1,5 +1,6 @@
 // `npm run update` as an operator runs it: keygen writes the pair, image stamps the version, offer
-// signs and publishes, status shows each node's version and update; a bad flag is one line naming
+// signs and publishes, status shows each node's version and update; an offer signed with another
+// key is refused, counted in the status, and the telemetry goes on; a bad flag is one line naming
 // it and exit code 2.
 
 import assert from "node:assert/strict";
@@ -8,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseUpdateKey } from "../src/update/key";
-import { tempDir, TestNode } from "./support/e2e-node";
+import { builtinVersion } from "../hosts/node/firmware";
+import { dedupe, retainedJson, Subscriber, tempDir, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
 
 const main = path.join(__dirname, "..", "tools", "update", "main.js");
@@ -70,5 +72,29 @@ describe("npm run update", { skip: mosquittoMissing() }, () => {
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /^node +version +update +refused +last$/m);
     assert.match(status.stdout, /^cli +0\.3\.0 +idle +0$/m, `${status.stdout}\n${node.log()}`);
+  });
+
+  it("a refused offer is counted in the status, and the telemetry goes on", async () => {
+    const keys = path.join(dir, "other-keys");
+    assert.equal((await update(["keygen", "--out", keys])).status, 0);
+    const image = path.join(dir, "fw-0.4.0.img");
+    assert.equal((await update(["image", "--version", "0.4.0", "--out", image])).status, 0);
+    // The node trusts the first key pair; the offer is signed with another.
+    const pub = fs.readFileSync(path.join(dir, "keys", "update.pub"), "utf8").trim();
+    const node = new TestNode("refuses", { broker: broker.url, updateKey: pub }, dir);
+    const watcher = await Subscriber.connect(broker.url, [node.telemetryTopic]);
+    try {
+      assert.equal((await node.wake()).error, undefined, node.log());
+      assert.equal((await update(["offer", "--broker", broker.url, "--key", path.join(keys, "update.key"), "--image", image, "--node", "refuses"])).status, 0);
+      for (let i = 0; i < 2; i++) assert.equal((await node.wake()).error, undefined, node.log());
+      const status = await retainedJson(broker.url, node.statusTopic);
+      const { state, refused, last } = status.update as Record<string, unknown>;
+      assert.deepEqual({ state, refused }, { state: "idle", refused: 1 });
+      assert.match(String(last), /^offer [0-9a-f]{16}: bad signature$/);
+      assert.equal(status.version, builtinVersion());
+      assert.ok(await watcher.until(() => dedupe(watcher.records(node.telemetryTopic), node.name).samples.length === node.sampled().length), node.log());
+    } finally {
+      await watcher.end();
+    }
   });
 });
