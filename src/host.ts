@@ -144,6 +144,13 @@ export interface Clock {
   synced?(): boolean;
 }
 
+/** A moment as a Clock tells it: `ticks` (ms, monotonic) for intervals and deadlines, `wall` (ms
+ *  since the epoch) for what the status and the daily budgets say. */
+export interface Instant {
+  ticks: number;
+  wall: number;
+}
+
 export interface Timers {
   set(callback: () => void, ms: number): unknown;
   clear(id: unknown): void;

@@ -13,7 +13,7 @@ import { parseConfig } from "../src/config";
 import { freshState, layoutOf } from "../src/retained/state";
 import { channelsOf } from "../src/sensors/registry";
 import { encode, PacketReader } from "../src/mqtt/codec";
-import type { Instant } from "../src/uplink/contract";
+import type { Instant } from "../src/host";
 import { Exchange } from "../src/uplink/exchange";
 
 const scenarios: Record<string, ExchangeScenario> = {

@@ -3,17 +3,12 @@
 // with the host after every change. The exchange lets it work only once the wake's telemetry has
 // settled (`pump`), and waits for it only while a window of chunks it asked for is outstanding.
 
+import type { Instant } from "../host";
 import type { UpdateHost } from "./capability";
 import { sameBytes, toHex } from "./hex";
 import { chunkLength, DIGEST_BYTES, judgeOffer, type Offer } from "./offer";
 import { decodeRecord, encodeRecord, freshRecord, heldCount, missing, transition, type TransferEvent, type UpdateRecord } from "./transfer";
 
-/** A moment as the exchange tells it: ticks (ms, monotonic) for the wake's budget, wall (ms since
- *  the epoch) for the day's. */
-export interface Instant {
-  ticks: number;
-  wall: number;
-}
 
 /** Chunks asked for at once: a few round trips' worth, small beside the receive buffer. */
 export const WINDOW = 4;

@@ -8,13 +8,6 @@ import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
 import type { UpdateHost } from "../update/capability";
 
-/** A moment, as the driver's clock tells it: `ticks` (ms, monotonic) for intervals and deadlines,
- *  `wall` (ms since the epoch) for what the status and the daily budgets say. */
-export interface Instant {
-  ticks: number;
-  wall: number;
-}
-
 /** Why an exchange did not end as agreed, for whoever decides what comes next (backoff, failover). */
 export type FailureCause =
   /** The network, DNS or the socket: nothing reached a broker, or the connection broke. */

@@ -4,14 +4,14 @@
 // bounds a flood cannot stretch: a count and bytes a wake, and the wake's deadline.
 
 import type { Config } from "../config";
-import type { Crypto, Flash } from "../host";
+import type { Crypto, Flash, Instant } from "../host";
 import { acceptCounter, acceptedCounter } from "../retained/command-counter";
 import { applyCommand, noteResult, oversizedCommand, type CommandEffect } from "./commands";
 import type { Version } from "../mqtt/codec";
 import type { OutgoingPublish, PublisherSession } from "../mqtt/session";
 import type { NodeState } from "../retained/state";
 import type { BrokerLimits } from "./limits";
-import type { ExchangeOutcome, Instant } from "./contract";
+import type { ExchangeOutcome } from "./contract";
 import { openCommand, type Opened } from "./signed-command";
 import { isMarker, markerPayload } from "./sync-marker";
 

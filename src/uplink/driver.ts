@@ -5,11 +5,11 @@
 // at once, within the same deadline.
 
 import type { Config } from "../config";
-import type { Handshake, Host, TCP } from "../host";
+import type { Handshake, Host, Instant, TCP } from "../host";
 import type { Version } from "../mqtt/codec";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
-import type { ExchangeOutcome, Instant, PublishOutcome } from "./contract";
+import type { ExchangeOutcome, PublishOutcome } from "./contract";
 import { Exchange } from "./exchange";
 import { fallBack, versionFor } from "./version";
 

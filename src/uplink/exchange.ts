@@ -16,6 +16,7 @@
 // booked as one step and committed once: a power cut after any commit leaves a state the node could
 // have been in.
 
+import type { Instant } from "../host";
 import { ProtocolError, type Version } from "../mqtt/codec";
 import type { ConnackPacket } from "../mqtt/packets";
 import { connackReason, reasonName } from "../mqtt/reasons";
@@ -24,7 +25,7 @@ import { Batches } from "./batches";
 import { Downlink, MAXIMUM_PACKET_SIZE } from "./downlink";
 import { HomeAssistant } from "./home-assistant";
 import { BrokerLimits } from "./limits";
-import { newOutcome, type ExchangeOptions, type ExchangeOutcome, type FailureCause, type Instant, type Phase } from "./contract";
+import { newOutcome, type ExchangeOptions, type ExchangeOutcome, type FailureCause, type Phase } from "./contract";
 import { statusMessage } from "./status";
 import { connectPacket } from "./connect-packet";
 import { keepAlive, KeepAliveClock } from "./timing";
