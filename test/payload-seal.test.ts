@@ -3,6 +3,11 @@
 // it sampled, in every format, on a real mosquitto; a subscriber without the key sees no reading.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import { connectAsync } from "mqtt";
 import { after, before, describe, it } from "node:test";
 import { nodeCrypto } from "../hosts/node/host";
 import { parseConfig } from "../src/config";
@@ -29,6 +34,15 @@ function memoryFlash(): Flash {
   const files = new Map<string, ArrayBuffer>();
   return { read: (k) => files.get(k)?.slice(0), write: (k, b) => void files.set(k, b.slice(0)), delete: (k) => void files.delete(k) };
 }
+
+describe("payloadKey in config", () => {
+  it("is a key like the others: its errors never echo it, and it refuses Home Assistant's clear latest values", () => {
+    assert.throws(() => parseConfig({ payloadKey: "short secret" }), (e: Error) => e.message === "config payloadKey: is 12 bytes of UTF-8; a key takes 16..64 (docs/security.md: 32 random characters)");
+    assert.throws(() => parseConfig({ payloadKey: 12345678901234567890 }), (e: Error) => !e.message.includes("1234") && /^config payloadKey: expected a string, got a number/.test(e.message));
+    assert.throws(() => parseConfig({ payloadKey: KEY, homeAssistant: true }), /config payloadKey: cannot go with homeAssistant/);
+    assert.equal(parseConfig({ payloadKey: KEY }).payloadKey, KEY);
+  });
+});
 
 describe("encryption's nonces", () => {
   it("AES-128-GCM as sealed opens under its key and topic only", () => {
@@ -104,6 +118,45 @@ describe("encrypted telemetry on mosquitto", { skip: mosquittoMissing() }, () =>
   });
   after(async () => {
     await broker?.stop();
+  });
+
+  it("npm run monitor -- --payload-key FILE --json: the node's readings, and a message under another key as an error event", async () => {
+    const name = "sealed-monitor";
+    const topic = `torpor/${name}/telemetry`;
+    const key = deriveNodeKey(FLEET, name, "payload");
+    const node = new TestNode(name, { broker: broker.url, payloadKey: key, batchSize: 1 });
+    const keyFile = path.join(node.dir, "payload.key");
+    fs.writeFileSync(keyFile, `${key}\n`);
+    const monitor = spawn(process.execPath, [path.join(__dirname, "..", "tools", "monitor", "main.js"), "--broker", broker.url, "--payload-key", keyFile, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise((resolve) => monitor.once("exit", resolve));
+    const events: { kind: string; message?: string; reading?: { name: string; value?: number } }[] = [];
+    readline.createInterface({ input: monitor.stdout! }).on("line", (line) => events.push(JSON.parse(line) as (typeof events)[number]));
+    const forger = await connectAsync(broker.url);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the monitor never subscribed")), 10_000);
+        monitor.stderr!.on("data", (d: Buffer) => d.toString().includes("watching") && (clearTimeout(timer), resolve()));
+      });
+      assert.equal((await node.wake()).error, undefined, node.log());
+      const forged = sealPayload(nodeCrypto, "a key nobody provisioned 12345", topic, { epoch: 1, counter: 0 }, new TextEncoder().encode(`[{"bn":"urn:dev:torpor:${name}:sht3x/temperature","bt":1764000000,"u":"Cel","v":99}]`));
+      await forger.publishAsync(topic, Buffer.from(forged), { qos: 1 });
+      assert.equal((await node.wake()).error, undefined, node.log());
+      const until = Date.now() + 10_000;
+      while (events.filter((e) => e.kind === "reading").length < 4 || !events.some((e) => e.kind === "error")) {
+        if (Date.now() > until) throw new Error(`events: ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const errors = events.filter((e) => e.kind === "error");
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message!, /^encryption: does not open/);
+      const values = events.filter((e) => e.kind === "reading").map((e) => e.reading!.value);
+      assert.deepEqual(values, node.sampled().flatMap((s) => [s.temperature, s.humidity]));
+    } finally {
+      monitor.kill();
+      await exited;
+      await forger.endAsync();
+      node.remove();
+    }
   });
 
   // Packet limits a batch of eight readings, tag and sealing and all, does not fit in: it must be split.
