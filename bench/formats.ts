@@ -26,6 +26,7 @@ import { channelsOf } from "../src/sensors/registry";
 import { utf8Encode } from "../src/encoding/utf8";
 import { encodePayload, type Batch } from "../src/telemetry/payload";
 import { tagBytes } from "../src/telemetry/telemetry-tag";
+import { SEAL_BYTES } from "../src/telemetry/payload-seal";
 import { sealCommand } from "../src/uplink/signed-command";
 import { scriptCrypto } from "../tools/xs/sha256";
 import type { Reading } from "../src/telemetry/reading";
@@ -206,6 +207,13 @@ async function xsCost(recording: Recording | undefined) {
       const m = await measure(request);
       tagged[format] = { ...m, computeOverEncode: m.compute - rows[format]!.compute, slotsOverEncode: m.slots - rows[format]!.slots };
     }
+    const encrypted: Record<string, { compute: number; slots: number; computeOverTag: number; slotsOverTag: number }> = {};
+    for (const format of ["compact", "senml-cbor", "senml-json"] as const) {
+      const request = { op: "encrypt", format, key, payloadKey: key, topic: TOPIC, nonce: { epoch: 1, counter: 1 } };
+      await measure(request);
+      const m = await measure(request);
+      encrypted[format] = { ...m, computeOverTag: m.compute - tagged[format]!.compute, slotsOverTag: m.slots - tagged[format]!.slots };
+    }
     const envelope = sealCommand(scriptCrypto, key, "node-1", 1_733_500_000_000, utf8Encode('{"cmd":"set","sampleInterval":30,"id":"lq2x1c"}'));
     const open = { op: "open", key, node: "node-1", envelope };
     await measure(open);
@@ -215,6 +223,7 @@ async function xsCost(recording: Recording | undefined) {
       baseline: { op: "idle (the harness's own cost per command)", ...idle },
       encode: rows,
       encodeAndTag: tagged,
+      encodeTagAndEncrypt: encrypted,
       verifyCommand: { ...verify, computeNet: verify.compute - idle.compute, slotsNet: verify.slots - idle.slots },
     };
   } finally {
@@ -240,7 +249,7 @@ export async function formatsBench() {
     targets.push(target("XS slots to encode 60 compact readings (net of the harness)", xsCompact.slotsNet, 2_000));
   }
   const tagBytesPerMessage = Object.fromEntries((["compact", "senml-cbor", "senml-json"] as const).map((f) => [f, tagBytes(f)]));
-  return { benchmark: "payload bytes per value by format and batch size", baseline: "varint, sprintz (plain delta, 8-reading blocks), mqtt.js one object per reading", results, tagBytesPerMessage, xs, targets };
+  return { benchmark: "payload bytes per value by format and batch size", baseline: "varint, sprintz (plain delta, 8-reading blocks), mqtt.js one object per reading", results, tagBytesPerMessage, encryptionBytesPerMessage: SEAL_BYTES, xs, targets };
 }
 
 if (require.main === module) void formatsBench().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`));

@@ -12,6 +12,7 @@ import { connect, publish, type Connection, type PublishOutcome } from "./uplink
 import { withOverrides } from "./retained/link-memory";
 import type { NodeState } from "./retained/state";
 import { nextEpoch } from "./retained/flash-epoch";
+import { NonceCounter } from "./retained/nonce-counter";
 import { RetainedStore } from "./retained/store";
 import type { Channel } from "./sensors/channel";
 import { channelsOf } from "./sensors/registry";
@@ -94,14 +95,18 @@ class NodeRuntime {
   readonly channels: Channel[];
   readonly state: NodeState;
   readonly commit: () => void;
+  /** Encryption's nonces, with a payloadKey: one counter for the whole boot. */
+  readonly nonces?: NonceCounter;
   #store: RetainedStore;
   /** Awake time, split up, for the energy totals; measured from before the state loads. */
   #meter: WakeMeter;
   #latest: (number | null)[] = [];
 
   constructor(readonly host: Host, private baseConfig: Config) {
-    const keyed = baseConfig.telemetryKey !== "" ? "telemetryKey" : baseConfig.commandKey !== "" ? "commandKey" : undefined;
+    const keyed = baseConfig.telemetryKey !== "" ? "telemetryKey" : baseConfig.commandKey !== "" ? "commandKey" : baseConfig.payloadKey !== "" ? "payloadKey" : undefined;
     if (keyed && !host.crypto) throw new ConfigError(keyed, "this host has no HMAC-SHA-256 (Host.crypto) to use it with");
+    if (baseConfig.payloadKey !== "" && !host.crypto?.aesGcm) throw new ConfigError("payloadKey", "this host has no AES-GCM (Host.crypto.aesGcm) to use it with");
+    if (baseConfig.payloadKey !== "" && !host.flash) throw new ConfigError("payloadKey", "this host keeps no flash: a power loss could make it use a nonce again");
     this.#meter = new WakeMeter(host.clock);
     // Before the state loads: its slots are checked by CRC.
     useHostCrc32(host.crc32);
@@ -114,6 +119,7 @@ class NodeRuntime {
     // the status that says otherwise is owed at the next connection, news or not.
     if (host.wakeCause === "reset") delete this.state.link.statusAt;
     this.commit = () => this.#store.commit();
+    if (baseConfig.payloadKey !== "") this.nonces = new NonceCounter(this.state.link, host.flash!, this.#store.origin, this.commit);
   }
 
   /** Commands ("set") change the schedule across sleeps; the compiled-in config stays the base. */

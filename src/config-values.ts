@@ -9,7 +9,7 @@ import { utf8Length } from "./encoding/utf8";
 export type Raw = Record<string, unknown>;
 
 /** Keys whose values no error ever shows, whatever their type: a log line is not a safe place. */
-const secrets = new Set<string>(["brokerPassword", "password", "tlsKey", "commandKey", "commandKeyNext", "telemetryKey"]);
+const secrets = new Set<string>(["brokerPassword", "password", "tlsKey", "commandKey", "commandKeyNext", "telemetryKey", "payloadKey"]);
 
 /** Deeper than any key's schema (sensors[i].options.calibration.points[j].raw is 6). */
 const MAX_DEPTH = 16;

@@ -85,6 +85,8 @@ export interface Config {
   commandKeyNext: string;
   /** The secret telemetry is tagged with (telemetry-tag.ts), as text; "" for untagged telemetry. */
   telemetryKey: string;
+  /** The secret telemetry is encrypted under (payload-seal.ts), as text; "" for readable telemetry. */
+  payloadKey: string;
   /** Home Assistant MQTT discovery (`discoveryMessages`): the discovery prefix, or undefined for off. */
   homeAssistant: HomeAssistant | undefined;
   /** The operator's update key (update.pub's line; "": the node takes no update) and the update's
@@ -138,6 +140,7 @@ export const defaults = {
   commandKey: "",
   commandKeyNext: "",
   telemetryKey: "",
+  payloadKey: "",
   homeAssistant: false,
   updateKey: "",
   updateBytesPerWake: 16384,
@@ -219,6 +222,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     commandKey: secretKey("commandKey", get("commandKey")),
     commandKeyNext: secretKey("commandKeyNext", get("commandKeyNext")),
     telemetryKey: secretKey("telemetryKey", get("telemetryKey")),
+    payloadKey: secretKey("payloadKey", get("payloadKey")),
     homeAssistant: homeAssistant("homeAssistant", get("homeAssistant")),
     updateKey: updateKey("updateKey", get("updateKey")),
     updateBytesPerWake: integer("updateBytesPerWake", get("updateBytesPerWake"), MAX_CHUNK_BYTES, 16 * 1024 * 1024),
@@ -227,6 +231,7 @@ export function parseConfig(raw: Raw, hostKeys: readonly string[] = []): Config 
     updateTries: integer("updateTries", get("updateTries"), 1, 100),
   };
   if (config.commandKeyNext !== "" && config.commandKey === "") throw new ConfigError("commandKeyNext", "needs a commandKey: it is the second key of a rotation, not a key of its own");
+  if (config.payloadKey !== "" && config.homeAssistant) throw new ConfigError("payloadKey", "cannot go with homeAssistant: its latest values would go out unencrypted");
   config.thresholds = thresholds("thresholds", get("thresholds"), channelsOf(config.sensors).map((c) => c.name));
   return config;
 }

@@ -185,6 +185,17 @@ export interface Flash {
  */
 export interface Crypto {
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
+  /** AES-128-GCM (NIST SP 800-38D) with a 12-byte nonce and a 16-byte tag, for encrypted telemetry
+   *  (`payloadKey`): node:crypto on the Node host, the SDK's `gcm` over its native AES on Moddable.
+   *  Absent on a host without it: a `payloadKey` is then refused at boot. */
+  readonly aesGcm?: AesGcm;
+}
+
+export interface AesGcm {
+  /** The ciphertext followed by the tag. */
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** The plaintext, or undefined when the tag is wrong. */
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
 
 export type WakeCause = "power-on" | "timer" | "pin" | "reset";

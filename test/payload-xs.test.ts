@@ -1,7 +1,8 @@
 // The payload encoders on the XS engine itself (XS 13 via @agoric/xsnap): a batch encoded on XS in
 // each format is byte for byte what Node encodes, and decodes on Node, with the shipped decoder, to
 // exactly the readings that went in — faults, missing values and odd times included. Tagged
-// (a telemetryKey) it is what Node tags, and verifies; a command Node signed opens on XS.
+// (a telemetryKey) it is what Node tags, and verifies; encrypted too (a payloadKey), what Node
+// encrypts, and opens; a command Node signed opens on XS.
 
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
@@ -12,6 +13,7 @@ import { encodePayload, type Batch } from "../src/telemetry/payload";
 import type { Reading } from "../src/telemetry/reading";
 import { nodeCrypto } from "../hosts/node/host";
 import { sealTelemetry } from "../src/telemetry/telemetry-tag";
+import { sealPayload } from "../src/telemetry/payload-seal";
 import { sealCommand } from "../src/uplink/signed-command";
 import { decodePayload } from "../tools/payload-decoder";
 import { TelemetryVerifier } from "../tools/telemetry-verifier";
@@ -71,7 +73,7 @@ describe("payload encoders on XS", () => {
   }
 });
 
-describe("tagged telemetry and signed commands on XS", () => {
+describe("tagged and encrypted telemetry and signed commands on XS", () => {
   const key = "a telemetry key of 32 characters";
   const topic = "torpor/xs-1/telemetry";
   for (const format of ["compact", "senml-cbor", "senml-json"] as const satisfies readonly PayloadFormat[]) {
@@ -88,6 +90,30 @@ describe("tagged telemetry and signed commands on XS", () => {
         assert.equal(Buffer.from(onXs.payload).toString("hex"), Buffer.from(onNode).toString("hex"));
         const verifier = new TelemetryVerifier({ keys: [key] });
         const decoded = decodePayload(onXs.payload, { baseName: batch.baseName, verify: (f, m) => verifier.open(topic, "xs-1", f, m) });
+        assert.deepEqual(decoded.records, decodePayload(encodePayload("senml-json", batch).payload).records);
+      } finally {
+        await worker.close();
+      }
+    });
+  }
+
+  for (const format of ["compact", "senml-cbor", "senml-json"] as const satisfies readonly PayloadFormat[]) {
+    it(`${format}: XS encrypts what Node encrypts, byte for byte, and the verifier opens it to the same readings`, async (t: TestContext) => {
+      if (!available) return t.skip("xsnap-worker is not built: @agoric/xsnap builds it at install (npm ci, with allowScripts)");
+      const batch = batchOf(readings(), 17);
+      const payloadKey = "a payload key, not the tag's one";
+      const nonce = { epoch: 70_000, counter: 0xfffffffe };
+      const worker = await XsWorker.start({ meteringLimit: 0 });
+      try {
+        await worker.evaluate(code);
+        await worker.call({ op: "load", batch });
+        await worker.call({ op: "encrypt", format, key, payloadKey, topic, nonce });
+        const onXs = (await worker.call({ op: "payload" })).result as { payload: Uint8Array };
+        const tagged = sealTelemetry(nodeCrypto, key, format, topic, { epoch: 1, first: 0, kind: 0 }, encodePayload(format, batch).payload);
+        const onNode = sealPayload(nodeCrypto, payloadKey, topic, nonce, tagged);
+        assert.equal(Buffer.from(onXs.payload).toString("hex"), Buffer.from(onNode).toString("hex"));
+        const verifier = new TelemetryVerifier({ keys: [key] }, { keys: [payloadKey] });
+        const decoded = decodePayload(onXs.payload, { baseName: batch.baseName, unseal: (m) => verifier.unseal(topic, "xs-1", m), verify: (f, m) => verifier.open(topic, "xs-1", f, m) });
         assert.deepEqual(decoded.records, decodePayload(encodePayload("senml-json", batch).payload).records);
       } finally {
         await worker.close();

@@ -314,7 +314,7 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   const broker = await startBroker(options.tls);
   const dir = options.app ?? repoRoot;
   const node = `check-${process.pid}-${path.basename(dir)}`;
-  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.flash-epoch`, `torpor-${node}.flash-cmdctr`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
+  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.flash-epoch`, `torpor-${node}.flash-cmdctr`, `torpor-${node}.flash-sealepoch`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
   stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
   const { connectAsync } = await import("mqtt");
   const subscriber = await connectAsync(broker.url, { clean: true, ...(options.tls ? { ca: fs.readFileSync(options.tls.cafile) } : {}) });
@@ -428,20 +428,32 @@ export async function simulatorPublishesFormat(sdk: Sdk, format: "senml-cbor" | 
  *  Host.crypto). Four batches of two each: more readings than one, so that values exact in float32
  *  (which SenML CBOR writes as halves) come up too. */
 export async function simulatorTagsTelemetry(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
-  const name = "the app in mcsim tags its telemetry, in every format, and the tags verify";
   const key = "check-moddable telemetry key 32c";
+  return keyedTelemetry(sdk, "the app in mcsim tags its telemetry, in every format, and the tags verify", [`telemetryKey=${key}`], new TelemetryVerifier({ keys: [key] }), timeoutMs);
+}
+
+/** With a payloadKey too: every message is encrypted (the SDK's gcm over its native AES under
+ *  Host.crypto.aesGcm), opens with the key and its tag verifies. */
+export async function simulatorEncryptsTelemetry(sdk: Sdk, timeoutMs = 60_000): Promise<CheckResult> {
+  const key = "check-moddable telemetry key 32c";
+  const payloadKey = "check-moddable payload key, 32c.";
+  const verifier = new TelemetryVerifier({ keys: [key] }, { keys: [payloadKey] });
+  return keyedTelemetry(sdk, "the app in mcsim encrypts its telemetry, in every format, and it opens and verifies", [`telemetryKey=${key}`, `payloadKey=${payloadKey}`], verifier, timeoutMs);
+}
+
+async function keyedTelemetry(sdk: Sdk, name: string, keys: string[], verifier: TelemetryVerifier, timeoutMs: number): Promise<CheckResult> {
   const details: string[] = [];
   for (const format of ["senml-json", "senml-cbor", "compact"] as const) {
     let problem = "";
-    const verifier = new TelemetryVerifier({ keys: [key] });
     const r = await runSimulator(sdk, {
-      settings: ["batchSize=2", "sampleInterval=2", `payloadFormat=${format}`, `telemetryKey=${key}`],
+      settings: ["batchSize=2", "sampleInterval=2", `payloadFormat=${format}`, ...keys],
       timeoutMs,
       enough: (payloads) => {
         const latest = payloads.at(-1)!;
         try {
           const node = `check-${process.pid}-${path.basename(repoRoot)}`;
-          decodePayload(latest, { verify: (f, m) => verifier.open(`torpor/${node}/telemetry`, node, f, m) });
+          const topic = `torpor/${node}/telemetry`;
+          decodePayload(latest, { unseal: (m) => verifier.unseal(topic, node, m), verify: (f, m) => verifier.open(topic, node, f, m) });
         } catch (e) {
           problem ||= e instanceof Error ? e.message : String(e);
         }
@@ -614,6 +626,7 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     () => simulatorPublishesTLS(sdk),
     () => exampleMqttClient(sdk),
     () => simulatorTagsTelemetry(sdk),
+    () => simulatorEncryptsTelemetry(sdk),
     ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
   ];
   const results: CheckResult[] = [];

@@ -64,7 +64,7 @@ export function rowsOf(prefix: string, topic: string, payload: Uint8Array, conte
     }
     const baseName = `urn:dev:torpor:${node}:`;
     const verify = verifier && ((format: PayloadFormatName, message: Uint8Array) => verifier.open(topic, node, format, message));
-    for (const record of decodePayload(payload, { baseName, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify } : {}) }).records) {
+    for (const record of decodePayload(payload, { baseName, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify, unseal: (m: Uint8Array) => verifier.unseal(topic, node, m) } : {}) }).records) {
       const name = record.name.startsWith(baseName) ? record.name.slice(baseName.length) : record.name;
       if (name.endsWith("/error") && record.stringValue !== undefined) rows.faults.push({ sensor: name.slice(0, -"/error".length), t: record.time, fault: record.stringValue });
       else if (record.value !== undefined) rows.readings.push({ channel: name, t: record.time, value: record.value, unit: record.unit ?? null });

@@ -1,6 +1,6 @@
 // Stores every reading of a fleet in PostgreSQL exactly once:
 //
-//   npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] [--telemetry-key FILE | --fleet-secret FILE]
+//   npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] [--telemetry-key FILE] [--payload-key FILE] | [--fleet-secret FILE]
 //
 // An MQTT subscriber with a persistent session (clean session off, a fixed client id, QoS 1): while
 // it is away the broker queues the messages for it, and a message it received but did not
@@ -14,10 +14,10 @@
 import type { IClientOptions, IPublishPacket } from "mqtt";
 import { rowsOf, schema, store } from "./collect-store";
 import { brokerFlag, flags, runCommand, UsageError } from "./command";
-import { telemetryKeySource, type KeySource } from "./keys";
+import { keyOptions, keyUsage, telemetryKeys, type TelemetryKeys } from "./keys";
 import { TelemetryVerifier } from "./telemetry-verifier";
 
-const usage = "usage: npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] [--telemetry-key FILE | --fleet-secret FILE]\n";
+const usage = `usage: npm run collect -- --broker mqtt://host:1883 --db postgres://user@host/db [--prefix torpor] [--client-id torpor-collector] ${keyUsage}\n`;
 
 interface CollectOptions {
   broker: string;
@@ -25,7 +25,7 @@ interface CollectOptions {
   prefix: string;
   clientId: string;
   /** Where the nodes' telemetry keys come from: tagged telemetry is checked (undefined: not). */
-  keys: KeySource | undefined;
+  keys: TelemetryKeys | undefined;
 }
 
 function parse(argv: string[]): CollectOptions | "help" {
@@ -36,8 +36,7 @@ function parse(argv: string[]): CollectOptions | "help" {
       db: { type: "string" },
       prefix: { type: "string", default: "torpor" },
       "client-id": { type: "string", default: "torpor-collector" },
-      "telemetry-key": { type: "string", multiple: true },
-      "fleet-secret": { type: "string" },
+      ...keyOptions,
       help: { type: "boolean" },
     },
     strict: true,
@@ -45,7 +44,7 @@ function parse(argv: string[]): CollectOptions | "help" {
   if (values.help) return "help";
   const broker = brokerFlag(values.broker);
   if (!values.db || !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL${values.db ? `, got "${values.db}"` : ""}`);
-  return { broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
+  return { broker, db: values.db, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeys(values) };
 }
 
 async function collect(options: CollectOptions, log: (line: string) => void): Promise<void> {
@@ -60,7 +59,7 @@ async function collect(options: CollectOptions, log: (line: string) => void): Pr
     process.exit(1);
   };
   let stored = 0;
-  const verifier = options.keys && new TelemetryVerifier(options.keys);
+  const verifier = options.keys && new TelemetryVerifier(options.keys.tag, options.keys.payload);
   const take = async (topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> => {
     const rows = rowsOf(options.prefix, topic, payload, packet.properties?.contentType, verifier);
     if (!rows) return;

@@ -14,6 +14,7 @@ import { sensorFaults } from "../src/sensors/sensor";
 import { mqttLevels, statusKeys, statusStates, zeroCounts } from "../src/uplink/status-encoding";
 import { contentType as compactType, decodeCompact, type CompactBatch } from "../src/telemetry/compact";
 import { scale } from "../src/sensors/resolution";
+import { SEALED_MARK } from "../src/telemetry/payload-seal";
 import { contentType as cborType } from "../src/telemetry/senml-cbor";
 import { contentType as jsonType } from "../src/telemetry/senml-json";
 import { resolveSenml, SenmlError, type ResolvedRecord } from "./senml";
@@ -39,6 +40,7 @@ export function payloadFormatOf(payload: Uint8Array, contentType?: string): Payl
   }
   const first = payload[0];
   if (first === undefined) throw new PayloadError("empty payload");
+  if (first === SEALED_MARK) throw new PayloadError("encrypted (the node has a payloadKey): give the node's payload key");
   if (first === 0x5b || first === 0x20 || first === 0x09 || first === 0x0a || first === 0x0d) return "senml-json";
   if (first >= 0x80 && first <= 0x9f) return "senml-cbor";
   if (first >= 0xf0) return "compact";
@@ -55,6 +57,9 @@ export interface DecodeOptions {
   /** Tagged telemetry (a node with a telemetryKey): the payload inside the message, checked
    *  (`TelemetryVerifier.open` for the message's topic and node); it throws what it refuses. */
   verify?: (format: PayloadFormatName, message: Uint8Array) => Uint8Array;
+  /** Encrypted telemetry (a node with a payloadKey): the message inside, before `verify`
+   *  (`TelemetryVerifier.unseal`); it throws what it refuses. */
+  unseal?: (message: Uint8Array) => Uint8Array;
 }
 
 export interface DecodedPayload {
@@ -66,8 +71,10 @@ export interface DecodedPayload {
 
 /** Decodes a payload; anything it cannot read is a PayloadError saying why. */
 export function decodePayload(message: Uint8Array, options: DecodeOptions = {}): DecodedPayload {
-  const format = payloadFormatOf(message, options.contentType);
-  const payload = options.verify ? options.verify(format, message) : message;
+  const inner = options.unseal ? options.unseal(message) : message;
+  // An encrypted message carries no Content Type: the format is told by the bytes inside.
+  const format = payloadFormatOf(inner, inner === message ? options.contentType : undefined);
+  const payload = options.verify ? options.verify(format, inner) : inner;
   try {
     switch (format) {
       case "senml-json":

@@ -274,11 +274,12 @@ async function printProjection(options: PowerOptions): Promise<void> {
     : await measureBatches(raw, config, options.wakes);
   const figures = sweep(config, measured, options.assumptions);
   const tags = tagCost(config, measured.get(config.batchSize)!, options.assumptions);
+  const sealing = tagCost(config, measured.get(config.batchSize)!, options.assumptions, "payloadKey");
   if (options.json) {
     const tls = { costs: tlsCosts, esp32Factor, rttMs, projections: tlsProjections(config, measured.get(config.batchSize)!, options.assumptions) };
-    process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls, telemetryTag: tags }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls, telemetryTag: tags, payloadEncryption: sealing }, null, 2)}\n`);
   }
-  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n\n${tagCostLine(tags)}\n`);
+  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n\n${tagCostLine(tags)}\n${tagCostLine(sealing)}\n`);
 }
 
 if (require.main === module) {

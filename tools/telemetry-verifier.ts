@@ -5,10 +5,14 @@
 // epoch older than the node's newest, or numbered more than REPLAY_WINDOW readings before the newest
 // seen, is a replay and is refused. A verifier starts knowing nothing: the first message of each
 // node after a start sets where it stands.
+//
+// Given payload keys, it also opens encrypted telemetry (payload-seal.ts) first; with keys given
+// as --payload-key, a message that is not encrypted is refused (the nodes are set to encrypt).
 
 import type { PayloadFormat } from "../src/config";
 import { nodeCrypto } from "../hosts/node/host";
 import { openTelemetry } from "../src/telemetry/telemetry-tag";
+import { isSealed, openPayload } from "../src/telemetry/payload-seal";
 import { keysFor, type KeySource } from "./keys";
 import { PayloadError } from "./payload-decoder";
 
@@ -26,15 +30,36 @@ interface NodeWindow {
 }
 
 export class TelemetryVerifier {
-  readonly #source: KeySource;
+  readonly #source: KeySource | undefined;
+  readonly #payload: KeySource | undefined;
   readonly #windows = new Map<string, NodeWindow>();
 
-  constructor(source: KeySource) {
+  /** `source`: the tags' keys (undefined: tags are not checked); `payload`: the encryption's. */
+  constructor(source: KeySource | undefined, payload?: KeySource) {
     this.#source = source;
+    this.#payload = payload;
+  }
+
+  /** The message inside an encrypted one that opens; a message that is not encrypted as it is,
+   *  unless the keys were given as payload keys; throws TelemetryRefused saying why not. */
+  unseal(topic: string, node: string, message: Uint8Array): Uint8Array {
+    if (!isSealed(message)) {
+      if (this.#payload && "keys" in this.#payload) throw new TelemetryRefused("encryption: not encrypted, and the nodes are to encrypt (--payload-key)");
+      return message;
+    }
+    if (!this.#payload) throw new TelemetryRefused("encryption: encrypted, and no payload key given (--payload-key or --fleet-secret)");
+    let error = "";
+    for (const key of keysFor(this.#payload, node, "payload")) {
+      const opened = openPayload(nodeCrypto, key, topic, message);
+      if (!("error" in opened)) return opened.payload;
+      error ||= opened.error;
+    }
+    throw new TelemetryRefused(`encryption: ${error}`);
   }
 
   /** The payload the node encoded, inside a message that passed; throws TelemetryRefused saying why not. */
   open(topic: string, node: string, format: PayloadFormat, message: Uint8Array): Uint8Array {
+    if (!this.#source) return message;
     let error = "";
     for (const key of keysFor(this.#source, node, "telemetry")) {
       const opened = openTelemetry(nodeCrypto, key, format, topic, message);

@@ -68,6 +68,25 @@ declare module "ssl/constants" {
   export const GCM: number;
 }
 
+declare module "crypt" {
+  /** $MODDABLE/modules/crypt/digest/crypt.js: a native block cipher ("AES" with a 16, 24 or 32-byte key). */
+  export class BlockCipher {
+    constructor(cipher: "AES", key: ArrayBuffer);
+  }
+}
+
+declare module "gcm" {
+  import type { BlockCipher } from "crypt";
+  /** $MODDABLE/modules/crypt/etc/gcm.js (NIST SP 800-38D over a native block cipher and GHASH); the
+   *  SDK ships no typings for it. */
+  export default class GCM {
+    constructor(cipher: BlockCipher, tagLength?: number);
+    /** Encrypting: the ciphertext followed by the tag. Decrypting (`data` = ciphertext ‖ tag): the
+     *  plaintext, or undefined when the tag is wrong. */
+    process(data: ArrayBuffer | Uint8Array, buf: undefined, iv: ArrayBuffer, aad: ArrayBuffer, encrypt: boolean): ArrayBuffer | undefined;
+  }
+}
+
 declare module "hmac" {
   import type { Digest } from "crypt";
   /** $MODDABLE/modules/crypt/etc/hmac.js (RFC 2104 over any of crypt's digests); the SDK ships no

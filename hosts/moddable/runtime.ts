@@ -3,7 +3,8 @@
 // Time.ticks, log lines through trace (xsbug's console, or stdout when no xsbug is listening), and
 // names resolved through the SDK's resolver.
 
-import { Digest } from "crypt";
+import { BlockCipher, Digest } from "crypt";
+import GCM from "gcm";
 import HMAC from "hmac";
 import Net from "net";
 import Time from "time";
@@ -63,11 +64,19 @@ export function resolve(name: string, callback: (error: Error | undefined, addre
   });
 }
 
-/** HMAC-SHA-256 from the SDK's crypt modules (the TLS socket's manifest brings them in): the
- *  Digest is native code, the HMAC construction around it a few lines of script. */
+/** HMAC-SHA-256 and AES-128-GCM from the SDK's crypt modules (the TLS socket's manifest brings
+ *  them in): the Digest, AES and GHASH are native code, the HMAC and GCM constructions around them
+ *  a few lines of script. */
+const own = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
 export const crypto: Crypto = {
   hmacSha256(key, message) {
-    const own = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
     return new Uint8Array(new HMAC(new Digest("SHA256"), own(key)).process(own(message)));
+  },
+  aesGcm: {
+    seal: (key, nonce, aad, plaintext) => new Uint8Array(new GCM(new BlockCipher("AES", own(key))).process(own(plaintext), undefined, own(nonce), own(aad), true)!),
+    open(key, nonce, aad, sealed) {
+      const opened = new GCM(new BlockCipher("AES", own(key))).process(sealed.slice(), undefined, own(nonce), own(aad), false);
+      return opened && new Uint8Array(opened);
+    },
   },
 };

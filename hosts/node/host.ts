@@ -2,7 +2,7 @@
 // node:net, retained memory and an RTC-like clock in files under the node's state directory, and
 // deep sleep as the end of the process (the runner in tools/ starts the next wake after the sleep).
 
-import { createHmac } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
 import * as dns from "node:dns";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -105,10 +105,29 @@ export function createNodeHost(options: NodeHostOptions): NodeHost {
   };
 }
 
-/** HMAC-SHA-256 from node:crypto: what the operator's tools use too. */
+/** HMAC-SHA-256 and AES-128-GCM from node:crypto: what the operator's tools use too. */
 export const nodeCrypto: Crypto = {
   hmacSha256: (key, message) => new Uint8Array(createHmac("sha256", key).update(message).digest()),
+  aesGcm: {
+    seal(key, nonce, aad, plaintext) {
+      const cipher = createCipheriv("aes-128-gcm", key, nonce).setAAD(aad);
+      return new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+    },
+    open(key, nonce, aad, sealed) {
+      if (sealed.length < GCM_TAG_BYTES) return undefined;
+      const decipher = createDecipheriv("aes-128-gcm", key, nonce, { authTagLength: GCM_TAG_BYTES }).setAAD(aad);
+      decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+      const body = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES));
+      try {
+        return new Uint8Array(Buffer.concat([body, decipher.final()]));
+      } catch {
+        return undefined; // The tag is wrong.
+      }
+    },
+  },
 };
+
+const GCM_TAG_BYTES = 16;
 
 /** One sampling interval after the newest reading the retained state holds (kept or already
  *  published), in ms: where a lost clock restarts. Undefined when there is no usable state. */

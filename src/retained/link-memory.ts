@@ -39,6 +39,9 @@ export interface LinkMemory {
   overrides?: Overrides;
   /** The flash epoch telemetry counters carry (telemetry-tag.ts), moved on by `nextEpoch`. */
   epoch?: number;
+  /** Encryption's nonce epoch and the end of the counters reserved in it (NonceCounter). */
+  sealEpoch?: number;
+  sealNext?: number;
   /** The highest signed-command counter accepted (acceptedCounter adds the flash's copy). */
   commandCounter?: number;
   /** Results of the commands taken in the last connected wake, published in the status. */

@@ -14,6 +14,8 @@ import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
 import { encodePayload } from "../telemetry/payload";
 import { sealTelemetry } from "../telemetry/telemetry-tag";
+import { sealPayload } from "../telemetry/payload-seal";
+import type { NonceCounter } from "../retained/nonce-counter";
 import { seqBefore, seqDistance, type Reading } from "../telemetry/reading";
 import type { BrokerLimits } from "./limits";
 import type { ExchangeOutcome } from "./contract";
@@ -35,6 +37,8 @@ export interface BatchContext {
   readonly topic: string;
   /** What tags the messages where the config has a telemetryKey. */
   readonly crypto?: Crypto | undefined;
+  /** What numbers the sealings where the config has a payloadKey. */
+  readonly nonces?: NonceCounter | undefined;
   readonly log: (line: string) => void;
   /** The outcome of the exchange in progress: what the batches book goes there. */
   outcome(): ExchangeOutcome;
@@ -363,13 +367,15 @@ export class Batches {
       readings = readings.map((r) => ({ ...r, values: r.values.slice(lo, hi), faults: lo === 0 ? r.faults : [] }));
     }
     const batch = { baseName: `urn:dev:torpor:${this.#c.node}:`, channels, sensorIds: this.#sensorIds, readings, dropped: this.#c.state.buffer.dropped };
-    const { config, crypto, topic, state } = this.#c;
+    const { config, crypto, nonces, topic, state } = this.#c;
     const encoded = encodePayload(config.format, batch);
     const { contentType } = encoded;
-    // Tagged here, so that every size the batching weighs is the size that goes out.
-    const payload = config.telemetryKey === "" || !crypto ? encoded.payload : sealTelemetry(crypto, config.telemetryKey, config.format, topic, { epoch: state.link.epoch ?? 0, first, kind }, encoded.payload);
+    // Tagged and sealed here, so that every size the batching weighs is the size that goes out.
+    const tagged = config.telemetryKey === "" || !crypto ? encoded.payload : sealTelemetry(crypto, config.telemetryKey, config.format, topic, { epoch: state.link.epoch ?? 0, first, kind }, encoded.payload);
+    const payload = !nonces || !crypto ? tagged : sealPayload(crypto, config.payloadKey, topic, nonces.next(), tagged);
     const message: OutgoingPublish = { topic, payload, qos, retain: false };
-    if (this.#c.version === 5 && contentType !== undefined) message.properties = { contentType };
+    // A sealed message is no longer in its format: it carries no Content Type.
+    if (this.#c.version === 5 && contentType !== undefined && payload === tagged) message.properties = { contentType };
     return message;
   }
 }

@@ -4,6 +4,7 @@
 import type { Config } from "../config";
 import type { Crypto, Flash } from "../host";
 import type { Version } from "../mqtt/codec";
+import type { NonceCounter } from "../retained/nonce-counter";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
 import type { UpdateHost } from "../update/capability";
@@ -61,6 +62,8 @@ export interface ExchangeOptions {
   /** The host's HMAC and flash, for signed commands (Downlink). */
   readonly crypto?: Crypto | undefined;
   readonly flash?: Flash | undefined;
+  /** Encryption's nonces (Batches), with a payloadKey. */
+  readonly nonces?: NonceCounter | undefined;
   readonly version: Version;
   /** Always-connected mode: the exchange stays open for flush() and ping() after it settles. */
   readonly persistent: boolean;

@@ -7,6 +7,7 @@
 import type { Config } from "../config";
 import type { Handshake, Host, Instant, TCP } from "../host";
 import type { Version } from "../mqtt/codec";
+import type { NonceCounter } from "../retained/nonce-counter";
 import type { NodeState } from "../retained/state";
 import type { Channel } from "../sensors/channel";
 import type { ExchangeOutcome, PublishOutcome } from "./contract";
@@ -27,6 +28,8 @@ export interface NodeContext {
   readonly channels: readonly Channel[];
   readonly state: NodeState;
   readonly commit: () => void;
+  /** Encryption's nonces, with a payloadKey. */
+  readonly nonces?: NonceCounter | undefined;
 }
 
 /** Deep sleep: one exchange, then the status and DISCONNECT. */
@@ -141,6 +144,7 @@ export class Connection {
       networkCounters: host.network.counters?.bind(host.network),
       crypto: host.crypto,
       flash: host.flash,
+      nonces: node.nonces,
       version,
       persistent,
       probe,

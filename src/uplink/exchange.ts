@@ -68,7 +68,7 @@ export class Exchange {
     this.#session = new PublisherSession(version, state.session, MAXIMUM_PACKET_SIZE);
     this.#limits = new BrokerLimits(state.link, config, version);
     const common = { session: this.#session, limits: this.#limits, state, config, version, log: options.log, outcome: () => this.#outcome };
-    this.#batches = new Batches({ ...common, channels: options.channels, node: options.node, topic: this.#topics.telemetry, crypto: options.crypto });
+    this.#batches = new Batches({ ...common, channels: options.channels, node: options.node, topic: this.#topics.telemetry, crypto: options.crypto, nonces: options.nonces });
     const send = (message: OutgoingPublish, what: string) => this.#sendOwn(message, what);
     this.#downlink = new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send });
     this.#update = updateAgent(options, this.#session);

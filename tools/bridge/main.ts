@@ -1,7 +1,7 @@
 // Republishes every node's telemetry as plain JSON, for the tools that read JSON and not torpor's
 // formats (Telegraf, ThingsBoard, Node-RED, anything):
 //
-//   npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] [--telemetry-key FILE | --fleet-secret FILE]
+//   npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] [--telemetry-key FILE] [--payload-key FILE] | [--fleet-secret FILE]
 //
 // The bridge subscribes to `<prefix>/+/telemetry` with a persistent session (clean session off, a
 // fixed client id, QoS 1), decodes each message (all three formats), drops the readings it has
@@ -19,13 +19,13 @@
 
 import type { IClientOptions, MqttClient } from "mqtt";
 import { brokerFlag, flags, runCommand, UsageError } from "../command";
-import { telemetryKeySource, type KeySource } from "../keys";
+import { keyOptions, keyUsage, telemetryKeys, type TelemetryKeys } from "../keys";
 import { TelemetryVerifier } from "../telemetry-verifier";
 import { TelemetryMonitor, type Reading } from "../monitor/events";
 import { valueOf } from "../readings";
 import { outputsOf } from "./outputs";
 
-const usage = "usage: npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] [--telemetry-key FILE | --fleet-secret FILE]\n";
+const usage = `usage: npm run bridge -- --broker mqtt://host:1883 [--prefix torpor] [--client-id torpor-bridge] ${keyUsage}\n`;
 
 interface BridgeOptions {
   broker: string;
@@ -33,7 +33,7 @@ interface BridgeOptions {
   clientId: string;
   /** Where the nodes' telemetry keys come from: tagged telemetry is checked, and what fails is not
    *  republished (undefined: not checked). */
-  keys: KeySource | undefined;
+  keys: TelemetryKeys | undefined;
 }
 
 function parse(argv: string[]): BridgeOptions | "help" {
@@ -43,8 +43,7 @@ function parse(argv: string[]): BridgeOptions | "help" {
       broker: { type: "string" },
       prefix: { type: "string", default: "torpor" },
       "client-id": { type: "string", default: "torpor-bridge" },
-      "telemetry-key": { type: "string", multiple: true },
-      "fleet-secret": { type: "string" },
+      ...keyOptions,
       help: { type: "boolean" },
     },
     strict: true,
@@ -52,7 +51,7 @@ function parse(argv: string[]): BridgeOptions | "help" {
   if (values.help) return "help";
   const broker = brokerFlag(values.broker);
   if (!/^[^#+\s]+$/.test(values.prefix!)) throw new UsageError(`--prefix must be a topic prefix without wildcards or spaces, got "${values.prefix}"`);
-  return { broker, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
+  return { broker, prefix: values.prefix!, clientId: values["client-id"]!, keys: telemetryKeys(values) };
 }
 
 /** Publishes at QoS 1; resolves once the broker acknowledged it. */
@@ -68,7 +67,7 @@ async function bridge(options: BridgeOptions, log: (line: string) => void): Prom
   };
   const out = await mqtt.connectAsync(options.broker, { clientId: `${options.clientId}-out`, clean: true, reconnectPeriod: 1000 });
   out.on("error", (e) => log(`broker (outputs): ${e.message}`));
-  const monitor = new TelemetryMonitor(options.prefix, options.keys && new TelemetryVerifier(options.keys));
+  const monitor = new TelemetryMonitor(options.prefix, options.keys && new TelemetryVerifier(options.keys.tag, options.keys.payload));
   const counts = { readings: 0, duplicates: 0, rejected: 0 };
   const take = async (topic: string, payload: Buffer, contentType: string | undefined): Promise<void> => {
     const readings: Reading[] = [];

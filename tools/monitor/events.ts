@@ -49,7 +49,7 @@ export class TelemetryMonitor {
     try {
       const verifier = this.verifier;
       const verify = verifier && ((format: PayloadFormatName, message: Uint8Array) => verifier.open(topic, node, format, message));
-      records = decodePayload(payload, { baseName: `urn:dev:torpor:${node}:`, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify } : {}) }).records;
+      records = decodePayload(payload, { baseName: `urn:dev:torpor:${node}:`, ...(contentType === undefined ? {} : { contentType }), ...(verify ? { verify, unseal: (m: Uint8Array) => verifier.unseal(topic, node, m) } : {}) }).records;
     } catch (e) {
       return [{ kind: "error", topic, message: (e as Error).message }];
     }

@@ -3,16 +3,16 @@
 // --web serves a live dashboard (serveDashboard); --db starts it with the history `npm run collect`
 // stored (loadHistory).
 //
-//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--telemetry-key FILE | --fleet-secret FILE] [--db postgres://…] [--json | --csv | --web [--port 8080]]
+//   npm run monitor -- --broker mqtt://host:1883 [--prefix torpor] [--telemetry-key FILE] [--payload-key FILE] | [--fleet-secret FILE] [--db postgres://…] [--json | --csv | --web [--port 8080]]
 
 import { flags, runCommand, UsageError } from "../command";
-import { telemetryKeySource, type KeySource } from "../keys";
+import { keyOptions, keyUsage, telemetryKeys, type TelemetryKeys } from "../keys";
 import { TelemetryVerifier } from "../telemetry-verifier";
 import { formatEvent, TelemetryMonitor, type MonitorEvent } from "./events";
 import { FleetState } from "./state";
 import { csvHeader, csvLine, renderTable } from "./table";
 
-const usage = "usage: npm run monitor -- [--broker mqtt://127.0.0.1:1883] [--prefix torpor] [--telemetry-key FILE | --fleet-secret FILE] [--db postgres://…] [--json | --csv | --web [--port 8080]]\n";
+const usage = `usage: npm run monitor -- [--broker mqtt://127.0.0.1:1883] [--prefix torpor] ${keyUsage} [--db postgres://…] [--json | --csv | --web [--port 8080]]\n`;
 
 interface MonitorOptions {
   broker: string;
@@ -21,7 +21,7 @@ interface MonitorOptions {
   port: number;
   db: string | undefined;
   /** Where the nodes' telemetry keys come from: tagged telemetry is checked (undefined: not). */
-  keys: KeySource | undefined;
+  keys: TelemetryKeys | undefined;
 }
 
 function parse(argv: string[]): MonitorOptions | "help" {
@@ -36,8 +36,7 @@ function parse(argv: string[]): MonitorOptions | "help" {
       web: { type: "boolean", default: false },
       port: { type: "string" },
       db: { type: "string" },
-      "telemetry-key": { type: "string", multiple: true },
-      "fleet-secret": { type: "string" },
+      ...keyOptions,
       help: { type: "boolean" },
     },
     strict: true,
@@ -50,12 +49,12 @@ function parse(argv: string[]): MonitorOptions | "help" {
   if (values.port !== undefined && !values.web) throw new UsageError("--port goes with --web");
   if (values.db !== undefined && !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError(`--db must be a postgres:// URL, got "${values.db}"`);
   const output = values.json ? "json" : values.csv ? "csv" : values.web ? "web" : process.stdout.isTTY ? "table" : "lines";
-  return { broker: values.broker!, prefix: values.prefix!, output, port, db: values.db, keys: telemetryKeySource(values["telemetry-key"], values["fleet-secret"]) };
+  return { broker: values.broker!, prefix: values.prefix!, output, port, db: values.db, keys: telemetryKeys(values) };
 }
 
 async function watch(options: MonitorOptions): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const monitor = new TelemetryMonitor(options.prefix, options.keys && new TelemetryVerifier(options.keys));
+  const monitor = new TelemetryMonitor(options.prefix, options.keys && new TelemetryVerifier(options.keys.tag, options.keys.payload));
   const fleet = new FleetState();
   const now = () => Date.now() / 1000;
   if (options.db) {

@@ -4,6 +4,7 @@
 // the SDK's native digest (hosts/moddable/runtime), which is far cheaper than this.
 
 import type { Crypto } from "../../src/host";
+import { scriptAesGcm } from "./aes-gcm";
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -65,4 +66,5 @@ export const scriptCrypto: Crypto = {
     outer.set(sha256(inner), BLOCK);
     return sha256(outer);
   },
+  aesGcm: scriptAesGcm,
 };
