@@ -9,6 +9,7 @@ import type { Packet, Version } from "../src/mqtt/packets";
 import { publishRefusal } from "../src/mqtt/reasons";
 import { emptySession, PublisherSession } from "../src/mqtt/session";
 import { fitLink, linkBytes, MAX_LINK_BYTES, type LinkMemory } from "../src/retained/link-memory";
+import { MAX_BROKERS } from "../src/config";
 import { concat, text } from "./mqtt-support";
 import fc from "fast-check";
 import assert from "node:assert/strict";
@@ -120,6 +121,22 @@ describe("command results", () => {
     fitLink(link);
     assert.ok(linkBytes(link) <= MAX_LINK_BYTES);
     assert.equal(link.results!.at(-1)!.slice(0, 2), "7:");
+  });
+
+  it("leave room for the newest result when every other field of the link memory is at its largest", () => {
+    // Required<>: a field added to LinkMemory must be added here, at its largest, or this fails to compile.
+    const u32 = 0xffffffff;
+    const largest: Required<Omit<LinkMemory, "results">> = {
+      broker: MAX_BROKERS - 1, version: 4, v5RetryAt: u32, v5Closed: u32, receiveMaximum: 65535,
+      maximumPacketSize: 268435460, refusedSize: 268435460, provenSize: 268435460, suspectSize: 268435460,
+      maximumQoS: 1, retainAvailable: false, qos2AsPuback: true, subscribed: true,
+      overrides: { sampleInterval: 86400, batchSize: 1000 }, epoch: u32, sealEpoch: u32, sealNext: u32,
+      // A signed command's counter has at most 15 digits (MAX_LINE_BYTES).
+      commandCounter: 999_999_999_999_999, statusAt: u32, statusPrint: u32,
+      awake: { day: Math.floor(u32 / 86400), seconds: 86400 }, discovery: u32,
+    };
+    const link: LinkMemory = { ...largest, results: [`31: error: ${"e".repeat(60)}`] };
+    assert.ok(linkBytes(link) <= MAX_LINK_BYTES, `${linkBytes(link)} bytes, room for ${MAX_LINK_BYTES}`);
   });
 
   it("refuse a payload nested deep enough to overflow the parser's stack, without parsing it", () => {

@@ -16,7 +16,7 @@ import { nodeState, runWake, startBroker, subscribe, until, type Received } from
 const INTERVAL = 180;
 const OUTAGE_S = 6 * 3600;
 /** Room for about 70 readings: six hours at three minutes is 120. */
-const SMALL_RTC = 1800;
+const SMALL_RTC = 2336;
 
 interface Node {
   name: string;

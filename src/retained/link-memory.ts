@@ -62,7 +62,7 @@ export interface Overrides {
 }
 
 /** Room the link memory has in the retained layout (writeState). */
-export const MAX_LINK_BYTES = 384;
+export const MAX_LINK_BYTES = 640;
 
 
 /** The config with the commanded changes applied. */

@@ -26,7 +26,7 @@ export class BlockStore {
   #tailBytes = 0;
   /** Where the last sealed entry starts: a run of zero blocks grows in place. */
   #lastEntry = -1;
-  readonly #bytes: Uint8Array;
+  #bytes: Uint8Array;
   readonly #tail: BlockReadings;
   /** Decoder state before the first sealed block, and after the last one. */
   readonly #anchor: Predictor;
@@ -193,6 +193,8 @@ export class BlockStore {
       this.#entryCount--;
     }
     if (size) {
+      // The bytes move: where read() found them no longer says where they are.
+      this.#readAt = -1;
       bytes.copyWithin(0, size, this.#sealed + this.#tailBytes);
       this.#sealed -= size;
       this.#lastEntry -= size;
@@ -373,7 +375,10 @@ export class BlockStore {
       for (let c = 0; c < channels; c++) p.values[c] = r.i32();
     }
     const sealed = r.u16();
-    if (tailCount >= BLOCK || sealed > this.capacity) throw new RangeError("retained reading buffer is malformed");
+    if (tailCount >= BLOCK) throw new RangeError("retained reading buffer is malformed");
+    // A layout with less room than the one that wrote these (a firmware update) still reads them
+    // whole; the buffer then drops the oldest blocks until they fit (ReadingBuffer.read).
+    if (sealed + maxBlockBytes(channels) > this.#bytes.length) this.#bytes = new Uint8Array(sealed + maxBlockBytes(channels));
     this.#readAt = r.offset;
     this.#crc.known = sealed === 0;
     this.#bytes.set(r.raw(sealed));
@@ -406,7 +411,7 @@ export class BlockStore {
       state.copyFrom(this.#head);
       const end = this.#decoder.decode(r.bytes, at, r.bytes.length, tailCount, state, this.#tail);
       const tail = r.raw(end - at);
-      if (sealed + tail.length > this.capacity) throw new RangeError("retained reading buffer is malformed");
+      if (sealed + tail.length > this.#bytes.length) throw new RangeError("retained reading buffer is malformed");
       this.#bytes.set(tail, sealed);
       this.#tailBytes = tail.length;
     }

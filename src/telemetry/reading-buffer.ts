@@ -148,6 +148,10 @@ export class ReadingBuffer {
     buffer.dropped = r.u32();
     buffer.#first = r.u32();
     buffer.#store.read(r, buffer.#first, buffer.#next);
+    // Written with more room than this buffer has (a firmware update whose layout takes more of the
+    // slot): the oldest blocks go, counted as dropped, as when the buffer fills.
+    while (buffer.#store.bytesUsed > capacity && buffer.#store.blocks > 0) buffer.#dropOldest();
+    if (buffer.#store.bytesUsed > capacity) throw new RangeError("retained reading buffer is malformed");
     return buffer;
   }
 }
