@@ -2,7 +2,7 @@
 // the callbacks, keeps count of the bytes the socket can take now, writes what the connection has
 // to send piece by piece within that room (the next onWritable resumes it), hands on what arrives,
 // and closes once. What to write and what the bytes mean are the connection's: the caller passes
-// them in, so any MQTT connection can sit on it.
+// them in, so MQTTClient and torpor's own wake (Connection, under its Exchange) both sit on it.
 
 import type { ClientSocket } from "./client-io";
 
@@ -22,71 +22,78 @@ export interface SocketCallbacks {
   onError(error?: Error): void;
 }
 
-export class SocketDriver {
-  #socket: ClientSocket | undefined;
-  /** Bytes the socket can take now: what its onWritable reported, then what each write() left. */
-  #room = 0;
-  #connected = false;
-  #closed = false;
-
-  /** `open` constructs the socket with its own options and `callbacks` (it throws what the socket's
-   *  constructor throws). */
-  constructor(open: (callbacks: SocketCallbacks) => ClientSocket, events: SocketEvents) {
-    const driver = this;
-    const socket = open({
-      format: "buffer",
-      onWritable(bytes) {
-        if (driver.#closed) return;
-        // A socket that reports room from inside its constructor is known by the `this` it calls with.
-        driver.#socket ??= this;
-        driver.#room = bytes;
-        const first = !driver.#connected;
-        driver.#connected = true;
-        events.writable(first);
-      },
-      onReadable() {
-        if (driver.#closed) return;
-        const data = driver.#socket?.read();
-        if (data instanceof ArrayBuffer) events.readable(new Uint8Array(data));
-      },
-      onError(error) {
-        if (!driver.#closed) events.error(error);
-      },
-    });
-    // Known before it connects, so a close() before then closes it.
-    this.#socket = socket;
-  }
-
+/** One socket driven: `open` it, then `write` while it is up, and `close` it once. */
+export interface SocketDriver {
   /** Bytes the socket can take now (0 before it connects). */
-  get room(): number {
-    return this.#connected ? this.#room : 0;
-  }
-
+  readonly room: number;
+  /** Opens the socket: `open` constructs it with its own options and `callbacks`, and throws what its
+   *  constructor throws. A socket that calls back from inside its constructor is driven already. */
+  open(open: (callbacks: SocketCallbacks) => ClientSocket): void;
   /** Writes what `take` gives for the room left, piece by piece, until it gives nothing; returns
    *  whether anything went out. */
-  write(take: (room: number) => Uint8Array | undefined): boolean {
-    const socket = this.#socket;
-    if (!socket || !this.#connected || this.#closed) return false;
-    let wrote = false;
-    for (let piece = take(this.#room); piece; piece = take(this.#room)) {
-      const room = socket.write(piece);
-      // A socket whose write() returns nothing is waited on until its next onWritable.
-      this.#room = typeof room === "number" ? room : 0;
-      wrote = true;
-    }
-    return wrote;
-  }
-
+  write(take: (room: number) => Uint8Array | undefined): boolean;
   /** Closes the socket, once; nothing it reports afterwards reaches the events. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const socket = this.#socket;
-    this.#socket = undefined;
-    try {
-      socket?.close();
-    } catch {
-      // Closed already by the peer.
-    }
-  }
+  close(): void;
+}
+
+// A factory of closures rather than a class: the wake links this in, and a class's prototype,
+// methods and private names would stay live in the heap of every wake, used or not.
+export function socketDriver(events: SocketEvents): SocketDriver {
+  let socket: ClientSocket | undefined;
+  /** Bytes the socket can take now: what its onWritable reported, then what each write() left. */
+  let room = 0;
+  let connected = false;
+  let closed = false;
+  return {
+    get room() {
+      return connected ? room : 0;
+    },
+    open(open) {
+      const opened = open({
+        format: "buffer",
+        onWritable(bytes) {
+          if (closed) return;
+          // One that reports room from inside its constructor is known by the `this` it calls with.
+          socket ??= this;
+          room = bytes;
+          const first = !connected;
+          connected = true;
+          events.writable(first);
+        },
+        onReadable() {
+          if (closed) return;
+          const data = socket?.read();
+          if (data instanceof ArrayBuffer) events.readable(new Uint8Array(data));
+        },
+        onError(error) {
+          if (!closed) events.error(error);
+        },
+      });
+      // Known before it connects, so a close() before then closes it.
+      if (closed) opened.close();
+      else socket = opened;
+    },
+    write(take) {
+      if (!socket || !connected || closed) return false;
+      let wrote = false;
+      for (let piece = take(room); piece; piece = take(room)) {
+        const left = socket.write(piece);
+        // A socket whose write() returns nothing is waited on until its next onWritable.
+        room = typeof left === "number" ? left : 0;
+        wrote = true;
+      }
+      return wrote;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      const was = socket;
+      socket = undefined;
+      try {
+        was?.close();
+      } catch {
+        // Closed already by the peer.
+      }
+    },
+  };
 }

@@ -12,7 +12,7 @@
 import { TopicAliases } from "./client-aliases";
 import { bytesOf, connectOf, type ConnectOptions } from "./client-connect";
 import type { ClientResolverConstructor, ClientSocketConstructor, ClientTimer } from "./client-io";
-import { SocketDriver } from "./client-socket";
+import { socketDriver, type SocketDriver } from "./client-socket";
 import type { ControlMessage, ReadableOptions, WriteOptions } from "./client-messages";
 import { emptyClientSession, MemoryStore, type ClientSessionState, type SessionStore, type StoredMessage } from "./client-store";
 import { ReasonCode, type ConnackProperties, type PublishProperties, type QoS, type Version } from "./packets";
@@ -243,11 +243,12 @@ export class MQTTClient {
     const options = this.#options;
     const { io: Socket, ...socketOptions } = options.socket;
     try {
-      this.#socket = new SocketDriver((callbacks) => new Socket({ ...socketOptions, address, host: options.host ?? address, port: options.port ?? 1883, ...callbacks }), {
+      this.#socket = socketDriver({
         writable: (first) => this.#onWritable(first),
         readable: (data) => this.#onReadable(data),
         error: (error) => this.#fail(error ?? new Error("MQTT client: connection lost")),
       });
+      this.#socket.open((callbacks) => new Socket({ ...socketOptions, address, host: options.host ?? address, port: options.port ?? 1883, ...callbacks }));
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
