@@ -1,9 +1,9 @@
 // The driver of a wake's MQTT exchange: it brings the network up (bounded), resolves the broker,
 // opens TCP or TLS through the host on the MQTT client's socketDriver (the one place that drives an
 // MQTT socket), and feeds the `Exchange` — the policy, a state machine — the socket's bytes and the
-// clock, writing what it returns and waking it when it asks. When the
-// broker's answer says how to do better (fall back to 3.1.1, a Will it can take), it connects again
-// at once, within the same deadline.
+// clock, writing what it returns and waking it when it asks. When the broker's answer says how to
+// do better (fall back to 3.1.1, a Will it can take), it connects again at once, within the same
+// deadline.
 
 import type { Config } from "../config";
 import type { Handshake, Host, Instant } from "../host";
