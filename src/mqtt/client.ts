@@ -9,12 +9,17 @@
 // CONNECT pipelined with the first PUBLISH: onWritable is offered before the CONNACK, as MQTT allows
 // (§3.1.4), so one round trip carries both.
 
-import type { ClientResolverConstructor, ClientSocket, ClientSocketConstructor, ClientTimer } from "./client-io";
+import { TopicAliases } from "./client-aliases";
+import { bytesOf, connectOf, type ConnectOptions } from "./client-connect";
+import type { ClientResolverConstructor, ClientSocketConstructor, ClientTimer } from "./client-io";
+import { socketDriver, type SocketDriver } from "./client-socket";
+import type { ControlMessage, ReadableOptions, WriteOptions } from "./client-messages";
 import { emptyClientSession, MemoryStore, type ClientSessionState, type SessionStore, type StoredMessage } from "./client-store";
-import { ProtocolError } from "./codec";
-import { ReasonCode, type ConnackProperties, type ConnectPacket, type PublishProperties, type QoS, type Subscription, type Version } from "./packets";
+import { ReasonCode, type ConnackProperties, type PublishProperties, type QoS, type Version } from "./packets";
 import { PublisherSession, transition, type InFlight, type SessionEvent } from "./session";
-import { utf8Encode } from "../encoding/utf8";
+
+export type { ConnectOptions, WillOptions } from "./client-connect";
+export type { ControlMessage, ReadableOptions, WriteOptions } from "./client-messages";
 
 /** What MQTT 5 assumes of a broker that states no Receive Maximum (§3.2.2.3.3). */
 const DEFAULT_RECEIVE_MAXIMUM = 65535;
@@ -23,18 +28,8 @@ const DEFAULT_RECEIVE_MAXIMUM = 65535;
  *  first PUBLISH, and no broker's limit is exceeded before it is known. */
 const UNKNOWN_RECEIVE_MAXIMUM = 1;
 const PACKET_TOO_LARGE = ReasonCode.PacketTooLarge;
-/** MQTT 5 Session Expiry Interval meaning "never": what `clean: false` asks for unless told otherwise,
- *  so that a persistent session means the same in both versions. */
-const SESSION_NEVER_EXPIRES = 0xffffffff;
 
-export interface WillOptions {
-  topic: string;
-  message: Uint8Array | ArrayBuffer | string;
-  QoS?: QoS;
-  retain?: boolean;
-}
-
-export interface MQTTClientOptions {
+export interface MQTTClientOptions extends ConnectOptions {
   /** The broker's name (resolved through `dns`) or, with `address`, the name TLS checks. */
   host?: string;
   address?: string;
@@ -46,70 +41,17 @@ export interface MQTTClientOptions {
   dns?: { io: ClientResolverConstructor; [option: string]: unknown };
   /** Needed only for keep-alive pings. */
   timer?: ClientTimer;
-  id?: string;
-  /** Milliseconds, as the SDK's client takes it; 0 (the default) turns keep-alive off. */
-  keepalive?: number;
-  /** Default true, as in the SDK's client. False: a persistent session, kept in `store`. */
-  clean?: boolean;
   /** 4: MQTT 3.1.1 (default), 5: MQTT 5.0. */
   version?: Version;
-  user?: string;
-  password?: string | Uint8Array;
-  will?: WillOptions;
   /** Default: a MemoryStore of this client alone. Pass the same store to the next client to resume. */
   store?: SessionStore;
-  /** MQTT 5, seconds; default 0 with `clean`, never expiring without. */
-  sessionExpiry?: number;
-  /** MQTT 5: what this client accepts, sent in CONNECT. */
-  receiveMaximum?: number;
-  maximumPacketSize?: number;
-  topicAliasMaximum?: number;
   onReadable?: (this: MQTTClient, count: number, options: ReadableOptions) => void;
   onWritable?: (this: MQTTClient, count: number) => void;
   onControl?: (this: MQTTClient, message: ControlMessage) => void;
   onError?: (this: MQTTClient, error?: Error) => void;
 }
 
-/** What onReadable says of the message it announces. The whole payload comes at once. */
-export interface ReadableOptions {
-  topic: string;
-  QoS: QoS;
-  retain: boolean;
-  dup: boolean;
-  byteLength: number;
-  more: false;
-  properties?: PublishProperties;
-}
-
-export interface ControlMessage {
-  operation: number;
-  /** The packet id the answer is for. */
-  id?: number;
-  /** CONNACK's return code (3.1.1) or any MQTT 5 reason code; 0 is success. */
-  reasonCode?: number;
-  /** SUBACK/UNSUBACK: one per filter. */
-  reasonCodes?: number[];
-  sessionPresent?: boolean;
-  properties?: ConnackProperties;
-}
-
-export interface WriteOptions {
-  operation?: number;
-  topic?: string;
-  QoS?: QoS;
-  retain?: boolean;
-  /** MQTT 5 PUBLISH properties (topicAlias is the client's to assign). */
-  properties?: Omit<PublishProperties, "topicAlias">;
-  /** SUBSCRIBE / UNSUBSCRIBE. */
-  items?: ({ topic: string; QoS?: QoS } & Omit<Subscription, "topic" | "qos">)[];
-  /** DISCONNECT, MQTT 5. */
-  reasonCode?: number;
-}
-
 type State = "resolving" | "connecting" | "login" | "connected" | "closed";
-
-const bytesOf = (data: Uint8Array | ArrayBuffer | string): Uint8Array =>
-  typeof data === "string" ? utf8Encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data);
 
 export class MQTTClient {
   static readonly CONNECT = 1;
@@ -132,16 +74,12 @@ export class MQTTClient {
   #store: SessionStore;
   #stored: ClientSessionState;
   #session: PublisherSession;
-  #socket: ClientSocket | undefined;
+  #socket: SocketDriver | undefined;
   #state: State = "resolving";
-  /** Bytes the socket can take now. */
-  #room = 0;
   /** The broker's limits, once its CONNACK states them. */
   #receiveMaximum: number;
   #maximumPacketSize = Infinity;
-  #aliasMaximum = 0;
-  #aliases = new Map<string, number>();
-  #inboundAliases = new Map<number, string>();
+  readonly #aliases: TopicAliases;
   /** The message onReadable announced, until read() takes it or the callback returns. */
   #message: Uint8Array | undefined;
   #pingTimer: unknown;
@@ -160,6 +98,7 @@ export class MQTTClient {
     this.version = version;
     this.#options = options;
     this.#keepalive = options.keepalive ?? 0;
+    this.#aliases = new TopicAliases(options.topicAliasMaximum ?? 0);
     this.#store = options.store ?? new MemoryStore();
     if (options.clean ?? true) this.#store.clear();
     this.#stored = this.#store.load() ?? emptyClientSession();
@@ -236,14 +175,9 @@ export class MQTTClient {
     this.#state = "closed";
     this.#options.timer?.clear(this.#pingTimer);
     this.#pingTimer = undefined;
-    const socket = this.#socket;
+    this.#socket?.close();
     this.#socket = undefined;
     this.#session.discardOutput();
-    try {
-      socket?.close();
-    } catch {
-      // Closed already by the peer.
-    }
   }
 
   #items(options: WriteOptions): NonNullable<WriteOptions["items"]> {
@@ -264,7 +198,7 @@ export class MQTTClient {
     if (options.properties && this.version === 5) message.properties = { ...options.properties };
     const session = this.#session;
     const aliased = this.#aliases.has(topic);
-    const sent = { ...message, qos, ...this.#alias(topic, message.properties) };
+    const sent = { ...message, qos, ...this.#aliases.outbound(topic, message.properties) };
     try {
       // The codec's checks (topic, properties), and the limit, which counts the packet as sent:
       // with the alias, when it has one.
@@ -272,7 +206,7 @@ export class MQTTClient {
       if (length > this.#maximumPacketSize) throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
     } catch (e) {
       // An alias is the broker's to learn from this packet, which it will never see.
-      if (!aliased) this.#aliases.delete(topic);
+      if (!aliased) this.#aliases.forget(topic);
       throw e;
     }
     const entry = session.publish(sent);
@@ -294,25 +228,13 @@ export class MQTTClient {
     this.#stored.messages.delete(entry.packetId);
   }
 
-  /** MQTT 5 topic alias for this connection: the topic and an alias the first time, then the alias
-   *  alone, while the broker's Topic Alias Maximum allows more. */
-  #alias(topic: string, properties: PublishProperties | undefined): { topic: string; properties?: PublishProperties } {
-    if (this.#aliasMaximum === 0) return properties ? { topic, properties } : { topic };
-    const known = this.#aliases.get(topic);
-    if (known !== undefined) return { topic: "", properties: { ...properties, topicAlias: known } };
-    if (this.#aliases.size >= this.#aliasMaximum) return properties ? { topic, properties } : { topic };
-    const alias = this.#aliases.size + 1;
-    this.#aliases.set(topic, alias);
-    return { topic, properties: { ...properties, topicAlias: alias } };
-  }
-
   get #closed(): boolean {
     return this.#state === "closed";
   }
 
   #writable(): number {
     if (this.#session.hasOutput || this.#stored.inflight.length >= this.#receiveMaximum) return 0;
-    return this.#room;
+    return this.#socket?.room ?? 0;
   }
 
   #open(address: string): void {
@@ -321,25 +243,20 @@ export class MQTTClient {
     const options = this.#options;
     const { io: Socket, ...socketOptions } = options.socket;
     try {
-      this.#socket = new Socket({
-        ...socketOptions,
-        address,
-        host: options.host ?? address,
-        port: options.port ?? 1883,
-        format: "buffer",
-        onReadable: () => this.#onReadable(),
-        onWritable: (bytes) => this.#onWritable(bytes),
-        onError: (error) => this.#fail(error ?? new Error("MQTT client: connection lost")),
+      this.#socket = socketDriver({
+        writable: (first) => this.#onWritable(first),
+        readable: (data) => this.#onReadable(data),
+        error: (error) => this.#fail(error ?? new Error("MQTT client: connection lost")),
       });
+      this.#socket.open((callbacks) => new Socket({ ...socketOptions, address, host: options.host ?? address, port: options.port ?? 1883, ...callbacks }));
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
-  #onWritable(bytes: number): void {
+  #onWritable(first: boolean): void {
     if (this.#state === "closed") return;
-    this.#room = bytes;
-    if (this.#state === "connecting") {
+    if (first) {
       try {
         this.#login();
       } catch (e) {
@@ -354,28 +271,8 @@ export class MQTTClient {
 
   /** CONNECT, then what the store holds in flight, right behind it. */
   #login(): void {
-    const options = this.#options;
-    const clean = options.clean ?? true;
-    const connect: Omit<ConnectPacket, "type"> = {
-      clientId: options.id ?? "",
-      cleanStart: clean,
-      keepAlive: Math.ceil((options.keepalive ?? 0) / 1000),
-    };
-    if (options.user !== undefined) connect.username = options.user;
-    if (options.password !== undefined) connect.password = bytesOf(options.password);
-    const will = options.will;
-    if (will) connect.will = { topic: will.topic, payload: bytesOf(will.message), qos: will.QoS ?? 0, retain: will.retain ?? false };
-    if (this.version === 5) {
-      const properties: NonNullable<ConnectPacket["properties"]> = {};
-      const expiry = options.sessionExpiry ?? (clean ? 0 : SESSION_NEVER_EXPIRES);
-      if (expiry) properties.sessionExpiryInterval = expiry;
-      if (options.receiveMaximum !== undefined) properties.receiveMaximum = options.receiveMaximum;
-      if (options.maximumPacketSize !== undefined) properties.maximumPacketSize = options.maximumPacketSize;
-      if (options.topicAliasMaximum) properties.topicAliasMaximum = options.topicAliasMaximum;
-      if (Object.keys(properties).length) connect.properties = properties;
-    }
     const session = this.#session;
-    session.connect(connect);
+    session.connect(connectOf(this.#options, this.version));
     const tooLarge: InFlight[] = [];
     for (const entry of this.#stored.inflight) {
       const message = this.#stored.messages.get(entry.packetId);
@@ -393,15 +290,7 @@ export class MQTTClient {
   }
 
   #flush(): void {
-    const socket = this.#socket;
-    if (!socket) return;
-    let wrote = false;
-    for (let piece = this.#session.takeOutput(this.#room); piece; piece = this.#session.takeOutput(this.#room)) {
-      const room = socket.write(piece);
-      this.#room = typeof room === "number" ? room : 0;
-      wrote = true;
-    }
-    if (wrote) this.#schedulePing();
+    if (this.#socket?.write((room) => this.#session.takeOutput(room))) this.#schedulePing();
   }
 
   #schedulePing(): void {
@@ -421,14 +310,11 @@ export class MQTTClient {
     this.#flush();
   }
 
-  #onReadable(): void {
-    const socket = this.#socket;
-    if (!socket || this.#state === "closed") return;
-    const data = socket.read();
-    if (!(data instanceof ArrayBuffer)) return;
+  #onReadable(data: Uint8Array): void {
+    if (this.#state === "closed") return;
     let events: SessionEvent[];
     try {
-      events = this.#session.receive(new Uint8Array(data));
+      events = this.#session.receive(data);
     } catch (e) {
       return this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
@@ -492,7 +378,7 @@ export class MQTTClient {
     if (this.version === 5) {
       this.#receiveMaximum = properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
       this.#maximumPacketSize = properties?.maximumPacketSize ?? Infinity;
-      this.#aliasMaximum = properties?.topicAliasMaximum ?? 0;
+      this.#aliases.maximum = properties?.topicAliasMaximum ?? 0;
       // MQTT 5 §3.2.2.3.14: the client keeps the broker's keep-alive, whatever it asked for.
       if (properties?.serverKeepAlive !== undefined && this.#options.timer) {
         this.#keepalive = properties.serverKeepAlive * 1000;
@@ -518,16 +404,11 @@ export class MQTTClient {
   }
 
   #deliver(wireTopic: string, publish: { payload: Uint8Array; qos: QoS; retain: boolean; dup: boolean; properties?: PublishProperties }): void {
-    let topic = wireTopic;
-    const alias = publish.properties?.topicAlias;
-    if (alias !== undefined) {
-      if (alias > (this.#options.topicAliasMaximum ?? 0)) return this.#fail(new ProtocolError(0x94, `PUBLISH topic alias ${alias} beyond the ${this.#options.topicAliasMaximum ?? 0} this client allows`));
-      if (topic) this.#inboundAliases.set(alias, topic);
-      else {
-        const known = this.#inboundAliases.get(alias);
-        if (known === undefined) return this.#fail(new ProtocolError(0x82, `PUBLISH with topic alias ${alias}, never set on this connection`));
-        topic = known;
-      }
+    let topic: string;
+    try {
+      topic = this.#aliases.inbound(wireTopic, publish.properties?.topicAlias);
+    } catch (e) {
+      return this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
     const options: ReadableOptions = { topic, QoS: publish.qos, retain: publish.retain, dup: publish.dup, byteLength: publish.payload.length, more: false };
     if (publish.properties) options.properties = publish.properties;

@@ -1,11 +1,13 @@
 // The driver of a wake's MQTT exchange: it brings the network up (bounded), resolves the broker,
-// opens TCP or TLS through the host, and feeds the `Exchange` — the policy, a state machine — the
-// socket's bytes and the clock, writing what it returns and waking it when it asks. When the
-// broker's answer says how to do better (fall back to 3.1.1, a Will it can take), it connects again
-// at once, within the same deadline.
+// opens TCP or TLS through the host on the MQTT client's socketDriver (the one place that drives an
+// MQTT socket), and feeds the `Exchange` — the policy, a state machine — the socket's bytes and the
+// clock, writing what it returns and waking it when it asks. When the broker's answer says how to
+// do better (fall back to 3.1.1, a Will it can take), it connects again at once, within the same
+// deadline.
 
 import type { Config } from "../config";
-import type { Handshake, Host, Instant, TCP } from "../host";
+import type { Handshake, Host, Instant } from "../host";
+import { socketDriver, type SocketCallbacks, type SocketDriver } from "../mqtt/client-socket";
 import type { Version } from "../mqtt/codec";
 import type { NonceCounter } from "../retained/nonce-counter";
 import type { NodeState } from "../retained/state";
@@ -118,9 +120,7 @@ export class Connection {
   readonly #config: Config;
   readonly #exchange: Exchange;
   readonly #state: NodeState;
-  #socket: TCP | undefined;
-  /** Bytes the socket can take now: what its onWritable reported, then what each write() left. */
-  #room = 0;
+  #socket: SocketDriver | undefined;
   #down = false;
   #timer: unknown;
   #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
@@ -247,60 +247,37 @@ export class Connection {
     }
   }
 
-  /** Writes the exchange's output piece by piece while the socket has room; the next onWritable
-   *  resumes it. */
+  /** Writes the exchange's output while the socket has room; the next onWritable resumes it. */
   #write(now: Instant): void {
-    const socket = this.#socket;
-    if (!socket || this.#down) return;
-    for (let piece = this.#exchange.takeOutput(this.#room, now); piece; piece = this.#exchange.takeOutput(this.#room, now)) {
-      this.#room = socket.write(piece);
-    }
+    if (!this.#down) this.#socket?.write((room) => this.#exchange.takeOutput(room, now));
   }
 
   #open(address: string): void {
     const host = this.#host;
     const config = this.#config;
-    const connection = this;
-    const options = {
-      address,
-      port: config.broker.port,
-      nodelay: true,
-      format: "buffer" as const,
-      onWritable(this: TCP, bytes: number) {
-        connection.#room = bytes;
-        if (connection.#socket === undefined) {
-          connection.#socket = this;
-          connection.#step((x, now) => x.start(now));
-        } else connection.#step(() => {});
-      },
-      onReadable(this: TCP) {
-        const data = this.read();
-        if (data) connection.#step((x, now) => x.receive(new Uint8Array(data), now));
-      },
-      onError(this: TCP, error?: Error) {
-        connection.#step((x) => x.lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`));
-      },
-    };
+    const TLS = host.network.TLS;
+    if (config.broker.secure && !TLS) return this.#step((x) => x.fail("mqtts:// needs TLS, which this host does not provide"));
+    let open = (callbacks: SocketCallbacks) => new host.network.TCP({ address, port: config.broker.port, nodelay: true, ...callbacks });
+    if (config.broker.secure && TLS) {
+      const secure: { ca?: string; certificate?: string; key?: string } = {};
+      if (config.tlsCa) secure.ca = config.tlsCa;
+      if (config.tlsCert) secure.certificate = config.tlsCert;
+      if (config.tlsKey) secure.key = config.tlsKey;
+      const counters = this.#state.counters;
+      // Counted with the state the exchange commits: a refused session cost a full handshake.
+      const onHandshake = (handshake: Handshake) => {
+        if (handshake === "resumed") counters.tlsResumed++;
+        if (handshake === "refused") counters.tlsRefused++;
+      };
+      open = (callbacks) => new TLS({ address, port: config.broker.port, nodelay: true, host: config.broker.host, secure, onHandshake, ...callbacks });
+    }
     try {
-      if (config.broker.secure) {
-        if (!host.network.TLS) {
-          this.#step((x) => x.fail("mqtts:// needs TLS, which this host does not provide"));
-          return;
-        }
-        const secure: { ca?: string; certificate?: string; key?: string } = {};
-        if (config.tlsCa) secure.ca = config.tlsCa;
-        if (config.tlsCert) secure.certificate = config.tlsCert;
-        if (config.tlsKey) secure.key = config.tlsKey;
-        const counters = this.#state.counters;
-        // Counted with the state the exchange commits: a refused session cost a full handshake.
-        const onHandshake = (handshake: Handshake) => {
-          if (handshake === "resumed") counters.tlsResumed++;
-          if (handshake === "refused") counters.tlsRefused++;
-        };
-        new host.network.TLS({ ...options, host: config.broker.host, secure, onHandshake });
-      } else {
-        new host.network.TCP(options);
-      }
+      this.#socket = socketDriver({
+        writable: (first) => this.#step(first ? (x, now) => x.start(now) : () => {}),
+        readable: (data) => this.#step((x, now) => x.receive(data, now)),
+        error: (error) => this.#step((x) => x.lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`)),
+      });
+      this.#socket.open(open);
     } catch (e) {
       this.#step((x) => x.fail(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`));
     }
@@ -313,13 +290,7 @@ export class Connection {
     onShut?.();
     if (this.#down) return;
     this.#down = true;
-    if (this.#socket) {
-      try {
-        this.#socket.close();
-      } catch {
-        // Already closed by the peer.
-      }
-    }
+    this.#socket?.close();
     this.#host.network.down();
   }
 }

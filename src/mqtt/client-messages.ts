@@ -1,0 +1,40 @@
+// What an application and MQTTClient hand each other besides the options: what write() takes,
+// what onReadable says of a message, and what onControl reports.
+
+import type { ConnackProperties, PublishProperties, QoS, Subscription } from "./packets";
+
+/** What onReadable says of the message it announces. The whole payload comes at once. */
+export interface ReadableOptions {
+  topic: string;
+  QoS: QoS;
+  retain: boolean;
+  dup: boolean;
+  byteLength: number;
+  more: false;
+  properties?: PublishProperties;
+}
+
+export interface ControlMessage {
+  operation: number;
+  /** The packet id the answer is for. */
+  id?: number;
+  /** CONNACK's return code (3.1.1) or any MQTT 5 reason code; 0 is success. */
+  reasonCode?: number;
+  /** SUBACK/UNSUBACK: one per filter. */
+  reasonCodes?: number[];
+  sessionPresent?: boolean;
+  properties?: ConnackProperties;
+}
+
+export interface WriteOptions {
+  operation?: number;
+  topic?: string;
+  QoS?: QoS;
+  retain?: boolean;
+  /** MQTT 5 PUBLISH properties (topicAlias is the client's to assign). */
+  properties?: Omit<PublishProperties, "topicAlias">;
+  /** SUBSCRIBE / UNSUBSCRIBE. */
+  items?: ({ topic: string; QoS?: QoS } & Omit<Subscription, "topic" | "qos">)[];
+  /** DISCONNECT, MQTT 5. */
+  reasonCode?: number;
+}
