@@ -8,7 +8,7 @@ import * as crypto from "node:crypto";
 import { describe, it } from "node:test";
 import { OFFERS_PER_WAKE, UpdateAgent, type UpdateBudget } from "../src/update/agent";
 import type { UpdateHost } from "../src/update/capability";
-import { fromHex } from "../src/update/hex";
+import { fromHex } from "../src/encoding/hex";
 import { parseUpdateKey } from "../src/update/key";
 import { publicLine } from "../tools/update/keys";
 import { offerMessages, signOffer } from "../tools/update/offer";

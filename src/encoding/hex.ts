@@ -6,9 +6,10 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
-/** The bytes of an even-length run of hex digits; undefined for anything else. */
-export function fromHex(s: string): Uint8Array | undefined {
-  if (s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) return undefined;
+/** The bytes of an even-length run of lowercase hex digits (of exactly `length` bytes, when
+ *  given); undefined for anything else. */
+export function fromHex(s: string, length?: number): Uint8Array | undefined {
+  if (s.length % 2 !== 0 || (length !== undefined && s.length !== 2 * length) || !/^[0-9a-f]*$/.test(s)) return undefined;
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;

@@ -5,7 +5,7 @@
 
 import type { Instant } from "../host";
 import type { UpdateHost } from "./capability";
-import { sameBytes, toHex } from "./hex";
+import { sameBytes, toHex } from "../encoding/hex";
 import { chunkLength, DIGEST_BYTES, judgeOffer, type Offer } from "./offer";
 import { decodeRecord, encodeRecord, freshRecord, heldCount, missing, transition, type TransferEvent, type UpdateRecord } from "./transfer";
 

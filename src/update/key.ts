@@ -1,7 +1,7 @@
 // The operator's public key as one line of text (update.pub, config `updateKey`):
 // "ecdsa-p256 " and the uncompressed P-256 point in hex (04‖x‖y, 65 bytes).
 
-import { fromHex } from "./hex";
+import { fromHex } from "../encoding/hex";
 
 export const KEY_PREFIX = "ecdsa-p256 ";
 export const POINT_BYTES = 65;

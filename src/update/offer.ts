@@ -6,7 +6,7 @@
 import { nestedDeeperThan } from "../encoding/json-depth";
 import { utf8Decode, utf8Encode } from "../encoding/utf8";
 import type { UpdateHost } from "./capability";
-import { fromHex } from "./hex";
+import { fromHex } from "../encoding/hex";
 import { compareSemver, isSemver } from "./semver";
 
 export const MAX_IMAGE_BYTES = 4 * 1024 * 1024;
@@ -84,7 +84,7 @@ function readOffer(v: unknown): Offer | string {
   if (typeof id !== "string" || !/^[0-9a-f]{16}$/.test(id)) return "offer id is not 16 hex digits";
   if (typeof version !== "string" || !isSemver(version)) return "version is not semver";
   if (!isInteger(size) || size < 1 || size > MAX_IMAGE_BYTES) return `size is not 1 to ${MAX_IMAGE_BYTES} bytes`;
-  if (typeof sha256 !== "string" || !fromHex(sha256, 32)) return "sha256 is not 64 hex digits";
+  if (typeof sha256 !== "string" || !fromHex(sha256, 32)) return "sha256 is not 64 lowercase hex digits";
   if (!isInteger(chunk) || chunk < MIN_CHUNK_BYTES || chunk > MAX_CHUNK_BYTES) return `chunk is not ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES} bytes`;
   if (typeof board !== "string" || board.length === 0 || board.length > 32) return "board is not a name";
   if (battery !== undefined && (!isInteger(battery) || battery < 0 || battery > 100_000)) return "battery is not millivolts";

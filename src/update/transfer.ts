@@ -2,7 +2,7 @@
 // progress record around it (refusals, the day's bytes, the offer subscription) is what the host
 // keeps across deep sleep and power loss (`UpdateHost.writeProgress`), written after every change.
 
-import { fromHex, toHex } from "./hex";
+import { fromHex, toHex } from "../encoding/hex";
 import { chunkCount, type Offer } from "./offer";
 
 /**

@@ -4,7 +4,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { toHex } from "../../src/update/hex";
+import { toHex } from "../../src/encoding/hex";
 import { KEY_PREFIX } from "../../src/update/key";
 
 export function keygen(dir: string): { key: string; pub: string } {

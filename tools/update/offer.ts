@@ -4,7 +4,7 @@
 
 import * as crypto from "node:crypto";
 import { readImageHeader } from "../../hosts/node/firmware";
-import { toHex } from "../../src/update/hex";
+import { toHex } from "../../src/encoding/hex";
 import { MAX_CHUNK_BYTES, MAX_IMAGE_BYTES, MIN_CHUNK_BYTES, type Offer } from "../../src/update/offer";
 
 export interface OfferOptions {
