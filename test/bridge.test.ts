@@ -19,6 +19,7 @@ import { decodePayload } from "../tools/payload-decoder";
 import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
 import { connectionsOf, frameOf, PacketType, startProxy } from "./support/proxy";
+import { sampledFromLog } from "./support/simulated-node";
 
 const bridgeProgram = path.join(__dirname, "..", "tools", "bridge", "main.js");
 
@@ -212,15 +213,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
       await fleet;
       assert.ok(killedMidStream > 0, "the bridge was killed while the nodes were publishing");
       assert.ok(lines.filter((l) => l.endsWith("done")).length === nodes, lines.filter((l) => /error|fail/.test(l)).join("\n"));
-      const sampled = new Map<string, number[]>();
-      for (const l of lines) {
-        const m = /^\[(node-\d+)\] \S+ woke \([\w-]+\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l);
-        if (!m) continue;
-        for (const [channel, value] of [["sht3x/temperature", m[2]], ["sht3x/humidity", m[3]]] as const) {
-          const key = `${m[1]} ${channel}`;
-          sampled.set(key, [...(sampled.get(key) ?? []), Number(value)]);
-        }
-      }
+      const sampled = sampledFromLog(lines);
       const expected = [...sampled.values()].reduce((n, v) => n + v.length, 0);
       assert.equal(sampled.size, nodes * 2, "every node sampled both channels");
       assert.ok(expected >= nodes * cycles * 2 - nodes * 2, `${expected} readings sampled`);

@@ -20,6 +20,7 @@ import { decodePayload } from "../tools/payload-decoder";
 import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
 import { postgresMissing, startPostgres, type Postgres } from "./support/postgres";
+import { sampledFromLog } from "./support/simulated-node";
 
 const collector = path.join(__dirname, "..", "tools", "collect.js");
 
@@ -163,15 +164,7 @@ describe("npm run collect", { skip: postgresMissing() }, () => {
       assert.ok(killedMidStream > 0, "the collector was killed while the nodes were publishing");
       assert.ok(lines.filter((l) => l.endsWith("done")).length === nodes, lines.filter((l) => /error|fail/.test(l)).join("\n"));
       // What the nodes sampled, from their own logs: node, channel, value, in the order sampled.
-      const sampled = new Map<string, number[]>();
-      for (const l of lines) {
-        const m = /^\[(node-\d+)\] \S+ woke \([\w-]+\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l);
-        if (!m) continue;
-        for (const [channel, value] of [["sht3x/temperature", m[2]], ["sht3x/humidity", m[3]]] as const) {
-          const key = `${m[1]} ${channel}`;
-          sampled.set(key, [...(sampled.get(key) ?? []), Number(value)]);
-        }
-      }
+      const sampled = sampledFromLog(lines);
       const expected = [...sampled.values()].reduce((n, v) => n + v.length, 0);
       // At least a reading per acknowledged publish (a wake that failed to publish sends two later).
       assert.equal(sampled.size, nodes * 2, "every node sampled both channels");

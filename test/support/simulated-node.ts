@@ -35,3 +35,18 @@ export async function runSimulatedNode(url: string, config: Record<string, unkno
   }
   return { received, lines };
 }
+
+/** What the nodes of `npm start` sampled, from their own "woke" lines: "<node> <channel>" → the
+ *  values in the order sampled (the default SHT3x node's two channels). */
+export function sampledFromLog(lines: readonly string[]): Map<string, number[]> {
+  const sampled = new Map<string, number[]>();
+  for (const l of lines) {
+    const m = /^\[(node-\d+)\] \S+ woke \([\w-]+\); sht3x\/temperature=(-?[\d.]+) Cel sht3x\/humidity=([\d.]+) %RH/.exec(l);
+    if (!m) continue;
+    for (const [channel, value] of [["sht3x/temperature", m[2]], ["sht3x/humidity", m[3]]] as const) {
+      const key = `${m[1]} ${channel}`;
+      sampled.set(key, [...(sampled.get(key) ?? []), Number(value)]);
+    }
+  }
+  return sampled;
+}
