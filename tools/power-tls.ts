@@ -8,7 +8,7 @@
 import { project, type Assumptions, type Measured, type Projection, type Schedule } from "../src/power/projection";
 
 /** A figure and where it comes from. */
-interface Figure {
+export interface Figure {
   value: number;
   unit: string;
   source: string;

@@ -26,6 +26,7 @@ import { startEmbeddedBroker } from "./broker";
 import { flags, runCommand, UsageError } from "./command";
 import { esp32Factor, rttMs, tlsCosts, tlsProjections, tlsReport } from "./power-tls";
 import { tagCost, tagCostLine } from "./power-security";
+import { updateCost, updateCostLine } from "./power-update";
 
 /** What the model takes from measurements, and where the figures come from (for the report). */
 export interface Measured extends ModelMeasured {
@@ -279,7 +280,7 @@ async function printProjection(options: PowerOptions): Promise<void> {
     const tls = { costs: tlsCosts, esp32Factor, rttMs, projections: tlsProjections(config, measured.get(config.batchSize)!, options.assumptions) };
     process.stdout.write(`${JSON.stringify({ measured: Object.fromEntries(measured), parameters, assumptions: options.assumptions, ...figures, tls, telemetryTag: tags, payloadEncryption: sealing }, null, 2)}\n`);
   }
-  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n\n${tagCostLine(tags)}\n${tagCostLine(sealing)}\n`);
+  else process.stdout.write(`${report(config, measured, options.assumptions, figures)}\n\n${tagCostLine(tags)}\n${tagCostLine(sealing)}\n${updateCostLine(updateCost(config, measured.get(config.batchSize)!, options.assumptions))}\n`);
 }
 
 if (require.main === module) {

@@ -10,7 +10,7 @@ import { isSemver } from "../../src/update/semver";
 import { brokerFlag, flags, runCommand, UsageError } from "../command";
 import { buildImage } from "./image";
 import { keygen, readSigningKey } from "./keys";
-import { offerMessages } from "./offer";
+import { DEFAULT_CHUNK_BYTES, offerMessages } from "./offer";
 import { publish, statuses } from "./broker";
 import { renderUpdates } from "./status";
 
@@ -40,7 +40,7 @@ function parse(argv: string[]): Options | "help" {
       image: { type: "string" },
       node: { type: "string", multiple: true },
       prefix: { type: "string", default: "torpor" },
-      chunk: { type: "string", default: "2048" },
+      chunk: { type: "string", default: String(DEFAULT_CHUNK_BYTES) },
       battery: { type: "string", default: "0" },
       downgrade: { type: "boolean", default: false },
       help: { type: "boolean" },

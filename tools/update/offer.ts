@@ -7,6 +7,9 @@ import { readImageHeader } from "../../hosts/node/firmware";
 import { toHex } from "../../src/encoding/hex";
 import { MAX_CHUNK_BYTES, MAX_IMAGE_BYTES, MIN_CHUNK_BYTES, type Offer } from "../../src/update/offer";
 
+/** `update offer`'s chunk size unless `--chunk` says otherwise: a few PUBLISHes fill a 16 KB wake. */
+export const DEFAULT_CHUNK_BYTES = 2048;
+
 export interface OfferOptions {
   prefix: string;
   /** Addressees; empty: the whole fleet under the prefix. */
