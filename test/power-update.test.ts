@@ -23,8 +23,9 @@ describe("npm run power: a 1 MB update", () => {
     // (the other 8 wakes of each day idle), then 105 chunks in 14 wakes on the fourth.
     assert.equal(cost.chunk, 2048);
     assert.equal(cost.wakes, 3 * 24 + 14);
+    assert.equal(cost.takingWakes, 3 * 16 + 14);
     assert.equal(cost.days, 86 / 24);
-    assert.match(updateCostLine(cost), /^update of 1 MB: 86 publishing wakes over 3\.6 days/);
+    assert.match(updateCostLine(cost), /^update of 1 MB: chunks in 62 of 86 publishing wakes over 3\.6 days/);
   });
 
   it("costs the radio for the chunks' bytes and round trips and the flash, as days of the node's use", () => {

@@ -33,6 +33,8 @@ export interface UpdateCost {
   chunk: number;
   /** Publishing wakes from the first chunk to the last, those the day's budget left idle included. */
   wakes: number;
+  /** Those of them that took chunks. */
+  takingWakes: number;
   /** Days from the offer to the image staged. */
   days: number;
   /** The charge it takes, mAh, and the same as days of the node's life on its schedule. */
@@ -63,6 +65,7 @@ export function updateCost(config: Config, measured: Measured, a: Assumptions, i
   let wake = 0;
   let day = 0;
   let dayBytes = 0;
+  let takingWakes = 0;
   for (; left > 0; wake++) {
     const today = Math.floor(wake / perDay);
     if (today !== day) [day, dayBytes] = [today, 0];
@@ -70,11 +73,12 @@ export function updateCost(config: Config, measured: Measured, a: Assumptions, i
     const take = Math.min(left, chunksIn(Math.min(config.updateBytesPerWake, config.updateBytesPerDay - dayBytes), config, chunk, a));
     left -= take;
     dayBytes += take * chunk;
+    if (take > 0) takingWakes++;
   }
-  return { imageBytes, chunk, wakes: wake, days: wake / perDay, mAh, batteryDays };
+  return { imageBytes, chunk, wakes: wake, takingWakes, days: wake / perDay, mAh, batteryDays };
 }
 
 export function updateCostLine(cost: UpdateCost): string {
   const mb = (cost.imageBytes / 1e6).toFixed(cost.imageBytes % 1e6 === 0 ? 0 : 1);
-  return `update of ${mb} MB: ${cost.wakes} publishing wakes over ${cost.days.toFixed(1)} days at the update budgets, ${cost.mAh.toFixed(2)} mAh, ${cost.batteryDays.toFixed(2)} days of battery life`;
+  return `update of ${mb} MB: chunks in ${cost.takingWakes} of ${cost.wakes} publishing wakes over ${cost.days.toFixed(1)} days at the update budgets, ${cost.mAh.toFixed(2)} mAh, ${cost.batteryDays.toFixed(2)} days of battery life`;
 }
