@@ -2,7 +2,7 @@
 // driven by playwright-core, against the monitor as its own process and two simulated nodes with
 // three sensors each. A click on a node's row in the fleet view opens its charts, and every chart
 // must show exactly the points its node sampled, at the times the node stamped them; each row has a
-// badge for the node's state. (test/dashboard-fleet.test.ts takes a thousand nodes.)
+// badge for the node's state and the firmware version it runs. (test/dashboard-fleet.test.ts takes a thousand nodes.)
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -99,6 +99,9 @@ describe("the web dashboard", { skip: fs.existsSync(browser) ? undefined : `${br
       const cells = await page.locator('#fleet tbody tr[data-node="node-1"] td').allTextContents();
       assert.match(cells[3]!, /^\d\.\d\d V$/);
       assert.match(cells[4]!, /^\d\d:\d\d:\d\dZ$/);
+      // Its running firmware (the built-in one, package.json's version); no updateKey, no update state.
+      const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+      assert.deepEqual(cells.slice(7, 9), [version, "—"]);
     } finally {
       await context.close();
       child.kill();

@@ -10,6 +10,7 @@ import { encodePayload } from "../src/telemetry/payload";
 import { TelemetryMonitor, type Reading } from "../tools/monitor/events";
 import { FleetState, health, HISTORY, MAX_NODE_CHANNELS, nextExpected } from "../tools/monitor/state";
 import { age, csvHeader, csvLine, renderTable } from "../tools/monitor/table";
+import { snapshot } from "../tools/monitor/dashboard";
 
 const config = parseConfig({ sensors: [{ type: "sht3x", address: 0x44 }, { type: "battery", pin: 34 }] });
 const channels = channelsOf(config.sensors);
@@ -130,14 +131,39 @@ describe("monitor state and table", () => {
       [T0 + 303, "torpor/n2/status", json({ state: "offline" })],
     ]);
     const table = renderTable(fleet, T0 + 310).split("\n");
-    assert.match(table[0]!, /^node +state +seen +battery +next connection +buffered +dropped +sensor errors +missed +dups +last values$/);
+    assert.match(table[0]!, /^node +state +seen +battery +next connection +buffered +dropped +sensor errors +missed +dups +version +update +last values$/);
     const cells = table[1]!.split(/ {2,}/);
     // Two wakes missed between T0 + 120 and T0 + 300; the re-sent batch's 8 records dropped.
     // Its next connection: its newest reading (T0 + 300) and its telemetry's cadence (180 s).
-    assert.deepEqual(cells.slice(0, 10), ["n1", "asleep", "8s ago", "3.29 V", "16:08:00Z", "2", "7", "1 (1 seen)", "2", "8"]);
+    // A status with no version: a host that does not say (no update capability).
+    assert.deepEqual(cells.slice(0, 12), ["n1", "asleep", "8s ago", "3.29 V", "16:08:00Z", "2", "7", "1 (1 seen)", "2", "8", "—", "—"]);
     // Ages on the node's clock: its newest reading came 1 s after its sample time, 9 s before now.
-    assert.equal(cells.slice(10).join("  "), "sht3x/temperature=21.7 Cel (9s)  sht3x/humidity=40.3 %RH (9s)  battery/voltage=3.29 V (9s)");
+    assert.equal(cells.slice(12).join("  "), "sht3x/temperature=21.7 Cel (9s)  sht3x/humidity=40.3 %RH (9s)  battery/voltage=3.29 V (9s)");
     assert.match(table[2]!, /^n2 +offline +— +— +— /, "only its Will heard: the node itself never seen");
+  });
+
+  it("shows each node's running version and its update's state and progress, kept across its Will", () => {
+    const update = { state: "fetching", refused: 1, version: "0.3.0", id: "0123456789abcdef", held: 5, of: 137, last: "offer 1: bad signature" };
+    const { fleet } = replay([
+      [T0 + 10, "torpor/n1/status", status(T0 + 60, { version: "0.2.0", update })],
+      [T0 + 11, "torpor/n2/status", status(T0 + 60, { version: "0.3.0", update: { state: "idle", refused: 0 } })],
+      [T0 + 12, "torpor/n3/status", status(T0 + 60, { version: "0.2.0", update: { state: "staged", refused: 0, version: "0.3.0", id: "0123456789abcdef" } })],
+      [T0 + 13, "torpor/n3/status", json({ state: "offline" })],
+    ]);
+    const table = renderTable(fleet, T0 + 20).split("\n");
+    const column = (name: string) => table[0]!.split(/ {2,}/).indexOf(name);
+    const cell = (row: number, name: string) => table[row]!.split(/ {2,}/)[column(name)];
+    assert.equal(cell(1, "version"), "0.2.0");
+    assert.equal(cell(1, "update"), "fetching → 0.3.0 5/137, 1 refused");
+    assert.equal(cell(2, "version"), "0.3.0");
+    assert.equal(cell(2, "update"), "idle");
+    assert.equal(cell(3, "update"), "staged → 0.3.0", "what the last status said, the Will says nothing of it");
+    const rows = (snapshot(fleet, T0 + 20) as { nodes: { node: string; version: string | null; update: string | null }[] }).nodes;
+    assert.deepEqual(rows.map(({ node, version, update }) => ({ node, version, update })), [
+      { node: "n1", version: "0.2.0", update: "fetching → 0.3.0 5/137, 1 refused" },
+      { node: "n2", version: "0.3.0", update: "idle" },
+      { node: "n3", version: "0.2.0", update: "staged → 0.3.0" },
+    ]);
   });
 
   it("keeps the history in the node's own time order, a late batch filling in its stretch", () => {

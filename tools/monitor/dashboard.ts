@@ -47,6 +47,8 @@ export function snapshot(fleet: FleetState, nowS: number): unknown {
           battery: battery(node) ?? null,
           missed: node.missed,
           errors: errorCount(node),
+          version: node.firmware?.version ?? null,
+          update: node.firmware?.update ?? null,
           spark: [...node.channels.entries()].map(([name, c]) => ({ name, unit: c.unit ?? "", values: c.values.slice(-SPARK_POINTS) })),
         };
       }),

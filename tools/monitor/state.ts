@@ -6,6 +6,7 @@
 // a simulated node's runs many times faster than the monitor's. Time is passed in, never read: the
 // table, the dashboard and the tests share it.
 
+import { firmwareOf } from "../update/status";
 import type { MonitorEvent } from "./events";
 
 export type NodeHealth = "awake" | "asleep" | "online" | "overdue" | "offline" | "unknown";
@@ -40,6 +41,15 @@ export interface NodeState {
   errors: number;
   /** Sensor faults the batches carried, by sensor id. */
   faults: Map<string, number>;
+  /** The running version and the update's state and progress, from the last status that said
+   *  (a Will does not, nor a status cut to its essentials for a tight broker: `update` "—"). */
+  firmware: Firmware | undefined;
+}
+
+export interface Firmware {
+  version: string;
+  /** State, target version, chunks held of all, and offers refused: "fetching → 0.3.0 5/137". */
+  update: string;
 }
 
 /** Points kept per channel: a day of one-minute samples. */
@@ -99,6 +109,7 @@ export class FleetState {
           if (typeof event.status.at === "number") connected(node, event.status.at, nowS, false);
         }
         node.status = event.status;
+        node.firmware = firmware(event.status) ?? node.firmware;
         break;
     }
   }
@@ -112,7 +123,7 @@ export class FleetState {
   #node(name: string): NodeState {
     let node = this.nodes.get(name);
     if (!node) {
-      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, telemetryAt: undefined, connection: undefined, clockPoints: [], willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map() };
+      node = { node: name, channels: new Map(), status: undefined, statusAt: undefined, telemetryAt: undefined, connection: undefined, clockPoints: [], willAt: undefined, missed: 0, duplicates: 0, errors: 0, faults: new Map(), firmware: undefined };
       this.nodes.set(name, node);
     }
     return node;
@@ -122,6 +133,11 @@ export class FleetState {
     const name = topic.split("/").at(-2);
     if (name) this.#node(name).errors++;
   }
+}
+
+function firmware(status: Record<string, unknown>): Firmware | undefined {
+  const f = firmwareOf(status);
+  return f && { version: f.version, update: f.refused > 0 ? `${f.update}, ${f.refused} refused` : f.update };
 }
 
 /**

@@ -15,7 +15,7 @@ export function age(seconds: number): string {
 
 const clock = (s: number) => new Date(s * 1000).toISOString().slice(11, 19) + "Z";
 
-const columns = ["node", "state", "seen", "battery", "next connection", "buffered", "dropped", "sensor errors", "missed", "dups", "last values"] as const;
+const columns = ["node", "state", "seen", "battery", "next connection", "buffered", "dropped", "sensor errors", "missed", "dups", "version", "update", "last values"] as const;
 
 /** The table at `nowS`, nodes in name order, as text lines. */
 export function renderTable(fleet: FleetState, nowS: number): string {
@@ -45,6 +45,8 @@ export function renderTable(fleet: FleetState, nowS: number): string {
         counted === undefined && faults === 0 ? "—" : `${counted ?? "—"}${faults ? ` (${faults} seen)` : ""}`,
         String(node.missed),
         String(node.duplicates),
+        node.firmware?.version ?? "—",
+        node.firmware?.update ?? "—",
         values.join("  ") + (node.errors ? `  ! ${node.errors} unreadable` : ""),
       ];
     });

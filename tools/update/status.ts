@@ -1,4 +1,5 @@
-// Each node's running version and update progress, from the retained statuses on the broker.
+// Each node's running version and update progress, from the retained statuses on the broker
+// (`update status`) or the statuses the monitor hears.
 
 import { decodeStatus } from "../payload-decoder";
 
@@ -19,13 +20,20 @@ export function nodeUpdate(node: string, payload: Uint8Array): NodeUpdate | unde
   } catch {
     return undefined;
   }
+  const firmware = firmwareOf(status);
+  return firmware && { node, ...firmware };
+}
+
+/** What a decoded status says of the node's firmware (also the monitor's version and update
+ *  columns); undefined for a status that says nothing of versions. */
+export function firmwareOf(status: Record<string, unknown>): Omit<NodeUpdate, "node"> | undefined {
   if (typeof status.version !== "string") return undefined;
   const u = (typeof status.update === "object" && status.update !== null ? status.update : {}) as Record<string, unknown>;
   const state = typeof u.state === "string" ? u.state : "—";
   const progress = typeof u.held === "number" && typeof u.of === "number" ? ` ${u.held}/${u.of}` : "";
   const target = typeof u.version === "string" ? ` → ${u.version}` : "";
   const last = [typeof u.rolledBack === "string" ? `rolled back from ${u.rolledBack}` : "", typeof u.last === "string" ? u.last : ""].filter(Boolean).join("; ");
-  return { node, version: status.version, update: `${state}${target}${progress}`, refused: typeof u.refused === "number" ? u.refused : 0, last };
+  return { version: status.version, update: `${state}${target}${progress}`, refused: typeof u.refused === "number" ? u.refused : 0, last };
 }
 
 export function renderUpdates(rows: NodeUpdate[]): string {

@@ -1,6 +1,7 @@
 // The dashboard page: polls /state once a second and keeps the fleet view, one row per node (state,
-// last seen, battery, next connection, missed wakes, errors, a sparkline per channel), sorted by a
-// column (the troubled nodes first by default) and filtered by name or state. A click on a row
+// last seen, battery, next connection, missed wakes, errors, firmware version and update, a
+// sparkline per channel), sorted by a column (the troubled nodes first by default) and filtered by
+// name or state. A click on a row
 // opens that node's charts: one uPlot chart per channel from /node, on the times the node stamped
 // its readings with. Each poll touches only what changed, and redraws only the sparklines in view,
 // so a thousand rows stay cheap (bench/dashboard.ts). Plain browser JavaScript, no build.
@@ -67,7 +68,7 @@ const observer = new IntersectionObserver((entries) => {
 }, { rootMargin: "300px" });
 
 function drawSparks(r) {
-  const channels = r.cells[7];
+  const channels = r.cells.at(-1);
   r.node.spark.forEach((channel, i) => {
     const values = channel.values;
     const signature = `${values.length} ${values[0]} ${values[values.length - 1]}`;
@@ -90,7 +91,7 @@ function drawSparks(r) {
 function row(node) {
   let r = rows.get(node.node);
   if (!r) {
-    const cells = ["node", "state", "seen", "battery", "next", "missed", "errors", "channels"].map((k) => el("td", { class: ["battery", "missed", "errors"].includes(k) ? "num" : "" }));
+    const cells = ["node", "state", "seen", "battery", "next", "missed", "errors", "version", "update", "channels"].map((k) => el("td", { class: ["battery", "missed", "errors"].includes(k) ? "num" : "" }));
     cells[1].append(el("span", { class: "badge" }));
     const tr = el("tr", { "data-node": node.node }, ...cells);
     tr.addEventListener("click", () => openNode(node.node));
@@ -99,7 +100,7 @@ function row(node) {
     observer.observe(tr);
   }
   r.node = node;
-  const [name, state, seen, battery, next, missed, errors] = r.cells;
+  const [name, state, seen, battery, next, missed, errors, version, update] = r.cells;
   set(name, node.node);
   const badge = state.firstChild;
   set(badge, node.health);
@@ -109,6 +110,8 @@ function row(node) {
   set(next, node.next === null ? "—" : time(node.next));
   set(missed, String(node.missed));
   set(errors, String(node.errors));
+  set(version, node.version ?? "—");
+  set(update, node.update ?? "—");
   missed.classList.toggle("bad", node.missed > 0);
   errors.classList.toggle("bad", node.errors > 0);
   if (visible.has(r)) drawSparks(r);
