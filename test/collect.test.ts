@@ -1,5 +1,5 @@
 // `npm run collect` stores every reading exactly once: against a real PostgreSQL, a message stored
-// twice adds nothing, and a collector killed with SIGKILL in the middle of a fleet's traffic and
+// twice adds nothing, a node's firmware and update changes are a row each, and a collector killed with SIGKILL in the middle of a fleet's traffic and
 // started again ends with exactly the readings the nodes sampled — what an independent subscriber
 // received and what the nodes logged — no more, no fewer.
 
@@ -114,6 +114,46 @@ describe("npm run collect", { skip: postgresMissing() }, () => {
       assert.equal((await once.query("SELECT count(*)::int AS n FROM readings")).rows[0].n, 7);
       assert.equal(rowsOf("torpor", "other/n1/telemetry", junk), undefined, "not torpor's topic");
       await once.end();
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("stores a row for each change of a node's firmware or update, none for a status that repeats it", async () => {
+    const db = new Client({ connectionString: pg.url });
+    await db.connect();
+    try {
+      await db.query("CREATE DATABASE updates");
+      const updates = new Client({ connectionString: pg.url.replace(/\/postgres$/, "/updates") });
+      await updates.connect();
+      await updates.query(schema);
+      const take = async (node: string, at: number, status: Record<string, unknown>) => {
+        const payload = new TextEncoder().encode(JSON.stringify({ state: "asleep", at, ...status }));
+        await store(updates, `torpor/${node}/status`, payload, rowsOf("torpor", `torpor/${node}/status`, payload)!);
+      };
+      const fetching = (held: number) => ({ version: "0.1.0", update: { state: "fetching", refused: 0, version: "0.2.0", id: "0123456789abcdef", held, of: 10 } });
+      await take("n1", 100, { version: "0.1.0", update: { state: "idle", refused: 0 } });
+      await take("n1", 160, { version: "0.1.0", update: { state: "idle", refused: 0 } }); // a heartbeat: no event
+      await take("n2", 100, { version: "0.1.0" }); // a node that takes no updates
+      await take("n2", 100, { state: "asleep" }); // a status that says nothing of versions
+      await take("n1", 220, fetching(3));
+      await take("n1", 220, fetching(3)); // the same retained status again
+      await take("n1", 280, fetching(10));
+      await take("n1", 340, { version: "0.1.0", update: { state: "idle", refused: 1, last: "image 0123456789abcdef: SHA-256 is not the offer's" } });
+      await take("n1", 400, { version: "0.2.0", update: { state: "idle", refused: 1, last: "image 0123456789abcdef: SHA-256 is not the offer's" } });
+      const rows = await updates.query("SELECT node, extract(epoch FROM at)::float8 AS at, version, state, target, held, chunks, refused, last, rolled_back FROM updates ORDER BY id");
+      const row = (node: string, at: number, version: string, state: string | null, rest: Partial<Record<"target" | "last", string>> & { held?: number; chunks?: number; refused?: number } = {}) =>
+        ({ node, at, version, state, target: rest.target ?? null, held: rest.held ?? null, chunks: rest.chunks ?? null, refused: rest.refused ?? 0, last: rest.last ?? null, rolled_back: null });
+      const refusal = "image 0123456789abcdef: SHA-256 is not the offer's";
+      assert.deepEqual(rows.rows, [
+        row("n1", 100, "0.1.0", "idle"),
+        row("n2", 100, "0.1.0", null),
+        row("n1", 220, "0.1.0", "fetching", { target: "0.2.0", held: 3, chunks: 10 }),
+        row("n1", 280, "0.1.0", "fetching", { target: "0.2.0", held: 10, chunks: 10 }),
+        row("n1", 340, "0.1.0", "idle", { refused: 1, last: refusal }),
+        row("n1", 400, "0.2.0", "idle", { refused: 1, last: refusal }),
+      ]);
+      await updates.end();
     } finally {
       await db.end();
     }

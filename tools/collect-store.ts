@@ -1,12 +1,13 @@
 // What the collector writes to PostgreSQL, and how: every reading once, keyed by node, channel and
-// sample time; the faults the batches carry and the statuses in their own tables; a payload no
-// decoder reads kept as it came. One message's rows go in one transaction, so a message is either
+// sample time; the faults the batches carry and the statuses in their own tables, and a row for
+// each change of a node's firmware or update (`updates`); a payload no decoder reads kept as it came. One message's rows go in one transaction, so a message is either
 // all stored or not at all, and storing it again (QoS 1 redelivers what was not acknowledged)
 // changes nothing.
 
 import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
 import { decodePayload, decodeStatus, type PayloadFormatName } from "./payload-decoder";
+import { readFirmware, type FirmwareStatus } from "./update/status";
 import type { TelemetryVerifier } from "./telemetry-verifier";
 
 export const schema = `
@@ -32,6 +33,21 @@ CREATE TABLE IF NOT EXISTS statuses (
   status jsonb NOT NULL,
   PRIMARY KEY (node, digest)
 );
+CREATE TABLE IF NOT EXISTS updates (
+  id bigserial PRIMARY KEY,
+  node text NOT NULL,
+  received timestamptz NOT NULL DEFAULT now(),
+  at timestamptz,
+  version text NOT NULL,
+  state text,
+  target text,
+  held integer,
+  chunks integer,
+  refused integer NOT NULL,
+  last text,
+  rolled_back text
+);
+CREATE INDEX IF NOT EXISTS updates_node ON updates (node, id);
 CREATE TABLE IF NOT EXISTS rejected (
   topic text NOT NULL,
   digest text NOT NULL,
@@ -46,6 +62,8 @@ export interface Rows {
   readings: { channel: string; t: number; value: number; unit: string | null }[];
   faults: { sensor: string; t: number; fault: string }[];
   status?: unknown;
+  /** The status's firmware fields, and its `at` (the node's clock, Unix s). */
+  firmware?: FirmwareStatus & { at: number | undefined };
   rejected?: string;
 }
 
@@ -59,7 +77,10 @@ export function rowsOf(prefix: string, topic: string, payload: Uint8Array, conte
   const rows: Rows = { node, readings: [], faults: [] };
   try {
     if (kind === "status") {
-      rows.status = decodeStatus(payload);
+      const status = decodeStatus(payload);
+      rows.status = status;
+      const firmware = readFirmware(status);
+      if (firmware) rows.firmware = { ...firmware, at: typeof status.at === "number" && Number.isFinite(status.at) ? status.at : undefined };
       return rows;
     }
     const baseName = `urn:dev:torpor:${node}:`;
@@ -104,6 +125,20 @@ export async function store(db: ClientBase, topic: string, payload: Uint8Array, 
     // A retained status comes again at every (re)subscription: the same bytes are stored once.
     if (rows.status !== undefined) {
       await db.query("INSERT INTO statuses (node, digest, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [rows.node, digest(payload), JSON.stringify(rows.status)]);
+    }
+    // An update event: the firmware or the update's state, target, progress or refusals changed
+    // since the node's last row. A status that repeats them (a heartbeat, a retained copy) adds none.
+    if (rows.firmware !== undefined) {
+      const f = rows.firmware;
+      await db.query(
+        `INSERT INTO updates (node, at, version, state, target, held, chunks, refused, last, rolled_back)
+         SELECT $1::text, to_timestamp($2::float8), $3::text, $4::text, $5::text, $6::integer, $7::integer, $8::integer, $9::text, $10::text
+         WHERE NOT EXISTS (
+           SELECT 1 FROM (SELECT * FROM updates WHERE node = $1 ORDER BY id DESC LIMIT 1) l
+           WHERE (l.version, l.state, l.target, l.held, l.chunks, l.refused, l.last, l.rolled_back)
+             IS NOT DISTINCT FROM ($3::text, $4::text, $5::text, $6::integer, $7::integer, $8::integer, $9::text, $10::text))`,
+        [rows.node, f.at ?? null, f.version, f.state ?? null, f.target ?? null, f.held ?? null, f.of ?? null, f.refused, f.last ?? null, f.rolledBack ?? null],
+      );
     }
     if (rows.rejected !== undefined) {
       await db.query("INSERT INTO rejected (topic, digest, error, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", [topic, digest(payload), rows.rejected, Buffer.from(payload)]);
