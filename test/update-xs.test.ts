@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { it, type TestContext } from "node:test";
+import { toHex } from "../src/update/hex";
 import { parseUpdateKey } from "../src/update/key";
 import { publicLine } from "../tools/update/keys";
 import { offerMessages } from "../tools/update/offer";
@@ -64,7 +65,7 @@ it("the update agent runs the same transcript on Node and on XS", async (t: Test
   const onNode = runUpdateScenario(s, nodeUpdateCrypto);
   // The transcript is worth comparing: the run refuses, pauses, cuts, resumes and stages.
   assert.equal(onNode.staged, "1.1.0");
-  assert.equal(onNode.staging, nodeUpdateCrypto.sha256(new Uint8Array(0)).reduce((h, b) => h + b.toString(16).padStart(2, "0"), ""), "the corrupted offer's staging is discarded");
+  assert.equal(onNode.staging, toHex(nodeUpdateCrypto.sha256(new Uint8Array(0))), "the corrupted offer's staging is discarded");
   assert.ok(onNode.events.flat().some((e) => /bad signature/.test(e)));
   assert.ok(onNode.events.flat().some((e) => /for board esp32/.test(e)));
   assert.ok(onNode.events.flat().some((e) => /corrupted/.test(e)));
