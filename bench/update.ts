@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fromHex } from "../src/update/hex";
+import { fromHex } from "../src/encoding/hex";
 import { parseUpdateKey } from "../src/update/key";
 import { startEmbeddedBroker } from "../tools/broker";
 import { publish } from "../tools/update/broker";

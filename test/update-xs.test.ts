@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { it, type TestContext } from "node:test";
-import { toHex } from "../src/update/hex";
+import { toHex } from "../src/encoding/hex";
 import { parseUpdateKey } from "../src/update/key";
 import { publicLine } from "../tools/update/keys";
 import { offerMessages } from "../tools/update/offer";
