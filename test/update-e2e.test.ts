@@ -3,7 +3,7 @@
 // `wakeOnce` in-process, or a process of its own killed by SIGKILL at a random moment), the broker
 // restarted (persistence on) in the middle: every node ends up running 0.2.0, kept (its first
 // publishing wake proved it), its status says so, and every reading sampled meanwhile reaches a
-// subscriber outside torpor. And 200 nodes in one process (hosts/node/fleet), the broker restarted
+// subscriber outside torpor. And 1,000 nodes in one process (hosts/node/fleet), the broker restarted
 // mid-transfer: all on 0.2.0, every acknowledged reading counted once by an outside subscriber.
 
 import assert from "node:assert/strict";
@@ -23,7 +23,7 @@ import { startProxy, type Proxy } from "./support/proxy";
 
 const NODES = 20;
 /** The fleet in one process (hosts/node/fleet): nodes, and publishing wakes each. */
-const FLEET = 200;
+const FLEET = 1000;
 const FLEET_CYCLES = 10;
 /** Rounds of wakes at most: the image at 64 KB a wake takes five publishing wakes. */
 const MAX_ROUNDS = 16;
