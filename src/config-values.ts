@@ -43,7 +43,7 @@ export function standardPrototype(value: object): boolean {
   return base !== null && Object.getPrototypeOf(base) === null && Object.keys(proto).length === 0;
 }
 
-/** A string key: any string, as long as it is well-formed UTF-16 (no lone surrogate), which every
+/** A string key: every string, as long as it is well-formed UTF-16 (no lone surrogate), which every
  *  consumer (UTF-8 for MQTT, C strings on a device) needs. */
 export function text(key: string, value: unknown): string {
   if (typeof value !== "string") throw new ConfigError(key, `expected a string, got ${secrets.has(key) ? kind(value) : describe(value)}`);

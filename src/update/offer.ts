@@ -27,7 +27,7 @@ export interface Offer {
   sha256: string;
   chunk: number;
   board: string;
-  /** Lowest battery reading (mV) at which chunks are taken; 0: any. */
+  /** Lowest battery reading (mV) at which chunks are taken; 0: no minimum. */
   battery: number;
   /** Addressees; undefined: every node under the prefix. */
   nodes?: string[];

@@ -2,7 +2,7 @@
 // queued while the node slept has arrived. It crosses the air twice at every publishing wake, so it
 // is as short as it can be: the byte 0xff, which no UTF-8 text (and so no command) holds, then the
 // wake's id, "<base 36>.<base 36>" in ASCII. Only that exact form is a marker: other bytes after
-// 0xff are junk, answered as any malformed command is. Markers of earlier firmware, {"sync":…} and {"cmd":"sync","marker":…}, can
+// 0xff are junk, answered as every malformed command is. Markers of earlier firmware, {"sync":…} and {"cmd":"sync","marker":…}, can
 // still be queued in a session and count too.
 
 const TAG = 0xff;
