@@ -8,9 +8,9 @@
 // unacknowledged messages again (DUP, or PUBREL for QoS 2 messages the broker already holds), the
 // new batches and a sync marker, before CONNACK (MQTT §3.1.4 allows it). What each answer means for
 // the readings is the batches' business (`Batches`), what it teaches of the broker the limits'
-// (`BrokerLimits`), the commands and the marker the downlink's (`Downlink`). When the marker is back
-// and every batch answered, the exchange has settled; closing publishes the status (`statusDocument`)
-// and DISCONNECTs.
+// (`BrokerLimits`), the commands and the marker the downlink's (`Downlink`), whether its own
+// messages fit `OwnMessages`'. When the marker is back and every batch answered, the exchange has
+// settled; closing publishes the status (`statusDocument`) and DISCONNECTs.
 //
 // Every change is committed before the bytes it decides go out, and the answers of one read are
 // booked as one step and committed once: a power cut after any commit leaves a state the node could
@@ -24,9 +24,9 @@ import { PublisherSession, type OutgoingPublish } from "../mqtt/session";
 import { Batches } from "./batches";
 import { Downlink, MAXIMUM_PACKET_SIZE } from "./downlink";
 import { HomeAssistant } from "./home-assistant";
+import { OwnMessages } from "./own-messages";
 import { BrokerLimits } from "./limits";
 import { newOutcome, type ExchangeOptions, type ExchangeOutcome, type FailureCause, type Phase } from "./contract";
-import { statusMessage } from "./status";
 import { connectPacket } from "./connect-packet";
 import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
@@ -48,6 +48,7 @@ export class Exchange {
   readonly #batches: Batches;
   readonly #downlink: Downlink;
   readonly #homeAssistant: HomeAssistant;
+  readonly #own: OwnMessages;
   /** Firmware updates, after the telemetry (docs/updates.md); undefined: this node takes none. */
   readonly #update: UpdateAgent | undefined;
   #now: Instant = { ticks: 0, wall: 0 };
@@ -69,7 +70,8 @@ export class Exchange {
     this.#limits = new BrokerLimits(state.link, config, version);
     const common = { session: this.#session, limits: this.#limits, state, config, version, log: options.log, outcome: () => this.#outcome };
     this.#batches = new Batches({ ...common, channels: options.channels, node: options.node, topic: this.#topics.telemetry, crypto: options.crypto, nonces: options.nonces });
-    const send = (message: OutgoingPublish, what: string) => this.#sendOwn(message, what);
+    this.#own = new OwnMessages({ session: this.#session, limits: this.#limits, state, log: options.log });
+    const send = (message: OutgoingPublish, what: string) => this.#own.send(message, what);
     this.#downlink = new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send });
     this.#update = updateAgent(options, this.#session);
     this.#homeAssistant = new HomeAssistant({ config, channels: options.channels, node: options.node, link: state.link, topics: this.#topics, send });
@@ -328,24 +330,6 @@ export class Exchange {
     this.#o.commit();
   }
 
-  /** Publishes a QoS 0 packet of the node's own (marker, status, Home Assistant) if the broker's
-   *  packet limit allows; left out and counted if not. */
-  #sendOwn(message: OutgoingPublish, what: string): boolean {
-    const length = this.#session.publishLength(message);
-    if (!this.#limits.fits(length)) {
-      this.#skip(what);
-      return false;
-    }
-    this.#session.publish(message);
-    this.#limits.sent(length, 0);
-    return true;
-  }
-
-  #skip(what: string): void {
-    this.#o.state.counters.skipped++;
-    this.#o.log(`${what} left out: larger than the broker's packet limit of ${this.#limits.packetLimit} bytes`);
-  }
-
   /**
    * The events of one read are booked as one step and committed once: a power cut between two of
    * them must not find an acknowledgement taken out of the table but not yet counted, or a refusal
@@ -469,10 +453,6 @@ export class Exchange {
   #publishStatus(): void {
     const { config, state, hostName, networkCounters } = this.#o;
     const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...updateFacts(this.#o.update, this.#update), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
-    const message = statusMessage(facts, this.#sessionPresent, this.#topics.status, this.#limits, (m) => this.#session.publishLength(m));
-    if (message === undefined) return;
-    if (!message) return this.#skip("status");
-    this.#sendOwn(message, "status");
-    this.#o.commit();
+    if (this.#own.status(facts, this.#sessionPresent, this.#topics.status)) this.#o.commit();
   }
 }
