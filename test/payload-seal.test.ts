@@ -3,10 +3,8 @@
 // it sampled, in every format, on a real mosquitto; a subscriber without the key sees no reading.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as readline from "node:readline";
 import { connectAsync } from "mqtt";
 import { after, before, describe, it } from "node:test";
 import { nodeCrypto } from "../hosts/node/host";
@@ -21,6 +19,7 @@ import { decodePayload } from "../tools/payload-decoder";
 import { TelemetryVerifier } from "../tools/telemetry-verifier";
 import { dedupe, Subscriber, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { watchJson } from "./support/monitor-json";
 import { storeHost } from "./support/store-host";
 
 const FLEET = "one secret for the whole fleet, kept by the collector";
@@ -127,33 +126,22 @@ describe("encrypted telemetry on mosquitto", { skip: mosquittoMissing() }, () =>
     const node = new TestNode(name, { broker: broker.url, payloadKey: key, batchSize: 1 });
     const keyFile = path.join(node.dir, "payload.key");
     fs.writeFileSync(keyFile, `${key}\n`);
-    const monitor = spawn(process.execPath, [path.join(__dirname, "..", "tools", "monitor", "main.js"), "--broker", broker.url, "--payload-key", keyFile, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = new Promise((resolve) => monitor.once("exit", resolve));
-    const events: { kind: string; message?: string; reading?: { name: string; value?: number } }[] = [];
-    readline.createInterface({ input: monitor.stdout! }).on("line", (line) => events.push(JSON.parse(line) as (typeof events)[number]));
+    const monitor = await watchJson(broker.url, ["--payload-key", keyFile]);
+    const { events } = monitor;
     const forger = await connectAsync(broker.url);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the monitor never subscribed")), 10_000);
-        monitor.stderr!.on("data", (d: Buffer) => d.toString().includes("watching") && (clearTimeout(timer), resolve()));
-      });
       assert.equal((await node.wake()).error, undefined, node.log());
       const forged = sealPayload(nodeCrypto, "a key nobody provisioned 12345", topic, { epoch: 1, counter: 0 }, new TextEncoder().encode(`[{"bn":"urn:dev:torpor:${name}:sht3x/temperature","bt":1764000000,"u":"Cel","v":99}]`));
       await forger.publishAsync(topic, Buffer.from(forged), { qos: 1 });
       assert.equal((await node.wake()).error, undefined, node.log());
-      const until = Date.now() + 10_000;
-      while (events.filter((e) => e.kind === "reading").length < 4 || !events.some((e) => e.kind === "error")) {
-        if (Date.now() > until) throw new Error(`events: ${JSON.stringify(events)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await monitor.until((seen) => seen.filter((e) => e.kind === "reading").length >= 4 && seen.some((e) => e.kind === "error"));
       const errors = events.filter((e) => e.kind === "error");
       assert.equal(errors.length, 1);
       assert.match(errors[0]!.message!, /^encryption: does not open/);
       const values = events.filter((e) => e.kind === "reading").map((e) => e.reading!.value);
       assert.deepEqual(values, node.sampled().flatMap((s) => [s.temperature, s.humidity]));
     } finally {
-      monitor.kill();
-      await exited;
+      await monitor.stop();
       await forger.endAsync();
       node.remove();
     }

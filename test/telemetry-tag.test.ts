@@ -7,8 +7,6 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { spawn } from "node:child_process";
-import * as readline from "node:readline";
 import { connectAsync } from "mqtt";
 import { Client } from "pg";
 import { nodeCrypto } from "../hosts/node/host";
@@ -24,6 +22,7 @@ import { decodePayload, payloadFormatOf } from "../tools/payload-decoder";
 import { TelemetryVerifier } from "../tools/telemetry-verifier";
 import { Subscriber, TestNode } from "./support/e2e-node";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { watchJson } from "./support/monitor-json";
 import { postgresMissing, startPostgres, type Postgres } from "./support/postgres";
 
 const FLEET = "one secret for the whole fleet, kept by the collector";
@@ -85,32 +84,21 @@ describe("tagged telemetry from a node (mosquitto, PostgreSQL)", { skip: mosquit
     const node = new TestNode(name, { broker: broker.url, telemetryKey: key, batchSize: 1 });
     const keyFile = path.join(node.dir, "telemetry.key");
     fs.writeFileSync(keyFile, `${key}\n`);
-    const monitor = spawn(process.execPath, [path.join(__dirname, "..", "tools", "monitor", "main.js"), "--broker", broker.url, "--telemetry-key", keyFile, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = new Promise((resolve) => monitor.once("exit", resolve));
-    const events: { kind: string; message?: string; reading?: { name: string } }[] = [];
-    readline.createInterface({ input: monitor.stdout! }).on("line", (line) => events.push(JSON.parse(line) as (typeof events)[number]));
+    const monitor = await watchJson(broker.url, ["--telemetry-key", keyFile]);
+    const { events } = monitor;
     const forger = await connectAsync(broker.url);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the monitor never subscribed")), 10_000);
-        monitor.stderr!.on("data", (d: Buffer) => d.toString().includes("watching") && (clearTimeout(timer), resolve()));
-      });
       assert.equal((await node.wake()).error, undefined, node.log());
       const forged = sealTelemetry(nodeCrypto, "a key nobody provisioned 12345", "senml-json", topic, { epoch: 1, first: 7, kind: 0 }, new TextEncoder().encode(`[{"bn":"urn:dev:torpor:${name}:sht3x/temperature","bt":1764000000,"u":"Cel","v":99}]`));
       await forger.publishAsync(topic, Buffer.from(forged), { qos: 1 });
       assert.equal((await node.wake()).error, undefined, node.log());
-      const until = Date.now() + 10_000;
-      while (events.filter((e) => e.kind === "reading").length < 4 || !events.some((e) => e.kind === "error")) {
-        if (Date.now() > until) throw new Error(`events: ${JSON.stringify(events)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await monitor.until((seen) => seen.filter((e) => e.kind === "reading").length >= 4 && seen.some((e) => e.kind === "error"));
       const errors = events.filter((e) => e.kind === "error");
       assert.equal(errors.length, 1);
       assert.match(errors[0]!.message!, /^telemetry tag: wrong tag/);
       assert.ok(events.filter((e) => e.kind === "reading").every((e) => !e.reading!.name.endsWith("torpor:auth")), "the tag record is no reading");
     } finally {
-      monitor.kill();
-      await exited;
+      await monitor.stop();
       await forger.endAsync();
       node.remove();
     }
