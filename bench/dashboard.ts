@@ -20,14 +20,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium } from "playwright-core";
+import { CHROMIUM as browser, headless } from "../test/support/headless";
 import { snapshot } from "../tools/monitor/dashboard";
 import { watchFleet } from "../test/support/fleet-dashboard";
 
 const NODES = 1000;
 const RUNS = 21;
 const TARGET_MS = 100;
-const browser = "/usr/bin/chromium";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -46,12 +45,7 @@ async function main(): Promise<void> {
       bytes = JSON.stringify(snapshot(watched.fleet, now)).length;
       snapshotMs.push(performance.now() - t0);
     }
-    context = await chromium.launchPersistentContext(path.join(dir, "profile"), {
-      executablePath: browser,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1340, height: 900 },
-    });
+    context = await headless(dir);
     const page = await context.newPage();
     await page.goto(watched.dashboard.url);
     await page.waitForFunction(`document.querySelectorAll("#fleet tbody tr").length === ${NODES}`, undefined, { timeout: 60_000 });

@@ -10,10 +10,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { chromium } from "playwright-core";
+import { CHROMIUM as browser, headless } from "./support/headless";
 import { watchFleet } from "./support/fleet-dashboard";
 
-const browser = "/usr/bin/chromium";
 const NODES = 1000;
 
 describe("the dashboard's fleet view", { skip: fs.existsSync(browser) ? undefined : `${browser} is not installed (apt-get install chromium; .ci/run does this)` }, () => {
@@ -24,12 +23,7 @@ describe("the dashboard's fleet view", { skip: fs.existsSync(browser) ? undefine
     try {
       await watched.publish("torpor/node-17/status", JSON.stringify({ state: "offline" }));
       await watched.publish("torpor/node-503/telemetry", "not a payload");
-      context = await chromium.launchPersistentContext(path.join(dir, "profile"), {
-        executablePath: browser,
-        headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        viewport: { width: 1340, height: 900 },
-      });
+      context = await headless(dir);
       const page = await context.newPage();
       await page.goto(watched.dashboard.url);
       const rows = "#fleet tbody tr";

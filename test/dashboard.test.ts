@@ -10,11 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { chromium } from "playwright-core";
+import { CHROMIUM as browser, headless } from "./support/headless";
 import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
 
-const browser = "/usr/bin/chromium";
 const monitor = path.join(__dirname, "..", "tools", "monitor", "main.js");
 const examples = path.join(__dirname, "..", "..", "examples");
 
@@ -49,12 +48,7 @@ describe("the web dashboard", { skip: fs.existsSync(browser) ? undefined : `${br
     let err = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-    const context = await chromium.launchPersistentContext(path.join(dir, "profile"), {
-      executablePath: browser,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1340, height: 900 },
-    });
+    const context = await headless(dir);
     try {
       await until("the monitor to subscribe", () => err.includes("monitor: watching") && out.includes("dashboard on "));
       const url = /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!;
