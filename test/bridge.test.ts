@@ -6,7 +6,7 @@
 // time) sees each reading once, and any message a kill made the bridge send again is the same bytes.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,16 +20,10 @@ import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
 import { connectionsOf, frameOf, PacketType, startProxy } from "./support/proxy";
 import { sampledFromLog } from "./support/simulated-node";
+import { killed, runTool } from "./support/tool-process";
+import { until } from "./support/until";
 
 const bridgeProgram = path.join(__dirname, "..", "tools", "bridge", "main.js");
-
-async function until(what: string, test: () => boolean, ms = 20_000, state: () => string = () => ""): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} ${state()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function twoReadingBatch(node: string) {
   const config = parseConfig({ sensors: [{ type: "bme280", address: 0x76 }, { type: "sht3x", address: 0x44 }] });
@@ -43,24 +37,6 @@ function twoReadingBatch(node: string) {
     ],
     dropped: 0,
   };
-}
-
-/** Starts the bridge as its own process; resolves once it has subscribed. */
-async function runBridge(broker: string, log: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [bridgeProgram, "--broker", broker, "--client-id", "bridge-under-test"], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d: Buffer) => log.push(d.toString()));
-  child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
-  const before = log.join("").split("bridging").length;
-  await until("the bridge to subscribe", () => log.join("").split("bridging").length > before || child.exitCode !== null);
-  assert.equal(child.exitCode, null, log.join(""));
-  return child;
-}
-
-async function killed(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill(signal);
-  await exited;
 }
 
 /** A consumer of the bridge's outputs, as Telegraf or ThingsBoard would be: every message, by topic. */
@@ -116,7 +92,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
     const consumer = await Consumer.on(broker.url);
     const node = await connectAsync(broker.url, { clean: true });
     try {
-      child = await runBridge(broker.url, log);
+      child = await runTool(bridgeProgram, ["--broker", broker.url, "--client-id", "bridge-under-test"], log, "bridging");
       const batch = twoReadingBatch("n1");
       for (const format of ["compact", "senml-cbor", "senml-json"] as const) {
         await node.publishAsync("torpor/n1/telemetry", Buffer.from(encodePayload(format, batch).payload), { qos: 1 });
@@ -161,7 +137,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
     let child: ChildProcess | undefined;
     const node = await connectAsync(broker.url, { clean: true });
     try {
-      child = await runBridge(proxy.url, log);
+      child = await runTool(bridgeProgram, ["--broker", proxy.url, "--client-id", "bridge-under-test"], log, "bridging");
       await node.publishAsync("torpor/n1/telemetry", Buffer.from(encodePayload("compact", twoReadingBatch("n1")).payload), { qos: 1 });
       const [input] = connectionsOf(proxy, "bridge-under-test");
       const [output] = connectionsOf(proxy, "bridge-under-test-out");
@@ -195,7 +171,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
     });
     try {
       await witness.subscribeAsync("torpor/+/telemetry", { qos: 1 });
-      child = await runBridge(broker.url, log);
+      child = await runTool(bridgeProgram, ["--broker", broker.url, "--client-id", "bridge-under-test"], log, "bridging");
       const configFile = path.join(dir, "config.json");
       fs.writeFileSync(configFile, JSON.stringify({ batchSize: 1 }));
       const lines: string[] = [];
@@ -208,7 +184,7 @@ describe("npm run bridge", { skip: mosquittoMissing() }, () => {
         if (!fleetDone) killedMidStream++;
         await killed(child, "SIGKILL");
         await new Promise((r) => setTimeout(r, 300));
-        child = await runBridge(broker.url, log);
+        child = await runTool(bridgeProgram, ["--broker", broker.url, "--client-id", "bridge-under-test"], log, "bridging");
       }
       await fleet;
       assert.ok(killedMidStream > 0, "the bridge was killed while the nodes were publishing");

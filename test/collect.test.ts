@@ -4,7 +4,7 @@
 // received and what the nodes logged — no more, no fewer.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,6 +21,8 @@ import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
 import { postgresMissing, startPostgres, type Postgres } from "./support/postgres";
 import { sampledFromLog } from "./support/simulated-node";
+import { killed, runTool } from "./support/tool-process";
+import { until } from "./support/until";
 
 const collector = path.join(__dirname, "..", "tools", "collect.js");
 
@@ -34,31 +36,6 @@ async function startBroker(): Promise<Broker> {
   if (!mosquittoMissing()) return startMosquitto(["max_queued_messages 100000", "max_inflight_messages 20"]);
   const aedes = await startEmbeddedBroker();
   return { url: aedes.url, stop: () => aedes.close() };
-}
-
-async function until(what: string, test: () => Promise<boolean> | boolean, ms = 20_000, state: () => Promise<string> | string = () => ""): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} ${await state()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Starts the collector as its own process; resolves once it has subscribed. */
-async function runCollector(broker: string, db: string, log: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [collector, "--broker", broker, "--db", db, "--client-id", "collector-under-test"], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d: Buffer) => log.push(d.toString()));
-  child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
-  await until("the collector to subscribe", () => log.join("").includes("collecting") || child.exitCode !== null);
-  assert.equal(child.exitCode, null, log.join(""));
-  return child;
-}
-
-async function killed(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill(signal);
-  await exited;
 }
 
 describe("npm run collect", { skip: postgresMissing() }, () => {
@@ -182,7 +159,7 @@ describe("npm run collect", { skip: postgresMissing() }, () => {
     });
     try {
       await witness.subscribeAsync("torpor/+/telemetry", { qos: 1 });
-      child = await runCollector(broker.url, dbUrl, log);
+      child = await runTool(collector, ["--broker", broker.url, "--db", dbUrl, "--client-id", "collector-under-test"], log, "collecting");
       await db.connect();
       const stored = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM readings")).rows[0]!.n;
       const configFile = path.join(dir, "config.json");
@@ -198,7 +175,7 @@ describe("npm run collect", { skip: postgresMissing() }, () => {
         if (!fleetDone) killedMidStream++;
         await killed(child, "SIGKILL");
         await new Promise((r) => setTimeout(r, 300));
-        child = await runCollector(broker.url, dbUrl, log);
+        child = await runTool(collector, ["--broker", broker.url, "--db", dbUrl, "--client-id", "collector-under-test"], log, "collecting");
       }
       await fleet;
       assert.ok(killedMidStream > 0, "the collector was killed while the nodes were publishing");

@@ -13,17 +13,10 @@ import { describe, it } from "node:test";
 import { CHROMIUM as browser, headless } from "./support/headless";
 import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
+import { until } from "./support/until";
 
 const monitor = path.join(__dirname, "..", "tools", "monitor", "main.js");
 const examples = path.join(__dirname, "..", "..", "examples");
-
-async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** What each node logged it sampled: "<node> <channel>" → values in order. */
 function sampled(lines: string[]): Map<string, number[]> {

@@ -11,16 +11,9 @@ import { describe, it } from "node:test";
 import { startEmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
 import { holdPort } from "./support/mosquitto";
+import { until } from "./support/until";
 
 const monitor = path.join(__dirname, "..", "tools", "monitor", "main.js");
-
-async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("npm run monitor, end to end", () => {
   it("exports the readings a simulated node sampled as CSV, once each", async () => {

@@ -15,6 +15,7 @@ import { buildPackage } from "../packages/node-red-torpor/build-package";
 import { decodePayload, payloadFormatOf } from "../tools/payload-decoder";
 import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto, type Mosquitto } from "./support/mosquitto";
+import { until } from "./support/until";
 
 interface FlowMessage {
   topic?: string;
@@ -37,14 +38,6 @@ interface Helper {
 const helper: Helper = require("node-red-node-test-helper");
 const mqttNodes: unknown = require("@node-red/nodes/core/network/10-mqtt.js");
 const catchNode: unknown = require("@node-red/nodes/core/common/25-catch.js");
-
-async function until(what: string, test: () => boolean, ms = 20_000, state: () => string = () => ""): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} ${state()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface OutReading {
   topic: string;

@@ -14,6 +14,7 @@ import { serveDashboard, type Dashboard } from "../../tools/monitor/dashboard";
 import { TelemetryMonitor } from "../../tools/monitor/events";
 import { FleetState } from "../../tools/monitor/state";
 import { start } from "../../tools/start";
+import { until } from "./until";
 
 export interface WatchedFleet {
   fleet: FleetState;
@@ -21,14 +22,6 @@ export interface WatchedFleet {
   /** Publishes on the broker and waits until the monitor has booked it. */
   publish(topic: string, payload: string): Promise<void>;
   close(): Promise<void>;
-}
-
-async function until(what: string, test: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export async function watchFleet(nodes: number): Promise<WatchedFleet> {
