@@ -162,6 +162,18 @@ describe("update agent", () => {
     assert.equal(statusOf.get(host)!.state, "staged");
   });
 
+  it("keeps an image staged on a host that cannot boot it, and fetches none of it again", () => {
+    // The simulator: the running version stays what it was, and the offer comes again with every
+    // new session.
+    const host = Object.assign(new MemoryHost(), { keepsStaged: true });
+    const broker = offered(image("1.1.0"));
+    wake(host, broker);
+    assert.deepEqual(wake(host, broker), [], "no chunk fetched again");
+    assert.equal(statusOf.get(host)!.state, "staged");
+    assert.equal(statusOf.get(host)!.version, "1.1.0");
+    assert.equal(host.staged, "1.1.0");
+  });
+
   it("refuses a corrupted chunk", () => {
     const host = new MemoryHost();
     const broker = offered(image("1.1.0"));

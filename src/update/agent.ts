@@ -69,7 +69,7 @@ export class UpdateAgent {
     // A staged image was booted at this wake's start (or rolled back from), or the offered version
     // runs already (a cut came between staging it and saying so): the transfer is over.
     const t = this.#record.transfer;
-    if (t.phase === "staged" || (t.phase === "fetching" && t.offer.version === options.host.version)) this.#change({ type: "end" });
+    if ((t.phase === "staged" && !options.host.keepsStaged) || (t.phase === "fetching" && t.offer.version === options.host.version)) this.#change({ type: "end" });
   }
 
   get #offerFilter(): string {

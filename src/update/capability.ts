@@ -23,6 +23,9 @@ export interface UpdateHost {
   discard(): void;
   /** The staged image is verified: the host boots it at the next wake. */
   stage(version: string): void;
+  /** True on a host that cannot boot a staged image (the simulator): the transfer stays staged, and
+   *  the status says so, until a newer offer replaces it; elsewhere the next wake boots it. */
+  readonly keepsStaged?: boolean;
   /** The running image was booted for the first time and has not yet completed a publishing wake. */
   readonly pending: boolean;
   /** The running image completed a publishing wake: it is kept. */
