@@ -149,3 +149,9 @@ declare module "ecdsa" {
     verify(hash: ArrayBuffer, signature: ArrayBuffer, asn1?: boolean): boolean;
   }
 }
+
+/** The repository's package.json, which hosts/moddable/manifest.json maps as a JSON module. */
+declare module "torpor/package" {
+  const pkg: { readonly version: string };
+  export default pkg;
+}

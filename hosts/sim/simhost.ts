@@ -1,6 +1,7 @@
 // The Moddable desktop-simulator host (mcconfig -p lin, mac or win): the virtual sensor devices
 // behind ECMA-419 IO classes (the simulator has no I2C and no `device` global), TCP through the
-// SDK's embedded:io/socket/tcp, retained memory and the flash tier in files, output through trace.
+// SDK's embedded:io/socket/tcp, retained memory, the flash tier and an update's staging in files,
+// output through trace.
 // Deep sleep is emulated: sleep(ms) schedules the next wake in this same process, so the simulator
 // runs wake after wake, in real time, until it is closed.
 
@@ -19,6 +20,7 @@ import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
 import { clock as hostClock, crypto, log, resolve, timers } from "../moddable/runtime";
 import { flashFiles } from "./flash-files";
 import { retainedFile } from "./retained-file";
+import { simUpdate } from "./sim-update";
 
 /** Keys the simulator build adds to mc/config: the `file` module's root, the display rotation, the
  *  SNTP server and the SSL module's key exchanges (modules/crypt/tls_common.json). */
@@ -34,7 +36,8 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
   const parsed: Config = options.config ?? parseConfig({});
   const id = "moddable-sim";
   const clock = hostClock();
-  const path = `${config.file.root}torpor-${parsed.node || id}.retained`;
+  const base = `${config.file.root}torpor-${parsed.node || id}`;
+  const path = `${base}.retained`;
   const wakeCause: WakeCause = wakes++ > 0 ? "timer" : File.exists(path) ? "reset" : "power-on";
   const board = virtualBoard(parsed, options.raw.sim, new SyntheticEnvironment(1), clock, {
     // A stuck virtual bus blocks for the I2C timeout, as a real one does.
@@ -52,13 +55,15 @@ const makeHost: MakeHost = (options: HostOptions): Host => {
       TCP: SDKTCP,
       // The TLS session in a file of its own beside the retained one, as a board keeps it in RTC
       // memory beside the state region: only what that file carries survives the emulated sleep.
-      TLS: sdkTLS({ memory: retainedFile(`${config.file.root}torpor-${parsed.node || id}.tls`, TLS_CACHE_SIZE), now: () => Date.now() }),
+      TLS: sdkTLS({ memory: retainedFile(`${base}.tls`, TLS_CACHE_SIZE), now: () => Date.now() }),
     },
     clock,
     timer: timers(),
     retained: retainedFile(path),
-    flash: flashFiles(`${config.file.root}torpor-${parsed.node || id}.flash-`),
+    flash: flashFiles(`${base}.flash-`),
     crypto,
+    // Staging and the transfer's progress beside the retained file, kept as it is kept.
+    update: simUpdate(`${base}.update-`, log),
     wakeCause,
     log,
     sleep(ms) {
