@@ -11,6 +11,9 @@
 // succeeds: CI has no SDK.
 //
 //   MODDABLE=/path/to/moddable npm run check:moddable
+//   MODDABLE=/path/to/moddable npm run check:moddable -- "sim update"
+//
+// An argument runs only the checks whose label (checkAll's list) contains it.
 
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -18,10 +21,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as vm from "node:vm";
 import { acceptedKeys } from "../hosts/esp32/sdk-config";
+import { builtinVersion, imageText } from "../hosts/node/firmware";
 import { ConfigError, parseConfig } from "../src/config";
 import { mosquittoMissing, startMosquitto } from "./mosquitto";
 import { decodePayload } from "./payload-decoder";
 import { TelemetryVerifier } from "./telemetry-verifier";
+import { keygen, readSigningKey } from "./update/keys";
+import { offerMessages, type Message } from "./update/offer";
 import type { ResolvedRecord } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
@@ -277,6 +283,30 @@ export function writeWrapperManifest(dir: string, extra: Record<string, unknown>
   );
 }
 
+/** The node name a simulator run of the app in `dir` is built with: this run's own. */
+function checkNode(dir: string): string {
+  return `check-${process.pid}-${path.basename(dir)}`;
+}
+
+/** What the simulator host keeps of a node between wakes, each a file under the `file` module's
+ *  root (/tmp/ on lin) named `torpor-<node><suffix>`. */
+const stateFileSuffixes = [
+  ".retained",
+  ".flash-state",
+  ".flash-epoch",
+  ".flash-cmdctr",
+  ".flash-sealepoch",
+  ".tls",
+  ".update-progress",
+  ".update-progress.new",
+  ".update-staging",
+  ".update-staged",
+];
+
+function simFile(node: string, suffix: string): string {
+  return path.join(os.tmpdir(), `torpor-${node}${suffix}`);
+}
+
 /** What mcsim printed, its instrument samples, and the payloads the subscriber received. */
 interface SimulatorRun {
   ok: boolean;
@@ -293,6 +323,8 @@ interface SimulatorRun {
 interface SimulatorOptions {
   /** The app's directory (its manifest.json); the repository by default. */
   app?: string;
+  /** Retained messages on the broker before the node's first wake (an operator's update offer). */
+  retained?: Message[];
   /** key=value settings for mcconfig, after broker= and node=. */
   settings?: string[];
   tls?: BrokerTLS;
@@ -313,8 +345,8 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   if (missing) return { skipped: missing };
   const broker = await startBroker(options.tls);
   const dir = options.app ?? repoRoot;
-  const node = `check-${process.pid}-${path.basename(dir)}`;
-  const stateFiles = [`torpor-${node}.retained`, `torpor-${node}.flash-state`, `torpor-${node}.flash-epoch`, `torpor-${node}.flash-cmdctr`, `torpor-${node}.flash-sealepoch`, `torpor-${node}.tls`].map((f) => path.join(os.tmpdir(), f));
+  const node = checkNode(dir);
+  const stateFiles = stateFileSuffixes.map((suffix) => simFile(node, suffix));
   stateFiles.forEach((f) => fs.rmSync(f, { force: true }));
   const { connectAsync } = await import("mqtt");
   const subscriber = await connectAsync(broker.url, { clean: true, ...(options.tls ? { ca: fs.readFileSync(options.tls.cafile) } : {}) });
@@ -322,6 +354,7 @@ async function runSimulator(sdk: Sdk, options: SimulatorOptions): Promise<Simula
   const result: SimulatorRun = { ok: false, problem: "", log: "", payloads: [], statuses: [], samples: [] };
   try {
     await subscriber.subscribeAsync(options.topic ? [options.topic] : [`torpor/${node}/telemetry`, `torpor/${node}/status`], { qos: 1 });
+    for (const m of options.retained ?? []) await subscriber.publishAsync(m.topic, m.payload, { qos: 1, retain: true });
     const built = await buildSimulator(sdk, "debug", [`broker=${broker.url}`, `node=${node}`, ...(options.settings ?? [])], dir);
     if (!built.ok) return { ...result, problem: built.detail };
     let output = "";
@@ -451,7 +484,7 @@ async function keyedTelemetry(sdk: Sdk, name: string, keys: string[], verifier: 
       enough: (payloads) => {
         const latest = payloads.at(-1)!;
         try {
-          const node = `check-${process.pid}-${path.basename(repoRoot)}`;
+          const node = checkNode(repoRoot);
           const topic = `torpor/${node}/telemetry`;
           decodePayload(latest, { unseal: (m) => verifier.unseal(topic, node, m), verify: (f, m) => verifier.open(topic, node, f, m) });
         } catch (e) {
@@ -465,6 +498,106 @@ async function keyedTelemetry(sdk: Sdk, name: string, keys: string[], verifier: 
     details.push(`${format}: ${r.payloads.length} messages verified`);
   }
   return { name, ok: true, detail: details.join("\n") };
+}
+
+/** The update's part of a status, as the node publishes it. */
+function updateOf(status: Record<string, unknown>): Record<string, unknown> | undefined {
+  const update = status.update;
+  return typeof update === "object" && update !== null ? (update as Record<string, unknown>) : undefined;
+}
+
+/** The next minor version after the one the simulator runs (package.json's). */
+function nextVersion(): string {
+  const [major, minor] = builtinVersion().split(".");
+  return `${major}.${Number(minor) + 1}.0`;
+}
+
+/**
+ * An operator's key pair (`update keygen`), a small image of `board` "sim" at the next version and
+ * the retained messages that offer it (`update offer`, to the whole fleet under "torpor"), in chunks
+ * of 1,024 bytes: five chunks, more than one window of a wake. `body` tells two images apart.
+ */
+function simOffer(dir: string, body: string): { pub: string; sign: ReturnType<typeof readSigningKey>; image: Buffer; messages: Message[] } {
+  const { key, pub } = keygen(dir);
+  const sign = readSigningKey(key);
+  const image = Buffer.from(imageText({ version: nextVersion(), board: "sim" }, `// ${body}\n`.repeat(Math.ceil(4600 / (body.length + 4)))));
+  const { messages } = offerMessages(image, sign, { prefix: "torpor", nodes: [], chunk: 1024, battery: 0, downgrade: false });
+  return { pub: fs.readFileSync(pub, "utf8").trim(), sign, image, messages };
+}
+
+const updateSettings = (pub: string) => [`updateKey=${pub}`, "batchSize=1", "sampleInterval=2", "statusEvery=0", "payloadFormat=senml-json"];
+
+/**
+ * With an `updateKey`, a signed offer for board "sim" and a newer version on the broker: the node
+ * fetches the chunks after its telemetry, checks them and the offer's signature with the SDK's
+ * crypt modules (updateCrypto), and its retained status says the image is staged, at the offered
+ * version, while it still runs its own; the staged file holds the image byte for byte.
+ */
+export async function simulatorStagesUpdate(sdk: Sdk, timeoutMs = 90_000): Promise<CheckResult> {
+  const name = "the app in mcsim takes a signed update offer: fetched, verified with the SDK's crypt, staged";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-update-"));
+  try {
+    const offer = simOffer(dir, "torpor check image");
+    let stagedBytes: Buffer | undefined;
+    const r = await runSimulator(sdk, {
+      settings: updateSettings(offer.pub),
+      retained: offer.messages,
+      enough: (_payloads, statuses) => {
+        if (!statuses.some((s) => updateOf(s)?.state === "staged")) return false;
+        const file = simFile(checkNode(repoRoot), ".update-staged");
+        stagedBytes = fs.existsSync(file) ? fs.readFileSync(file) : undefined;
+        return true;
+      },
+      timeoutMs,
+    });
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    const staged = r.statuses.find((s) => updateOf(s)?.state === "staged");
+    const updates = JSON.stringify(r.statuses.filter(updateOf).map((s) => ({ running: s.version, update: updateOf(s) })));
+    const detail = `statuses ${updates}; staged file ${stagedBytes?.length ?? "missing"} of ${offer.image.length} bytes\nmcsim said:\n${r.log}`;
+    if (!r.ok || !staged) return { name, ok: false, detail: `${r.problem}; ${detail}` };
+    const update = updateOf(staged)!;
+    const ok = update.version === nextVersion() && update.refused === 0 && staged.version === builtinVersion() && stagedBytes !== undefined && stagedBytes.equals(offer.image);
+    return { name, ok, detail };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The same node offered two images it must refuse: one signed by a stranger's key, and one signed
+ * by the operator whose chunk 2 is corrupted on the broker. Both are refused and counted in the
+ * retained status, nothing stays staged, and the telemetry goes on.
+ */
+export async function simulatorRefusesUpdates(sdk: Sdk, timeoutMs = 90_000): Promise<CheckResult> {
+  const name = "the app in mcsim refuses an offer signed by a stranger and an image with a corrupted chunk, and counts both";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-check-update-"));
+  try {
+    const operator = simOffer(path.join(dir, "operator"), "corrupted on the broker");
+    const stranger = simOffer(path.join(dir, "stranger"), "signed by a stranger");
+    const corrupted = operator.messages.map((m) => (m.topic.endsWith("/2") ? { topic: m.topic, payload: Buffer.from(m.payload.map((b, i) => (i === 40 ? b ^ 1 : b))) } : m));
+    let leftOver: string[] = [];
+    const r = await runSimulator(sdk, {
+      settings: updateSettings(operator.pub),
+      retained: [...corrupted, ...stranger.messages],
+      enough: (_payloads, statuses) => {
+        if (!statuses.some((s) => Number(updateOf(s)?.refused ?? 0) >= 2)) return false;
+        leftOver = [".update-staging", ".update-staged"].filter((suffix) => fs.existsSync(simFile(checkNode(repoRoot), suffix)));
+        return true;
+      },
+      timeoutMs,
+    });
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    // The node's own statuses: its marker on the same topic carries no update.
+    const last = r.statuses.filter(updateOf).at(-1);
+    const updates = JSON.stringify(r.statuses.map(updateOf).filter(Boolean));
+    const detail = `statuses ${updates}; ${r.payloads.length} telemetry messages; left over: ${leftOver.join(", ") || "nothing"}\nmcsim said:\n${r.log}`;
+    if (!r.ok || !last) return { name, ok: false, detail: `${r.problem}; ${detail}` };
+    const update = updateOf(last)!;
+    const ok = update.refused === 2 && update.state === "idle" && leftOver.length === 0 && r.payloads.some(hasTemperature);
+    return { name, ok, detail };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -605,30 +738,35 @@ export async function stopGroup(child: ReturnType<typeof spawn>): Promise<void> 
   clearTimeout(timer);
 }
 
-/** Every check, in order; `report` sees each result as it comes. */
-export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void = () => {}): Promise<CheckResult[]> {
-  const steps: (() => Promise<CheckResult>)[] = [
-    () => buildSimulator(sdk, "debug"),
-    () => buildSimulator(sdk, "release"),
-    () => buildEsp32(sdk, "esp32", "release"),
-    () => buildEsp32(sdk, "esp32", "debug"),
-    () => buildEsp32(sdk, "esp32/nodemcu", "release"),
-    () => buildEsp32(sdk, "esp32/esp32s3", "release"),
-    () => buildEsp32(sdk, "esp32/xiao_esp32c3", "release"),
-    () => boardConfigBoots(sdk, "moddable_two"),
-    () => boardConfigBoots(sdk, "wt32_eth01"),
-    () => phyCalibrationKept(sdk, "esp32", true),
-    () => phyCalibrationKept(sdk, "esp32/nodemcu", true),
-    () => phyCalibrationKept(sdk, "esp32/wt32_eth01", false, "CONFIG_ETH_ENABLED=y"),
-    () => simulatorPublishes(sdk),
-    () => simulatorPublishesFormat(sdk, "senml-cbor"),
-    () => simulatorPublishesFormat(sdk, "compact"),
-    () => simulatorPublishesTLS(sdk),
-    () => exampleMqttClient(sdk),
-    () => simulatorTagsTelemetry(sdk),
-    () => simulatorEncryptsTelemetry(sdk),
-    ...memoryLimits.map((limit) => () => simulatorFitsMemory(sdk, limit)),
+/** Every check, in order, under a short label; `report` sees each result as it comes. With
+ *  `only`, just the checks whose label contains it. */
+export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void = () => {}, only?: string): Promise<CheckResult[]> {
+  const all: [string, () => Promise<CheckResult>][] = [
+    ["sim build debug", () => buildSimulator(sdk, "debug")],
+    ["sim build release", () => buildSimulator(sdk, "release")],
+    ["esp32 build release", () => buildEsp32(sdk, "esp32", "release")],
+    ["esp32 build debug", () => buildEsp32(sdk, "esp32", "debug")],
+    ["esp32/nodemcu build", () => buildEsp32(sdk, "esp32/nodemcu", "release")],
+    ["esp32/esp32s3 build", () => buildEsp32(sdk, "esp32/esp32s3", "release")],
+    ["esp32/xiao_esp32c3 build", () => buildEsp32(sdk, "esp32/xiao_esp32c3", "release")],
+    ["moddable_two config", () => boardConfigBoots(sdk, "moddable_two")],
+    ["wt32_eth01 config", () => boardConfigBoots(sdk, "wt32_eth01")],
+    ["esp32 phy", () => phyCalibrationKept(sdk, "esp32", true)],
+    ["esp32/nodemcu phy", () => phyCalibrationKept(sdk, "esp32/nodemcu", true)],
+    ["esp32/wt32_eth01 phy", () => phyCalibrationKept(sdk, "esp32/wt32_eth01", false, "CONFIG_ETH_ENABLED=y")],
+    ["sim mqtt", () => simulatorPublishes(sdk)],
+    ["sim mqtt senml-cbor", () => simulatorPublishesFormat(sdk, "senml-cbor")],
+    ["sim mqtt compact", () => simulatorPublishesFormat(sdk, "compact")],
+    ["sim mqtts", () => simulatorPublishesTLS(sdk)],
+    ["sim example mqtt-client", () => exampleMqttClient(sdk)],
+    ["sim telemetryKey", () => simulatorTagsTelemetry(sdk)],
+    ["sim payloadKey", () => simulatorEncryptsTelemetry(sdk)],
+    ["sim update staged", () => simulatorStagesUpdate(sdk)],
+    ["sim update refused", () => simulatorRefusesUpdates(sdk)],
+    ...memoryLimits.map((limit, i): [string, () => Promise<CheckResult>] => [`sim memory ${i + 1}`, () => simulatorFitsMemory(sdk, limit)]),
   ];
+  const steps = all.filter(([label]) => only === undefined || label.includes(only)).map(([, step]) => step);
+  if (steps.length === 0) throw new Error(`no check's label contains "${only}": ${all.map(([label]) => label).join(", ")}`);
   const results: CheckResult[] = [];
   try {
     for (const step of steps) {
@@ -660,7 +798,7 @@ if (require.main === module) {
       const mark = r.skipped !== undefined ? "-" : r.ok ? "✔" : "✖";
       const text = r.skipped !== undefined ? `skipped: ${r.skipped}` : r.detail;
       process.stdout.write(`${mark} ${r.name}\n${text.replace(/^/gm, "    ")}\n`);
-    }).then(
+    }, process.argv[2]).then(
       (results) => {
         const failed = results.filter((r) => !r.ok).length;
         process.stdout.write(failed ? `${failed} of ${results.length} checks failed\n` : `all ${results.length} checks passed\n`);
