@@ -16,6 +16,7 @@
 // An argument runs only the checks whose label (checkAll's list) contains it.
 
 import { spawn, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -23,11 +24,13 @@ import * as vm from "node:vm";
 import { acceptedKeys } from "../hosts/esp32/sdk-config";
 import { builtinVersion, imageText } from "../hosts/node/firmware";
 import { ConfigError, parseConfig } from "../src/config";
+import { toHex } from "../src/encoding/hex";
+import { parseUpdateKey } from "../src/update/key";
 import { mosquittoMissing, startMosquitto } from "./mosquitto";
 import { decodePayload } from "./payload-decoder";
 import { TelemetryVerifier } from "./telemetry-verifier";
 import { keygen, readSigningKey } from "./update/keys";
-import { offerMessages, type Message } from "./update/offer";
+import { DEFAULT_CHUNK_BYTES, offerMessages, type Message } from "./update/offer";
 import type { ResolvedRecord } from "./senml";
 
 export const SKIP_MESSAGE = "MODDABLE is not set: the Moddable SDK builds are skipped (CI has no SDK)";
@@ -600,6 +603,97 @@ export async function simulatorRefusesUpdates(sdk: Sdk, timeoutMs = 90_000): Pro
   }
 }
 
+/** Calls of one operation in tools/update-crypto-app: ms per call, and whether each answered true. */
+interface Measured {
+  ms: number;
+  calls: number;
+  right: boolean;
+}
+
+/** What tools/update-crypto-app reports. */
+export interface UpdateCryptoReport {
+  verifies: boolean;
+  hashes: boolean;
+  /** Per malformed input: true when refused (false, no exception), else what happened. */
+  refused: Record<string, boolean | string>;
+  sdkVerify: Measured;
+  scriptVerify: Measured;
+  sdkSha256: Measured;
+  scriptSha256: Measured;
+}
+
+/** tools/update-crypto-app's settings: a real offer's key, text and signature (`update keygen`,
+ *  `update offer`), and a chunk of DEFAULT_CHUNK_BYTES with its SHA-256. */
+function updateCryptoVectors(dir: string): string[] {
+  const keys = keygen(dir);
+  const image = Buffer.from(imageText({ version: "9.0.0", board: "sim" }, crypto.randomBytes(2 * DEFAULT_CHUNK_BYTES).toString("base64")));
+  const { messages } = offerMessages(image, readSigningKey(keys.key), { prefix: "torpor", nodes: [], chunk: DEFAULT_CHUNK_BYTES, battery: 0, downgrade: false });
+  const envelope = JSON.parse(messages.at(-1)!.payload.toString("utf8")) as { offer: string; sig: string };
+  const chunk = image.subarray(0, DEFAULT_CHUNK_BYTES);
+  return [
+    `pub=${toHex(parseUpdateKey(fs.readFileSync(keys.pub, "utf8"))!)}`,
+    `message=${toHex(Buffer.from(envelope.offer))}`,
+    `signature=${envelope.sig}`,
+    `chunk=${toHex(chunk)}`,
+    `digest=${crypto.createHash("sha256").update(chunk).digest("hex")}`,
+  ];
+}
+
+/** tools/update-crypto-app built (release) and run in mcsim: its report, or why there is none. */
+export async function runUpdateCryptoApp(sdk: Sdk, timeoutMs = 60_000): Promise<UpdateCryptoReport | { skipped: string }> {
+  if (sdk.desktop !== "lin" || !has("xvfb-run")) return { skipped: "a headless simulator run needs Linux and xvfb-run" };
+  const app = path.join(repoRoot, "tools", "update-crypto-app");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-update-crypto-"));
+  let simulator: ReturnType<typeof spawn> | undefined;
+  try {
+    const built = await buildSimulator(sdk, "release", updateCryptoVectors(dir), app);
+    if (!built.ok) throw new Error(`mcsim build failed:\n${built.detail}`);
+    simulator = spawn("xvfb-run", ["-a", "stdbuf", "-o0", "-e0", path.join(sdk.bin, "mcsim"), simulatorBinary(sdk, "release", path.basename(app))], {
+      env: sdkEnv(sdk),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const child = simulator;
+    let output = "";
+    const line = await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      const collect = (d: Buffer) => {
+        output += d.toString();
+        const done = /^update-crypto: .*$/m.exec(output) ?? /XS abort[^\n]*/.exec(output);
+        if (done) {
+          clearTimeout(timer);
+          resolve(done[0]);
+        }
+      };
+      child.stdout!.on("data", collect);
+      child.stderr!.on("data", collect);
+      child.on("exit", () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+    if (!line?.startsWith("update-crypto: ")) throw new Error(`the app reported nothing (${line ?? `not within ${timeoutMs / 1000} s`}):\n${tail(output)}`);
+    return JSON.parse(line.slice("update-crypto: ".length)) as UpdateCryptoReport;
+  } finally {
+    if (simulator?.pid !== undefined) await stopGroup(simulator);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** updateCrypto in mcsim: a real offer verifies, its chunk hashes right, and every malformed key
+ *  or signature is refused without an exception (the SDK's ECDSA alone checks none of them). */
+export async function simulatorUpdateCrypto(sdk: Sdk): Promise<CheckResult> {
+  const name = "updateCrypto in mcsim: an offer signed by update keygen's key verifies, a chunk hashes right, malformed keys and signatures are refused";
+  try {
+    const r = await runUpdateCryptoApp(sdk);
+    if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
+    const ok = r.verifies && r.hashes && Object.values(r.refused).every((v) => v === true);
+    return { name, ok, detail: `verifies ${r.verifies}, hashes ${r.hashes}, refused ${JSON.stringify(r.refused)}` };
+  } catch (e) {
+    return { name, ok: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 /**
  * The same over mqtts://: a test CA and a server certificate for 127.0.0.1 made with openssl, a
  * mosquitto TLS listener with them, and the app built from a manifest next to the CA (in a temporary
@@ -761,6 +855,7 @@ export async function checkAll(sdk: Sdk, report: (result: CheckResult) => void =
     ["sim example mqtt-client", () => exampleMqttClient(sdk)],
     ["sim telemetryKey", () => simulatorTagsTelemetry(sdk)],
     ["sim payloadKey", () => simulatorEncryptsTelemetry(sdk)],
+    ["sim update crypto", () => simulatorUpdateCrypto(sdk)],
     ["sim update staged", () => simulatorStagesUpdate(sdk)],
     ["sim update refused", () => simulatorRefusesUpdates(sdk)],
     ...memoryLimits.map((limit, i): [string, () => Promise<CheckResult>] => [`sim memory ${i + 1}`, () => simulatorFitsMemory(sdk, limit)]),

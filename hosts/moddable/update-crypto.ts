@@ -1,9 +1,11 @@
 // The crypto an update's proof needs (UpdateHost's verify and sha256) from the SDK's crypt modules,
 // for both Moddable hosts: SHA-256 is the native Digest; ECDSA P-256 is the SDK's ECDSA over the
 // curve the TLS code checks server signatures with (Curve "secp256r1": script around the native
-// `ec` and `mont` arithmetic). The SDK's ECDSA checks nothing about its inputs, so what it would
-// take on trust is checked here first: the key a point on the curve, r and s in [1, n-1], the hash
-// reduced modulo n (FIPS 186-4 §6.4). A malformed key or signature verifies nothing, never throws.
+// `ec` and `mont` arithmetic). The SDK's ECDSA validates none of its inputs, so what the standards
+// ask is checked here first: the key a point on the curve (SEC 1 §3.2.2), r and s in [1, n-1] and
+// the hash reduced modulo n (FIPS 186-4 §6.4). In mcsim the SDK alone already answers false to every
+// malformed input check:moddable tries; these checks are for those it cannot construct (an r, s or
+// coordinate one modulus too large). A malformed key or signature verifies nothing, never throws.
 
 import Curve from "curve";
 import { Digest } from "crypt";
