@@ -6,9 +6,11 @@
 // board targets with keys of their own (moddable_two, wt32_eth01) build, checked as the ESP32 host
 // checks it at boot, and the sdkconfig that keeps PHY calibration data; and, where xvfb-run and
 // mosquitto exist, headless runs of the simulator that must publish telemetry to a mosquitto started
-// for it: once as built, once over mqtts:// (where openssl exists too), and under the XS memory limits
-// of each ESP32 target family (memoryLimits) through a full batch. Without $MODDABLE it says so and
-// succeeds: CI has no SDK.
+// for it: once as built, once over mqtts:// (where openssl exists too), taking a signed update offer
+// to staged and refusing a stranger's offer and a corrupted chunk, and under the XS memory limits of
+// each ESP32 target family (memoryLimits) through a full batch; and the update's crypto
+// (updateCrypto) against malformed keys and signatures. Without $MODDABLE it says so and succeeds:
+// CI has no SDK.
 //
 //   MODDABLE=/path/to/moddable npm run check:moddable
 //   MODDABLE=/path/to/moddable npm run check:moddable -- "sim update"
