@@ -226,7 +226,7 @@ export class UpdateAgent {
     if (toHex(this.#o.host.stagedSha256(offer.size)) !== offer.sha256) return this.#refuse(`image ${offer.id}: SHA-256 is not the offer's`, offer.id);
     this.#o.host.stage(offer.version);
     this.#change({ type: "verified" });
-    this.#o.log(`update ${offer.version} verified: boots at the next wake`);
+    this.#o.log(`update ${offer.version} verified${this.#o.host.keepsStaged ? "" : ": boots at the next wake"}`);
   }
 
   #refuse(why: string, id: string): void {
