@@ -536,7 +536,8 @@ const updateSettings = (pub: string) => [`updateKey=${pub}`, "batchSize=1", "sam
  * With an `updateKey`, a signed offer for board "sim" and a newer version on the broker: the node
  * fetches the chunks after its telemetry, checks them and the offer's signature with the SDK's
  * crypt modules (updateCrypto), and its retained status says the image is staged, at the offered
- * version, while it still runs its own; the staged file holds the image byte for byte.
+ * version, while it still runs its own — and says so still at the next wake
+ * (the simulator keeps what it staged); the staged file holds the image byte for byte.
  */
 export async function simulatorStagesUpdate(sdk: Sdk, timeoutMs = 90_000): Promise<CheckResult> {
   const name = "the app in mcsim takes a signed update offer: fetched, verified with the SDK's crypt, staged";
@@ -548,7 +549,7 @@ export async function simulatorStagesUpdate(sdk: Sdk, timeoutMs = 90_000): Promi
       settings: updateSettings(offer.pub),
       retained: offer.messages,
       enough: (_payloads, statuses) => {
-        if (!statuses.some((s) => updateOf(s)?.state === "staged")) return false;
+        if (statuses.filter((s) => updateOf(s)?.state === "staged").length < 2) return false;
         const file = simFile(checkNode(repoRoot), ".update-staged");
         stagedBytes = fs.existsSync(file) ? fs.readFileSync(file) : undefined;
         return true;
@@ -556,7 +557,7 @@ export async function simulatorStagesUpdate(sdk: Sdk, timeoutMs = 90_000): Promi
       timeoutMs,
     });
     if ("skipped" in r) return { name, ok: true, skipped: r.skipped, detail: "" };
-    const staged = r.statuses.find((s) => updateOf(s)?.state === "staged");
+    const staged = r.statuses.filter((s) => updateOf(s)?.state === "staged").at(-1);
     const updates = JSON.stringify(r.statuses.filter(updateOf).map((s) => ({ running: s.version, update: updateOf(s) })));
     const detail = `statuses ${updates}; staged file ${stagedBytes?.length ?? "missing"} of ${offer.image.length} bytes\nmcsim said:\n${r.log}`;
     if (!r.ok || !staged) return { name, ok: false, detail: `${r.problem}; ${detail}` };
