@@ -97,3 +97,55 @@ declare module "hmac" {
     process(...items: ArrayBuffer[]): ArrayBuffer;
   }
 }
+
+// The SDK's elliptic-curve modules (modules/crypt/arith, modules/crypt/etc), which its TLS code
+// verifies server signatures with; the SDK ships no typings for them.
+
+declare module "ecp" {
+  /** modules/crypt/arith/ecp.js: a point in affine coordinates (identity: the point at infinity). */
+  export default class ECPoint {
+    constructor(x: bigint, y: bigint, identity?: boolean);
+    readonly X: bigint;
+    readonly Y: bigint;
+    isZero(): boolean;
+  }
+}
+
+declare module "ec" {
+  import type ECPoint from "ecp";
+  /** modules/crypt/arith/ec.js: the curve y² = x³ + ax + b over the prime field of m (native). */
+  export default class EC {
+    constructor(a: bigint, b: bigint, m: bigint);
+    readonly a: bigint;
+    readonly b: bigint;
+    readonly m: bigint;
+    mul(point: ECPoint, k: bigint): ECPoint;
+  }
+}
+
+declare module "curve" {
+  import type EC from "ec";
+  import type ECPoint from "ecp";
+  /** modules/crypt/etc/curve.js: a named curve's parameters. */
+  export default class Curve {
+    constructor(name: "secp256r1" | "secp384r1");
+    readonly G: ECPoint;
+    readonly ec: EC;
+    /** The order of G. */
+    readonly n: bigint;
+    readonly orderSize: number;
+  }
+}
+
+declare module "ecdsa" {
+  import type Curve from "curve";
+  import type ECPoint from "ecp";
+  /** modules/crypt/etc/ecdsa.js: ECDSA over a Curve; `key` the public point to verify with. It
+   *  checks neither the point nor the range of r and s. */
+  export default class ECDSA {
+    constructor(key: ECPoint, curve: Curve);
+    /** `hash` the message's digest as an integer's bytes; `signature` r‖s of orderSize bytes each,
+     *  or DER when `asn1`. */
+    verify(hash: ArrayBuffer, signature: ArrayBuffer, asn1?: boolean): boolean;
+  }
+}

@@ -1,0 +1,56 @@
+// The crypto an update's proof needs (UpdateHost's verify and sha256) from the SDK's crypt modules,
+// for both Moddable hosts: SHA-256 is the native Digest; ECDSA P-256 is the SDK's ECDSA over the
+// curve the TLS code checks server signatures with (Curve "secp256r1": script around the native
+// `ec` and `mont` arithmetic). The SDK's ECDSA checks nothing about its inputs, so what it would
+// take on trust is checked here first: the key a point on the curve, r and s in [1, n-1], the hash
+// reduced modulo n (FIPS 186-4 §6.4). A malformed key or signature verifies nothing, never throws.
+
+import Curve from "curve";
+import { Digest } from "crypt";
+import ECDSA from "ecdsa";
+import ECPoint from "ecp";
+import type { UpdateHost } from "../../src/update/capability";
+
+const SIZE = 32;
+const p256 = new Curve("secp256r1");
+
+function toBigInt(bytes: Uint8Array): bigint {
+  let hex = "0x0";
+  for (const b of bytes) hex += (b < 16 ? "0" : "") + b.toString(16);
+  return BigInt(hex);
+}
+
+function toBytes(value: bigint): ArrayBuffer {
+  const bytes = new Uint8Array(SIZE);
+  for (let i = SIZE - 1; i >= 0; i--, value >>= 8n) bytes[i] = Number(value & 0xffn);
+  return bytes.buffer;
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  const digest = new Digest("SHA256");
+  digest.write(bytes.slice().buffer);
+  return new Uint8Array(digest.close());
+}
+
+/** y² = x³ + ax + b over the prime field of m. */
+function onCurve(x: bigint, y: bigint): boolean {
+  const { a, b, m } = p256.ec;
+  return x < m && y < m && (y * y - (x * x * x + a * x + b)) % m === 0n;
+}
+
+function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 2 * SIZE + 1 || publicKey[0] !== 4 || signature.length !== 2 * SIZE) return false;
+  const x = toBigInt(publicKey.subarray(1, 1 + SIZE));
+  const y = toBigInt(publicKey.subarray(1 + SIZE));
+  const r = toBigInt(signature.subarray(0, SIZE));
+  const s = toBigInt(signature.subarray(SIZE));
+  const n = p256.n;
+  if (!onCurve(x, y) || r < 1n || r >= n || s < 1n || s >= n) return false;
+  try {
+    return new ECDSA(new ECPoint(x, y), p256).verify(toBytes(toBigInt(sha256(message)) % n), signature.slice().buffer, false);
+  } catch {
+    return false;
+  }
+}
+
+export const updateCrypto: Pick<UpdateHost, "verify" | "sha256"> = { verify, sha256 };
