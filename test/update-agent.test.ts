@@ -270,6 +270,17 @@ describe("update agent", () => {
     assert.equal(wake(host, broker, budget, day + 86_400_000).length, 3);
   });
 
+  it("takes no chunk while the running image is still pending, and takes them once it is kept", () => {
+    const host = new MemoryHost();
+    host.pending = true;
+    const broker = offered(image("1.1.0"));
+    assert.deepEqual(wake(host, broker), []);
+    assert.equal(statusOf.get(host)!.state, "fetching");
+    host.markValid();
+    assert.ok(wake(host, broker).length > 0);
+    assert.equal(host.staged, "1.1.0");
+  });
+
   it("resumes without fetching again after a cut at any progress write", () => {
     const broker = offered(image("1.1.0"));
     const snapshots: MemoryHost[] = [];

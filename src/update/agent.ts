@@ -133,6 +133,9 @@ export class UpdateAgent {
   pump(now: Instant): void {
     const t = this.#record.transfer;
     if (this.#stopped || this.busy || t.phase !== "fetching") return;
+    // The running image is the rollback's only way back until it has proved itself: staging over
+    // the slot it would return to (ESP32) or replacing it (Node) must wait for that.
+    if (this.#o.host.pending) return this.#stop("the running firmware has not yet completed a publishing wake");
     // Held whole (a cut may have come between the last chunk and the proof): prove it now.
     if (missing(t, 1).length === 0) return this.#verify(t.offer);
     this.#startedAt ??= now.ticks;
