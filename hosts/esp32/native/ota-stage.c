@@ -75,7 +75,7 @@ void xs_torpor_ota_erase(xsMachine *the)
 	range(the, partition, offset, length);
 	err = esp_partition_erase_range(partition, (size_t)offset, (size_t)length);
 	if (ESP_OK != err)
-		xsUnknownError(failed("esp_partition_erase_range", err));
+		xsUnknownError("%s", failed("esp_partition_erase_range", err));
 }
 
 void xs_torpor_ota_write(xsMachine *the)
@@ -89,7 +89,7 @@ void xs_torpor_ota_write(xsMachine *the)
 	range(the, partition, offset, length);
 	err = esp_partition_write(partition, (size_t)offset, data, length);
 	if (ESP_OK != err)
-		xsUnknownError(failed("esp_partition_write", err));
+		xsUnknownError("%s", failed("esp_partition_write", err));
 }
 
 void xs_torpor_ota_read(xsMachine *the)
@@ -101,7 +101,7 @@ void xs_torpor_ota_read(xsMachine *the)
 	xsmcSetArrayBuffer(xsResult, NULL, (xsUnsignedValue)length);
 	err = esp_partition_read(partition, (size_t)offset, xsmcToArrayBuffer(xsResult), (size_t)length);
 	if (ESP_OK != err)
-		xsUnknownError(failed("esp_partition_read", err));
+		xsUnknownError("%s", failed("esp_partition_read", err));
 }
 
 /* The slot (true) or the running partition (false) as the boot partition; why not, or undefined.
