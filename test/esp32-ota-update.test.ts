@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { describe, it } from "node:test";
 import type { Flash } from "../src/host";
-import { otaUpdate, type OtaSlot, type OtaUpdateOptions } from "../hosts/esp32/ota-update";
+import type { OtaSlot } from "../hosts/esp32/native/ota-slot";
+import { otaUpdate, type OtaUpdateOptions } from "../hosts/esp32/ota-update";
 
 const SECTOR = 4096;
 const SLOT_SIZE = 256 * 1024;

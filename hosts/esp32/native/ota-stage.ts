@@ -1,7 +1,7 @@
 // JavaScript face of the ESP32 host's update staging (ota-stage.c) as the `OtaSlot` the update host
 // (ota-update.ts) writes through. Every call is native: none may run while the module is preloaded.
 
-import type { OtaSlot } from "../ota-update";
+import type { OtaSlot } from "./ota-slot";
 
 /** The next OTA partition, or undefined when the partition table has none (no two OTA slots). */
 export function otaSlot(this: unknown): OtaSlot | undefined {
