@@ -270,6 +270,21 @@ describe("update agent", () => {
     assert.equal(wake(host, broker, budget, day + 86_400_000).length, 3);
   });
 
+  it("refuses, counts and discards an image the host cannot stage, or a chunk it cannot write", () => {
+    const host = new MemoryHost();
+    host.stage = () => {
+      throw new Error("esp_ota_set_boot_partition failed (ESP_ERR_OTA_VALIDATE_FAILED)");
+    };
+    wake(host, offered(image("1.1.0")));
+    assertRefused(host, /not staged: esp_ota_set_boot_partition failed/);
+    const small = new MemoryHost();
+    small.writeChunk = (offset) => {
+      if (offset > 0) throw new RangeError("past the OTA slot");
+    };
+    wake(small, offered(image("1.1.0")));
+    assertRefused(small, /chunk 1 not staged: past the OTA slot/);
+  });
+
   it("takes no chunk while the running image is still pending, and takes them once it is kept", () => {
     const host = new MemoryHost();
     host.pending = true;
