@@ -48,7 +48,7 @@ class MemoryHost implements UpdateHost {
   staging = new Uint8Array(0);
   staged: string | undefined;
   pending = false;
-  rolledBack = undefined;
+  rolledBack: string | undefined = undefined;
   /** Called after every progress write: a test takes its snapshots (power cuts) here. */
   onWrite: (() => void) | undefined;
   constructor(public version = "1.0.0") {}
@@ -283,6 +283,17 @@ describe("update agent", () => {
     };
     wake(small, offered(image("1.1.0")));
     assertRefused(small, /chunk 1 not staged: past the OTA slot/);
+  });
+
+  it("refuses the offer of a version it rolled back from, once, and takes a newer one", () => {
+    const host = new MemoryHost();
+    host.rolledBack = "1.1.0";
+    const broker = offered(image("1.1.0"));
+    assert.deepEqual(wake(host, broker), []);
+    assertRefused(host, /version 1\.1\.0 was rolled back here/);
+    wake(host, broker);
+    assert.equal(statusOf.get(host)!.refused, 1, "the same retained offer is counted once");
+    assert.ok(wake(host, offered(image("1.1.1"))).length > 0);
   });
 
   it("takes no chunk while the running image is still pending, and takes them once it is kept", () => {
