@@ -2,7 +2,7 @@
 // from the config, the board's provider, or the ESP32 DevKit's 21/22; Wi-Fi brought up by the wake
 // with a deadline (station.ts); TCP over lwip; retained memory, wake cause, deep sleep and pin wake
 // from torpor's native module (native/), because the SDK has none of them for ESP32; firmware
-// updates staged in the next OTA partition, with ESP-IDF's app rollback (ota-update.ts).
+// updates staged in the next OTA partition, with ESP-IDF's app rollback (`otaUpdate`).
 
 import mcConfig from "mc/config";
 import Analog from "embedded:io/analog";

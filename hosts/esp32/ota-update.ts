@@ -52,13 +52,13 @@ export interface OtaUpdate {
 }
 
 /** Erased ahead of the chunks 64 KB at a time: a flash block, one erase command on most chips. */
-export const ERASE_STEP = 65_536;
+const ERASE_STEP = 65_536;
 /** Bytes of the slot read per digest step in stagedSha256. */
 const READ_BLOCK = 4_096;
 
-export const PROGRESS_KEY = "progress";
-export const ERASED_KEY = "erased";
-export const STAGED_KEY = "staged";
+const PROGRESS_KEY = "progress";
+const ERASED_KEY = "erased";
+const STAGED_KEY = "staged";
 
 /** What was staged, in which slot; or, once it gave way at a boot, the version rolled back from. */
 type Staged = { version: string; slot: number } | { rolledBack: string };

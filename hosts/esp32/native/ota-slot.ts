@@ -1,5 +1,5 @@
-// What the ESP32 update host (ota-update.ts) needs of the flash and the bootloader: the native
-// module's face (ota-stage.ts), a type of its own so that the suite can fake it on Node.
+// What the ESP32 update host (`otaUpdate`) needs of the flash and the bootloader: the native
+// module's face (`otaSlot`), a type of its own so that the suite can fake it on Node.
 
 /** The next OTA partition (the slot an update is staged in) and ESP-IDF's app rollback. */
 export interface OtaSlot {

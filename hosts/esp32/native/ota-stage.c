@@ -1,5 +1,5 @@
 /*
- * XS bindings of the ESP32 host's update staging (hosts/esp32/native/ota-stage.ts): the next OTA
+ * XS bindings of the ESP32 host's update staging (`otaSlot`, `restart`): the next OTA
  * partition written at any offset, read back and made the boot partition, and ESP-IDF's app
  * rollback. Not the SDK's `ota` module: its esp_ota_begin erases the whole partition and keeps the
  * write position in a RAM handle, so it can neither resume after deep sleep nor take the chunks
@@ -22,7 +22,7 @@
 
 #include "xsmc.h"
 
-/* The wakes a pending image has run (the first byte), kept across deep sleep; ota-update.ts sets it
+/* The wakes a pending image has run (the first byte), kept across deep sleep; `otaUpdate` sets it
  * anew at any other boot, since RTC_NOINIT memory holds noise after a power-on. */
 RTC_NOINIT_ATTR static uint8_t gPendingWakes[4];
 

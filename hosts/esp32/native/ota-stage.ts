@@ -1,5 +1,5 @@
-// JavaScript face of the ESP32 host's update staging (ota-stage.c) as the `OtaSlot` the update host
-// (ota-update.ts) writes through. Every call is native: none may run while the module is preloaded.
+// JavaScript face of the ESP32 host's update staging (the xs_torpor_ota_* functions) as the
+// `OtaSlot` that `otaUpdate` writes through. Every call is native: none may run while the module is preloaded.
 
 import type { OtaSlot } from "./ota-slot";
 
