@@ -1,6 +1,6 @@
 // The ESP32 native module (hosts/esp32/native) compiled with this machine's C compiler, warnings as
-// errors: the XS bindings (power.c) against the XS headers that @agoric/xsnap ships, and the ESP-IDF
-// side (rtc.c) against stand-ins for the ESP-IDF functions it calls (test/native/), built into a
+// errors: the XS bindings (power.c, crc.c, ota-stage.c) against the XS headers that @agoric/xsnap
+// ships, and the ESP-IDF side (rtc.c) against stand-ins for the ESP-IDF functions it calls (test/native/), built into a
 // small test program for each chip family and run. Skipped, saying why, without a C compiler.
 
 import assert from "node:assert/strict";
@@ -52,7 +52,7 @@ describe("ESP32 native module", { skip: noCompiler ?? false }, () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "torpor-native-"));
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  for (const file of ["power.c", "crc.c"]) {
+  for (const file of ["power.c", "crc.c", "ota-stage.c"]) {
     it(`the XS bindings (${file}) compile against XS's own headers with -Wall -Wextra -Werror`, (t) => {
       const includes = xsIncludes();
       if (!includes) return t.skip("no xsmc.h under node_modules/@agoric/xsnap (run npm ci)");

@@ -48,7 +48,7 @@ class MemoryHost implements UpdateHost {
   staging = new Uint8Array(0);
   staged: string | undefined;
   pending = false;
-  rolledBack = undefined;
+  rolledBack: string | undefined = undefined;
   /** Called after every progress write: a test takes its snapshots (power cuts) here. */
   onWrite: (() => void) | undefined;
   constructor(public version = "1.0.0") {}
@@ -280,6 +280,43 @@ describe("update agent", () => {
     const sameDay = [0, 1, 2].flatMap((h) => wake(host, broker, budget, day + h * 3_600_000));
     assert.equal(sameDay.length, 3);
     assert.equal(wake(host, broker, budget, day + 86_400_000).length, 3);
+  });
+
+  it("refuses, counts and discards an image the host cannot stage, or a chunk it cannot write", () => {
+    const host = new MemoryHost();
+    host.stage = () => {
+      throw new Error("esp_ota_set_boot_partition failed (ESP_ERR_OTA_VALIDATE_FAILED)");
+    };
+    wake(host, offered(image("1.1.0")));
+    assertRefused(host, /not staged: esp_ota_set_boot_partition failed/);
+    const small = new MemoryHost();
+    small.writeChunk = (offset) => {
+      if (offset > 0) throw new RangeError("past the OTA slot");
+    };
+    wake(small, offered(image("1.1.0")));
+    assertRefused(small, /chunk 1 not staged: past the OTA slot/);
+  });
+
+  it("refuses the offer of a version it rolled back from, once, and takes a newer one", () => {
+    const host = new MemoryHost();
+    host.rolledBack = "1.1.0";
+    const broker = offered(image("1.1.0"));
+    assert.deepEqual(wake(host, broker), []);
+    assertRefused(host, /version 1\.1\.0 was rolled back here/);
+    wake(host, broker);
+    assert.equal(statusOf.get(host)!.refused, 1, "the same retained offer is counted once");
+    assert.ok(wake(host, offered(image("1.1.1"))).length > 0);
+  });
+
+  it("takes no chunk while the running image is still pending, and takes them once it is kept", () => {
+    const host = new MemoryHost();
+    host.pending = true;
+    const broker = offered(image("1.1.0"));
+    assert.deepEqual(wake(host, broker), []);
+    assert.equal(statusOf.get(host)!.state, "fetching");
+    host.markValid();
+    assert.ok(wake(host, broker).length > 0);
+    assert.equal(host.staged, "1.1.0");
   });
 
   it("resumes without fetching again after a cut at any progress write", () => {

@@ -1,10 +1,12 @@
 // The ESP32 host (mcconfig -p esp32 or esp32/<board>): ECMA-419 IO from the SDK with the I2C pins
 // from the config, the board's provider, or the ESP32 DevKit's 21/22; Wi-Fi brought up by the wake
 // with a deadline (station.ts); TCP over lwip; retained memory, wake cause, deep sleep and pin wake
-// from torpor's native module (native/), because the SDK has none of them for ESP32.
+// from torpor's native module (native/), because the SDK has none of them for ESP32; firmware
+// updates staged in the next OTA partition, with ESP-IDF's app rollback (`otaUpdate`).
 
 import mcConfig from "mc/config";
 import Analog from "embedded:io/analog";
+import { Digest } from "crypt";
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import device from "embedded:provider/builtin";
@@ -16,13 +18,17 @@ import type { BusOptions, Flash, Host } from "../../src/host";
 import { parseContactOptions } from "../../src/sensors/contact";
 import type { CheckHostConfig, HostOptions, MakeHost } from "../../types/host";
 import { romCrc32 } from "./native/crc";
+import { otaSlot, restart } from "./native/ota-stage";
 import * as power from "./native/power";
 import { NET_CACHE_SIZE, NetCache } from "./net-cache";
+import { otaUpdate, type OtaUpdate } from "./ota-update";
 import { acceptedKeys } from "./sdk-config";
+import { firmwareVersion } from "../moddable/firmware-version";
 import { clock, crypto, log, resolve, timers } from "../moddable/runtime";
 import { SDKTCP } from "../moddable/sdk-tcp";
 import { sdkTLS } from "../moddable/sdk-tls";
 import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
+import { updateCrypto } from "../moddable/update-crypto";
 import { Station, type StaticAddress } from "./station";
 
 /**
@@ -59,6 +65,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
   if (wakeCause === "reset") log(`reset (${power.resetReason()})`);
   if (wakeCause === "pin") log(`woken by ${describePins(power.wakePins()) || "a wake pin"}`);
   let cancelRadioOff = () => {};
+  const ota = updates(parsed);
 
   return {
     name: "esp32",
@@ -99,6 +106,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
       cancelRadioOff();
       const sleep = () => {
         station.down();
+        if (ota?.restart) return restart();
         armPinWake(parsed);
         // Whole microseconds, at least one: a zero would arm no timer at all.
         power.deepSleep(Math.max(1, Math.round(ms)) * 1000);
@@ -108,6 +116,7 @@ const makeHost: MakeHost = ({ raw, config }: HostOptions): Host => {
     },
     nap: (ms, callback) => void Timer.set(() => callback(), Math.max(0, ms)),
     crc32: romCrc32,
+    ...(ota ? { update: ota.update } : {}),
   };
 };
 
@@ -115,8 +124,7 @@ export default makeHost;
 
 /** The flash tier in NVS, through the SDK's Preference module: a blob per key, written whole or not
  *  at all by NVS itself. */
-function preferences(): Flash {
-  const domain = "torpor";
+function preferences(domain = "torpor"): Flash {
   return {
     read(key) {
       const value = Preference.get(domain, key);
@@ -125,6 +133,34 @@ function preferences(): Flash {
     write: (key, bytes) => Preference.set(domain, key, bytes),
     delete: (key) => Preference.delete(domain, key),
   };
+}
+
+/**
+ * Updates into the next OTA partition, the firmware's version being package.json's (firmwareVersion,
+ * read from package.json itself at build time): ESP-IDF's own app version (esp_app_desc) is
+ * whatever its build derives (Moddable's project sets none), not the version an offer names.
+ * Undefined when the partition table has no two OTA slots (docs/updates.md says how to get them).
+ */
+function updates(config: Config): OtaUpdate | undefined {
+  const slot = otaSlot();
+  if (!slot) {
+    if (config.updateKey !== "") log("update: no OTA partition to stage in (build with two OTA slots): updates off");
+    return undefined;
+  }
+  return otaUpdate({
+    slot,
+    // Its own NVS namespace (15 characters at most), apart from the firmware's flash tier.
+    flash: preferences("torpor-update"),
+    crypto: updateCrypto,
+    digest: () => {
+      const digest = new Digest("SHA256");
+      return { write: (bytes) => digest.write(bytes.slice().buffer), close: () => new Uint8Array(digest.close()) };
+    },
+    version: firmwareVersion,
+    deepSleepWake: power.resetReason() === "deep-sleep",
+    tries: config.updateTries,
+    log,
+  });
 }
 
 /** Calls `then` LINGER_MS later; returns what cancels it. */

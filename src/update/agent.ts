@@ -133,6 +133,9 @@ export class UpdateAgent {
   pump(now: Instant): void {
     const t = this.#record.transfer;
     if (this.#stopped || this.busy || t.phase !== "fetching") return;
+    // The running image is the rollback's only way back until it has proved itself: staging over
+    // the slot it would return to (ESP32) or replacing it (Node) must wait for that.
+    if (this.#o.host.pending) return this.#stop("the running firmware has not yet completed a publishing wake");
     // Held whole (a cut may have come between the last chunk and the proof): prove it now.
     if (missing(t, 1).length === 0) return this.#verify(t.offer);
     this.#startedAt ??= now.ticks;
@@ -214,7 +217,8 @@ export class UpdateAgent {
     const data = payload.subarray(DIGEST_BYTES);
     if (!sameBytes(this.#o.host.sha256(data), payload.subarray(0, DIGEST_BYTES))) return this.#refuse(`chunk ${index} corrupted`, id);
     // Written to staging before it is marked held: a cut in between costs this chunk again, never a hole.
-    this.#o.host.writeChunk(index * t.offer.chunk, data);
+    const unwritten = attempt(() => this.#o.host.writeChunk(index * t.offer.chunk, data));
+    if (unwritten !== undefined) return this.#refuse(`chunk ${index} not staged: ${unwritten}`, id);
     this.#wakeBytes += length;
     this.#record.dayBytes += length;
     this.#change({ type: "chunk", index });
@@ -224,7 +228,8 @@ export class UpdateAgent {
   /** Every chunk held: the whole image proved against the signed hash, and staged. */
   #verify(offer: Offer): void {
     if (toHex(this.#o.host.stagedSha256(offer.size)) !== offer.sha256) return this.#refuse(`image ${offer.id}: SHA-256 is not the offer's`, offer.id);
-    this.#o.host.stage(offer.version);
+    const unstaged = attempt(() => this.#o.host.stage(offer.version));
+    if (unstaged !== undefined) return this.#refuse(`image ${offer.id} not staged: ${unstaged}`, offer.id);
     this.#change({ type: "verified" });
     this.#o.log(`update ${offer.version} verified${this.#o.host.keepsStaged ? "" : ": boots at the next wake"}`);
   }
@@ -258,5 +263,16 @@ export class UpdateAgent {
 
   #save(): void {
     this.#o.host.writeProgress(encodeRecord(this.#record));
+  }
+}
+
+/** Runs a host's staging step: why it failed (a slot too small, an image the bootloader refuses), or
+ *  undefined. A refusal then, like any other, discards the staging and leaves the telemetry alone. */
+function attempt(step: () => void): string | undefined {
+  try {
+    step();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }

@@ -74,6 +74,9 @@ export function judgeOffer(idFromTopic: string, payload: Uint8Array, judge: Judg
   const order = compareSemver(offer.version, judge.host.version);
   if (order === 0) return { ignore: `version ${offer.version} already runs` };
   if (order < 0 && !offer.downgrade) return refuse(`version ${offer.version} is older than ${judge.host.version}`);
+  // The offer stays retained after its image failed here: taking it again would fetch the whole
+  // image and fail again, every time, at the battery's cost. A fixed build comes as a new version.
+  if (offer.version === judge.host.rolledBack) return refuse(`version ${offer.version} was rolled back here`);
   return { take: offer };
 }
 

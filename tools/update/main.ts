@@ -2,7 +2,7 @@
 //
 //   npm run update -- keygen --out DIR
 //   npm run update -- image --version V --out FILE
-//   npm run update -- offer --broker URL --key DIR/update.key --image FILE [--node NAME …] [--prefix torpor] [--chunk 2048] [--battery MV] [--downgrade]
+//   npm run update -- offer --broker URL --key DIR/update.key --image FILE [--version V] [--node NAME …] [--prefix torpor] [--chunk 2048] [--battery MV] [--downgrade]
 //   npm run update -- status --broker URL [--prefix torpor]
 
 import * as fs from "node:fs";
@@ -17,14 +17,15 @@ import { renderUpdates } from "./status";
 const usage = `usage:
   npm run update -- keygen --out DIR
   npm run update -- image --version V --out FILE
-  npm run update -- offer --broker URL --key DIR/update.key --image FILE [--node NAME …] [--prefix torpor] [--chunk 2048] [--battery MV] [--downgrade]
+  npm run update -- offer --broker URL --key DIR/update.key --image FILE [--version V] [--node NAME …] [--prefix torpor] [--chunk 2048] [--battery MV] [--downgrade]
+    (--version: an ESP32 firmware's, the package.json version it was built from)
   npm run update -- status --broker URL [--prefix torpor]
 `;
 
 type Options =
   | { command: "keygen"; out: string }
   | { command: "image"; version: string; out: string }
-  | { command: "offer"; broker: string; key: string; image: string; nodes: string[]; prefix: string; chunk: number; battery: number; downgrade: boolean }
+  | { command: "offer"; broker: string; key: string; image: string; version: string | undefined; nodes: string[]; prefix: string; chunk: number; battery: number; downgrade: boolean }
   | { command: "status"; broker: string; prefix: string };
 
 function parse(argv: string[]): Options | "help" {
@@ -71,7 +72,7 @@ function parse(argv: string[]): Options | "help" {
       const nodes = values.node ?? [];
       const bad = nodes.find((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n));
       if (bad !== undefined) throw new UsageError(`--node "${bad}" is not a node name`);
-      return { command, broker: brokerFlag(values.broker), key: need("key"), image: need("image"), nodes, prefix, chunk: count("chunk"), battery: count("battery"), downgrade: values.downgrade! };
+      return { command, broker: brokerFlag(values.broker), key: need("key"), image: need("image"), version: values.version, nodes, prefix, chunk: count("chunk"), battery: count("battery"), downgrade: values.downgrade! };
     }
     case "status":
       return { command, broker: brokerFlag(values.broker), prefix };

@@ -3,8 +3,8 @@
 // in the list, so a node never sees an offer whose chunks are not on the broker yet.
 
 import * as crypto from "node:crypto";
-import { readImageHeader } from "../../hosts/node/firmware";
 import { toHex } from "../../src/encoding/hex";
+import { imageIdentity } from "./identity";
 import { MAX_CHUNK_BYTES, MAX_IMAGE_BYTES, MIN_CHUNK_BYTES, type Offer } from "../../src/update/offer";
 
 /** `update offer`'s chunk size unless `--chunk` says otherwise: a few PUBLISHes fill a 16 KB wake. */
@@ -17,6 +17,8 @@ export interface OfferOptions {
   chunk: number;
   battery: number;
   downgrade: boolean;
+  /** The firmware's version, for an image that does not carry one torpor reads (an ESP32 firmware). */
+  version?: string | undefined;
 }
 
 export interface Message {
@@ -27,7 +29,7 @@ export interface Message {
 export function offerMessages(image: Buffer, key: crypto.KeyObject, o: OfferOptions): { offer: Offer; messages: Message[] } {
   if (image.length === 0 || image.length > MAX_IMAGE_BYTES) throw new Error(`--image of ${image.length} bytes: an image is 1 to ${MAX_IMAGE_BYTES} bytes`);
   if (!Number.isInteger(o.chunk) || o.chunk < MIN_CHUNK_BYTES || o.chunk > MAX_CHUNK_BYTES) throw new Error(`--chunk must be ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES} bytes`);
-  const { header } = readImageHeader(image);
+  const header = imageIdentity(image, o.version);
   const sha256 = crypto.createHash("sha256").update(image).digest("hex");
   const offer: Offer = { id: sha256.slice(0, 16), version: header.version, size: image.length, sha256, chunk: o.chunk, board: header.board, battery: o.battery, downgrade: o.downgrade };
   if (o.nodes.length) offer.nodes = o.nodes;

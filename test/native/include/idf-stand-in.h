@@ -32,6 +32,8 @@ typedef enum {
 	ESP_RST_TASK_WDT, ESP_RST_WDT, ESP_RST_DEEPSLEEP, ESP_RST_BROWNOUT, ESP_RST_SDIO
 } esp_reset_reason_t;
 esp_reset_reason_t esp_reset_reason(void);
+void esp_restart(void) __attribute__((__noreturn__));
+const char *esp_err_to_name(esp_err_t code);
 
 typedef enum {
 	ESP_SLEEP_WAKEUP_UNDEFINED, ESP_SLEEP_WAKEUP_ALL, ESP_SLEEP_WAKEUP_EXT0, ESP_SLEEP_WAKEUP_EXT1,
