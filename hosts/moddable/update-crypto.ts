@@ -14,7 +14,10 @@ import ECPoint from "ecp";
 import type { UpdateHost } from "../../src/update/capability";
 
 const SIZE = 32;
-const p256 = new Curve("secp256r1");
+/** Built at the first offer a wake checks, not at load: its numbers would otherwise take heap in
+ *  every wake of a node that is taking no update (the ESP32-C3's slots are nearly all spoken for). */
+let curve: Curve | undefined;
+const p256 = (): Curve => (curve ??= new Curve("secp256r1"));
 
 function toBigInt(bytes: Uint8Array): bigint {
   let hex = "0x0";
@@ -36,7 +39,7 @@ function sha256(bytes: Uint8Array): Uint8Array {
 
 /** y² = x³ + ax + b over the prime field of m. */
 function onCurve(x: bigint, y: bigint): boolean {
-  const { a, b, m } = p256.ec;
+  const { a, b, m } = p256().ec;
   return x < m && y < m && (y * y - (x * x * x + a * x + b)) % m === 0n;
 }
 
@@ -46,10 +49,10 @@ function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Arra
   const y = toBigInt(publicKey.subarray(1 + SIZE));
   const r = toBigInt(signature.subarray(0, SIZE));
   const s = toBigInt(signature.subarray(SIZE));
-  const n = p256.n;
+  const n = p256().n;
   if (!onCurve(x, y) || r < 1n || r >= n || s < 1n || s >= n) return false;
   try {
-    return new ECDSA(new ECPoint(x, y), p256).verify(toBytes(toBigInt(sha256(message)) % n), signature.slice().buffer, false);
+    return new ECDSA(new ECPoint(x, y), p256()).verify(toBytes(toBigInt(sha256(message)) % n), signature.slice().buffer, false);
   } catch {
     return false;
   }
