@@ -82,8 +82,8 @@ describe("an exchange whose socket never came up", () => {
     const x = exchange();
     assert.equal(x.phase, "idle");
     assert.equal(x.wakeAt, 10_000);
-    x.lost("connection refused");
-    assert.equal(x.settle()?.error, "connection refused");
+    x.lost(new Error("connection refused"), at(1));
+    assert.match(x.settle()?.error ?? "", /failed: connection refused$/);
     assert.equal(x.closed, true);
   });
 
@@ -135,7 +135,7 @@ describe("a closing exchange's last packets", () => {
 
   it("are dropped when the connection goes", () => {
     const x = closing();
-    x.lost("connection reset");
+    x.lost(new Error("connection reset"), at(5));
     assert.equal(x.writing, false);
   });
 });

@@ -1,7 +1,25 @@
 // What an application and MQTTClient hand each other besides the options: what write() takes,
-// what onReadable says of a message, and what onControl reports.
+// what onReadable says of a message, what onControl reports, and the operations' numbers.
 
 import type { ConnackProperties, PublishProperties, QoS, Subscription } from "./packets";
+
+/** The operations of write() and onControl, as the pattern numbers them (MQTTClient's statics). */
+export const Operation = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+} as const;
 
 /** What onReadable says of the message it announces. The whole payload comes at once. */
 export interface ReadableOptions {

@@ -8,26 +8,21 @@
 // messages live in the store and go out again (DUP, or PUBREL) right behind the next CONNECT; and a
 // CONNECT pipelined with the first PUBLISH: onWritable is offered before the CONNACK, as MQTT allows
 // (§3.1.4), so one round trip carries both.
+//
+// It is the driver torpor's wake runs on (clientDriver: socket, timer, writes as the socket has room)
+// with this client's protocol (ClientProtocol: store, limits, keep-alive) and the pattern's API
+// around them.
 
-import { TopicAliases } from "./client-aliases";
-import { bytesOf, connectOf, type ConnectOptions } from "./client-connect";
+import type { ConnectOptions } from "./client-connect";
+import { clientDriver, type Driver } from "./client-driver";
 import type { ClientResolverConstructor, ClientSocketConstructor, ClientTimer } from "./client-io";
-import { socketDriver, type SocketDriver } from "./client-socket";
-import type { ControlMessage, ReadableOptions, WriteOptions } from "./client-messages";
-import { emptyClientSession, MemoryStore, type ClientSessionState, type SessionStore, type StoredMessage } from "./client-store";
-import { ReasonCode, type ConnackProperties, type PublishProperties, type QoS, type Version } from "./packets";
-import { PublisherSession, transition, type InFlight, type SessionEvent } from "./session";
+import { Operation, type ControlMessage, type ReadableOptions, type WriteOptions } from "./client-messages";
+import { ClientProtocol, type Ticks } from "./client-protocol";
+import type { SessionStore } from "./client-store";
+import type { Version } from "./packets";
 
 export type { ConnectOptions, WillOptions } from "./client-connect";
 export type { ControlMessage, ReadableOptions, WriteOptions } from "./client-messages";
-
-/** What MQTT 5 assumes of a broker that states no Receive Maximum (§3.2.2.3.3). */
-const DEFAULT_RECEIVE_MAXIMUM = 65535;
-/** MQTT 5: QoS 1/2 messages in flight before the first CONNACK that states the broker's Receive
- *  Maximum (the store keeps it for later connections): one, so CONNECT is still pipelined with the
- *  first PUBLISH, and no broker's limit is exceeded before it is known. */
-const UNKNOWN_RECEIVE_MAXIMUM = 1;
-const PACKET_TOO_LARGE = ReasonCode.PacketTooLarge;
 
 export interface MQTTClientOptions extends ConnectOptions {
   /** The broker's name (resolved through `dns`) or, with `address`, the name TLS checks. */
@@ -51,41 +46,28 @@ export interface MQTTClientOptions extends ConnectOptions {
   onError?: (this: MQTTClient, error?: Error) => void;
 }
 
-type State = "resolving" | "connecting" | "login" | "connected" | "closed";
-
 export class MQTTClient {
-  static readonly CONNECT = 1;
-  static readonly CONNACK = 2;
-  static readonly PUBLISH = 3;
-  static readonly PUBACK = 4;
-  static readonly PUBREC = 5;
-  static readonly PUBREL = 6;
-  static readonly PUBCOMP = 7;
-  static readonly SUBSCRIBE = 8;
-  static readonly SUBACK = 9;
-  static readonly UNSUBSCRIBE = 10;
-  static readonly UNSUBACK = 11;
-  static readonly PINGREQ = 12;
-  static readonly PINGRESP = 13;
-  static readonly DISCONNECT = 14;
+  static readonly CONNECT = Operation.CONNECT;
+  static readonly CONNACK = Operation.CONNACK;
+  static readonly PUBLISH = Operation.PUBLISH;
+  static readonly PUBACK = Operation.PUBACK;
+  static readonly PUBREC = Operation.PUBREC;
+  static readonly PUBREL = Operation.PUBREL;
+  static readonly PUBCOMP = Operation.PUBCOMP;
+  static readonly SUBSCRIBE = Operation.SUBSCRIBE;
+  static readonly SUBACK = Operation.SUBACK;
+  static readonly UNSUBSCRIBE = Operation.UNSUBSCRIBE;
+  static readonly UNSUBACK = Operation.UNSUBACK;
+  static readonly PINGREQ = Operation.PINGREQ;
+  static readonly PINGRESP = Operation.PINGRESP;
+  static readonly DISCONNECT = Operation.DISCONNECT;
 
   readonly version: Version;
-  #options: MQTTClientOptions;
-  #store: SessionStore;
-  #stored: ClientSessionState;
-  #session: PublisherSession;
-  #socket: SocketDriver | undefined;
-  #state: State = "resolving";
-  /** The broker's limits, once its CONNACK states them. */
-  #receiveMaximum: number;
-  #maximumPacketSize = Infinity;
-  readonly #aliases: TopicAliases;
+  readonly #options: MQTTClientOptions;
+  readonly #protocol: ClientProtocol;
+  readonly #driver: Driver<Ticks>;
   /** The message onReadable announced, until read() takes it or the callback returns. */
   #message: Uint8Array | undefined;
-  #pingTimer: unknown;
-  /** Milliseconds; an MQTT 5 broker's Server Keep Alive replaces the one asked for. */
-  #keepalive: number;
-  #pingOutstanding = false;
 
   constructor(options: MQTTClientOptions) {
     if (!options.host && !options.address) throw new Error("MQTT client: host or address required");
@@ -97,14 +79,16 @@ export class MQTTClient {
     if (options.clean === false && !options.id) throw new Error("MQTT client: a persistent session (clean: false) needs an id");
     this.version = version;
     this.#options = options;
-    this.#keepalive = options.keepalive ?? 0;
-    this.#aliases = new TopicAliases(options.topicAliasMaximum ?? 0);
-    this.#store = options.store ?? new MemoryStore();
-    if (options.clean ?? true) this.#store.clear();
-    this.#stored = this.#store.load() ?? emptyClientSession();
-    this.#receiveMaximum = version === 5 ? (this.#stored.receiveMaximum ?? UNKNOWN_RECEIVE_MAXIMUM) : DEFAULT_RECEIVE_MAXIMUM;
-    if (version === 5) this.#maximumPacketSize = this.#stored.maximumPacketSize ?? Infinity;
-    this.#session = new PublisherSession(version, this.#stored, options.maximumPacketSize);
+    const protocol = new ClientProtocol(
+      { ...options, version, timed: options.timer !== undefined },
+      {
+        readable: (payload, readable) => this.#deliver(payload, readable),
+        control: (message) => options.onControl?.call(this, message),
+      },
+    );
+    this.#protocol = protocol;
+    // The clock only keep-alive reads: milliseconds, as the timer counts them.
+    this.#driver = clientDriver({ protocol, now: () => ({ ticks: Date.now() }), timer: options.timer, after: (writable) => this.#after(writable) });
     const address = options.address;
     if (address) {
       this.#open(address);
@@ -116,13 +100,13 @@ export class MQTTClient {
     new Resolver(dnsOptions).resolve({
       host,
       onResolved: (_host, resolved) => this.#open(resolved),
-      onError: (reason) => this.#fail(new Error(`MQTT client: cannot resolve ${host}${reason instanceof Error ? `: ${reason.message}` : ""}`)),
+      onError: (reason) => this.#driver.step(() => protocol.fail(new Error(`MQTT client: cannot resolve ${host}${reason instanceof Error ? `: ${reason.message}` : ""}`))),
     });
   }
 
   /** The packet ids of the QoS 1/2 messages the broker has not finished with, oldest first. */
   get inFlight(): number[] {
-    return this.#stored.inflight.map((entry) => entry.packetId);
+    return this.#protocol.inFlight;
   }
 
   /**
@@ -132,29 +116,12 @@ export class MQTTClient {
    * onWritable (what does not fit now is queued, never dropped).
    */
   write(data: Uint8Array | ArrayBuffer | string | null, options: WriteOptions): number {
-    if (this.#state !== "login" && this.#state !== "connected") throw new Error(`MQTT client: cannot write while ${this.#state}`);
-    const session = this.#session;
-    const operation = options.operation ?? MQTTClient.PUBLISH;
-    switch (operation) {
-      case MQTTClient.PUBLISH:
-        this.#publish(data === null ? new Uint8Array(0) : bytesOf(data), options);
-        break;
-      case MQTTClient.SUBSCRIBE:
-        session.subscribe(this.#items(options).map(({ topic, QoS, ...rest }) => ({ ...rest, topic, qos: QoS ?? 0 })));
-        break;
-      case MQTTClient.UNSUBSCRIBE:
-        session.subscribe(this.#items(options).map((item) => item.topic));
-        break;
-      case MQTTClient.PINGREQ:
-        session.ping();
-        break;
-      case MQTTClient.DISCONNECT:
-        session.disconnect(this.version === 5 ? options.reasonCode : undefined);
-        break;
-      default:
-        throw new RangeError(`MQTT client: operation ${operation} is not the application's to write`);
+    try {
+      this.#protocol.write(data, options);
+    } finally {
+      // What it queued goes out; a store that failed it closes the connection.
+      this.#driver.step();
     }
-    this.#flush();
     return this.#writable();
   }
 
@@ -171,258 +138,38 @@ export class MQTTClient {
   /** Closes the socket; the session stays in the store for the next client. Write DISCONNECT first
    *  to end the connection normally. */
   close(): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    this.#options.timer?.clear(this.#pingTimer);
-    this.#pingTimer = undefined;
-    this.#socket?.close();
-    this.#socket = undefined;
-    this.#session.discardOutput();
-  }
-
-  #items(options: WriteOptions): NonNullable<WriteOptions["items"]> {
-    const items = options.items;
-    if (!items || items.length === 0) throw new RangeError("MQTT client: SUBSCRIBE and UNSUBSCRIBE need items");
-    return items;
-  }
-
-  #publish(payload: Uint8Array, options: WriteOptions): void {
-    const topic = options.topic;
-    if (!topic) throw new RangeError("MQTT client: PUBLISH needs a topic");
-    const qos = options.QoS ?? 0;
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`MQTT client: QoS ${String(qos)}`);
-    if (qos > 0 && this.#stored.inflight.length >= this.#receiveMaximum) {
-      throw new RangeError(`MQTT client: ${this.#receiveMaximum} messages in flight, the broker's Receive Maximum: wait for onWritable`);
-    }
-    const message: StoredMessage = { topic, payload: payload.slice(), retain: options.retain ?? false };
-    if (options.properties && this.version === 5) message.properties = { ...options.properties };
-    const session = this.#session;
-    const aliased = this.#aliases.has(topic);
-    const sent = { ...message, qos, ...this.#aliases.outbound(topic, message.properties) };
-    try {
-      // The codec's checks (topic, properties), and the limit, which counts the packet as sent:
-      // with the alias, when it has one.
-      const length = session.publishLength(sent);
-      if (length > this.#maximumPacketSize) throw new RangeError(`MQTT client: PUBLISH of ${length} bytes, the broker's Maximum Packet Size is ${this.#maximumPacketSize}`);
-    } catch (e) {
-      // An alias is the broker's to learn from this packet, which it will never see.
-      if (!aliased) this.#aliases.forget(topic);
-      throw e;
-    }
-    const entry = session.publish(sent);
-    if (!entry) return;
-    this.#stored.messages.set(entry.packetId, message);
-    try {
-      this.#store.save(this.#stored);
-    } catch (e) {
-      // Not stored, so not to be sent: the PUBLISH already queued cannot be taken back, so the
-      // connection goes with it (what the store holds goes out on the next one).
-      this.#forgetUnsaved(entry);
-      this.#fail(e instanceof Error ? e : new Error(String(e)));
-      throw e;
-    }
-  }
-
-  #forgetUnsaved(entry: InFlight): void {
-    this.#session.settle(entry);
-    this.#stored.messages.delete(entry.packetId);
-  }
-
-  get #closed(): boolean {
-    return this.#state === "closed";
+    if (this.#protocol.closed) return;
+    this.#protocol.close();
+    this.#driver.step();
   }
 
   #writable(): number {
-    if (this.#session.hasOutput || this.#stored.inflight.length >= this.#receiveMaximum) return 0;
-    return this.#socket?.room ?? 0;
+    return this.#protocol.ready ? this.#driver.room : 0;
   }
 
   #open(address: string): void {
-    if (this.#state === "closed") return;
-    this.#state = "connecting";
     const options = this.#options;
     const { io: Socket, ...socketOptions } = options.socket;
-    try {
-      this.#socket = socketDriver({
-        writable: (first) => this.#onWritable(first),
-        readable: (data) => this.#onReadable(data),
-        error: (error) => this.#fail(error ?? new Error("MQTT client: connection lost")),
-      });
-      this.#socket.open((callbacks) => new Socket({ ...socketOptions, address, host: options.host ?? address, port: options.port ?? 1883, ...callbacks }));
-    } catch (e) {
-      this.#fail(e instanceof Error ? e : new Error(String(e)));
-    }
+    this.#driver.open((callbacks) => new Socket({ ...socketOptions, address, host: options.host ?? address, port: options.port ?? 1883, ...callbacks }));
   }
 
-  #onWritable(first: boolean): void {
-    if (this.#state === "closed") return;
-    if (first) {
-      try {
-        this.#login();
-      } catch (e) {
-        // The codec refused something of the options (a will topic, a property): no CONNECT to send.
-        return this.#fail(e instanceof Error ? e : new Error(String(e)));
-      }
-    }
-    this.#flush();
+  /** After each step: an ended connection's error, or room the application waits for. */
+  #after(writable: boolean): void {
+    const protocol = this.#protocol;
+    const error = protocol.takeError();
+    if (error) return this.#options.onError?.call(this, error);
+    const opened = protocol.takeOpened();
+    if (!(writable || opened) || !protocol.writable) return;
     const room = this.#writable();
     if (room > 0) this.#options.onWritable?.call(this, room);
   }
 
-  /** CONNECT, then what the store holds in flight, right behind it. */
-  #login(): void {
-    const session = this.#session;
-    session.connect(connectOf(this.#options, this.version));
-    const tooLarge: InFlight[] = [];
-    for (const entry of this.#stored.inflight) {
-      const message = this.#stored.messages.get(entry.packetId);
-      const resent = message && { ...message, qos: entry.qos };
-      if (resent && entry.state === "sent" && session.publishLength(resent) > this.#maximumPacketSize) tooLarge.push(entry);
-      else session.resend(entry, resent);
-    }
-    this.#state = "login";
-    // Written before this broker's limit was known: refused, as the broker would, rather than sent
-    // into a DISCONNECT on every connection from now on.
-    for (const entry of tooLarge) {
-      this.#forget(entry);
-      this.#options.onControl?.call(this, { operation: entry.qos === 1 ? MQTTClient.PUBACK : MQTTClient.PUBCOMP, id: entry.packetId, reasonCode: PACKET_TOO_LARGE });
-    }
-  }
-
-  #flush(): void {
-    if (this.#socket?.write((room) => this.#session.takeOutput(room))) this.#schedulePing();
-  }
-
-  #schedulePing(): void {
-    const keepalive = this.#keepalive;
-    const timer = this.#options.timer;
-    if (!timer || keepalive <= 0 || this.#state === "closed") return;
-    timer.clear(this.#pingTimer);
-    // Three quarters of the interval: the PINGREQ arrives in time whatever the latency.
-    this.#pingTimer = timer.set(() => this.#ping(), (keepalive * 3) >> 2);
-  }
-
-  #ping(): void {
-    this.#pingTimer = undefined;
-    if (this.#pingOutstanding) return this.#fail(new Error("MQTT client: no PINGRESP within the keep-alive interval"));
-    this.#pingOutstanding = true;
-    this.#session.ping();
-    this.#flush();
-  }
-
-  #onReadable(data: Uint8Array): void {
-    if (this.#state === "closed") return;
-    let events: SessionEvent[];
+  #deliver(payload: Uint8Array, readable: ReadableOptions): void {
+    this.#message = payload;
     try {
-      events = this.#session.receive(data);
-    } catch (e) {
-      return this.#fail(e instanceof Error ? e : new Error(String(e)));
-    }
-    const before = this.#state === "connected" ? this.#writable() : 0;
-    for (const event of events) {
-      // A callback may have closed the client, or an event failed it.
-      if (this.#closed) return;
-      this.#event(event);
-    }
-    this.#flush();
-    const room = this.#writable();
-    // The CONNACK, or an acknowledgement that frees a Receive Maximum slot, is room the application
-    // waits for (the SDK's client, too, offers onWritable after CONNACK).
-    if (room > 0 && before === 0 && this.#state === "connected") this.#options.onWritable?.call(this, room);
-  }
-
-  #event(event: SessionEvent): void {
-    const onControl = this.#options.onControl;
-    switch (event.type) {
-      case "connack":
-        return this.#connack(event.reasonCode, event.sessionPresent, event.packet.properties);
-      case "acked":
-        this.#forget(event.entry);
-        onControl?.call(this, {
-          operation: event.entry.qos === 1 || event.asQoS1 ? MQTTClient.PUBACK : MQTTClient.PUBCOMP,
-          id: event.entry.packetId,
-          reasonCode: event.reasonCode,
-        });
-        return;
-      case "released":
-        transition(event.entry, "pubrec");
-        // The broker owns the message now: only its PUBREL is ever sent again.
-        this.#stored.messages.delete(event.entry.packetId);
-        this.#store.save(this.#stored);
-        onControl?.call(this, { operation: MQTTClient.PUBREC, id: event.entry.packetId, reasonCode: 0 });
-        return;
-      case "subscribed":
-        onControl?.call(this, { operation: MQTTClient.SUBACK, id: event.packetId, reasonCodes: event.reasonCodes });
-        return;
-      case "unsubscribed":
-        onControl?.call(this, { operation: MQTTClient.UNSUBACK, id: event.packetId, reasonCodes: event.reasonCodes });
-        return;
-      case "message":
-        return this.#deliver(event.publish.topic, event.publish);
-      case "pong":
-        this.#pingOutstanding = false;
-        onControl?.call(this, { operation: MQTTClient.PINGRESP });
-        return;
-      case "disconnect":
-        onControl?.call(this, { operation: MQTTClient.DISCONNECT, reasonCode: event.reasonCode });
-        return this.#fail(new Error(`MQTT client: the broker disconnected (reason 0x${event.reasonCode.toString(16)})`));
-      case "discarded":
-        // Over this client's Maximum Packet Size: acknowledged by the session, never delivered.
-        return;
-    }
-  }
-
-  #connack(reasonCode: number, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
-    if (reasonCode !== 0) return this.#fail(new Error(`MQTT client: CONNACK refused the connection (code 0x${reasonCode.toString(16)})`));
-    this.#state = "connected";
-    if (this.version === 5) {
-      this.#receiveMaximum = properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
-      this.#maximumPacketSize = properties?.maximumPacketSize ?? Infinity;
-      this.#aliases.maximum = properties?.topicAliasMaximum ?? 0;
-      // MQTT 5 §3.2.2.3.14: the client keeps the broker's keep-alive, whatever it asked for.
-      if (properties?.serverKeepAlive !== undefined && this.#options.timer) {
-        this.#keepalive = properties.serverKeepAlive * 1000;
-        this.#schedulePing();
-      }
-      const stored = this.#stored;
-      const maximumPacketSize = properties?.maximumPacketSize;
-      if (stored.receiveMaximum !== this.#receiveMaximum || stored.maximumPacketSize !== maximumPacketSize) {
-        stored.receiveMaximum = this.#receiveMaximum;
-        if (maximumPacketSize === undefined) delete stored.maximumPacketSize;
-        else stored.maximumPacketSize = maximumPacketSize;
-        this.#store.save(stored);
-      }
-    }
-    const message: ControlMessage = { operation: MQTTClient.CONNACK, reasonCode, sessionPresent };
-    if (properties) message.properties = properties;
-    this.#options.onControl?.call(this, message);
-  }
-
-  #forget(entry: InFlight): void {
-    this.#forgetUnsaved(entry);
-    this.#store.save(this.#stored);
-  }
-
-  #deliver(wireTopic: string, publish: { payload: Uint8Array; qos: QoS; retain: boolean; dup: boolean; properties?: PublishProperties }): void {
-    let topic: string;
-    try {
-      topic = this.#aliases.inbound(wireTopic, publish.properties?.topicAlias);
-    } catch (e) {
-      return this.#fail(e instanceof Error ? e : new Error(String(e)));
-    }
-    const options: ReadableOptions = { topic, QoS: publish.qos, retain: publish.retain, dup: publish.dup, byteLength: publish.payload.length, more: false };
-    if (publish.properties) options.properties = publish.properties;
-    this.#message = publish.payload;
-    try {
-      this.#options.onReadable?.call(this, publish.payload.length, options);
+      this.#options.onReadable?.call(this, payload.length, readable);
     } finally {
       this.#message = undefined;
     }
-  }
-
-  #fail(error: Error): void {
-    if (this.#state === "closed") return;
-    this.close();
-    this.#options.onError?.call(this, error);
   }
 }

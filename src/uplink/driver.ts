@@ -1,13 +1,14 @@
-// The driver of a wake's MQTT exchange: it brings the network up (bounded), resolves the broker,
-// opens TCP or TLS through the host on the MQTT client's socketDriver (the one place that drives an
-// MQTT socket), and feeds the `Exchange` — the policy, a state machine — the socket's bytes and the
-// clock, writing what it returns and waking it when it asks. When the broker's answer says how to
-// do better (fall back to 3.1.1, a Will it can take), it connects again at once, within the same
+// A wake's MQTT connection: it brings the network up (bounded), resolves the broker, chooses TCP or
+// TLS (counting the handshakes) and runs the `Exchange` — the wake's policy, a state machine — on
+// the MQTT client's driver (clientDriver, the one loop that drives an MQTT socket, MQTTClient's
+// too), settling a promise when the exchange settles. When the broker's answer says how to do
+// better (fall back to 3.1.1, a Will it can take), it connects again at once, within the same
 // deadline.
 
 import type { Config } from "../config";
 import type { Handshake, Host, Instant } from "../host";
-import { socketDriver, type SocketCallbacks, type SocketDriver } from "../mqtt/client-socket";
+import { clientDriver, type Driver } from "../mqtt/client-driver";
+import type { SocketCallbacks } from "../mqtt/client-socket";
 import type { Version } from "../mqtt/codec";
 import type { NonceCounter } from "../retained/nonce-counter";
 import type { NodeState } from "../retained/state";
@@ -114,15 +115,14 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
   }
 }
 
-/** One connection: the host's network and socket around an Exchange. */
+/** One connection: the host's network and socket around an Exchange, on the MQTT client's driver. */
 export class Connection {
   readonly #host: Host;
   readonly #config: Config;
   readonly #exchange: Exchange;
   readonly #state: NodeState;
-  #socket: SocketDriver | undefined;
+  readonly #driver: Driver<Instant>;
   #down = false;
-  #timer: unknown;
   #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
   /** The outcome last settled: the closing's bytes add to it (the exchange keeps counting there). */
   #settled: ExchangeOutcome | undefined;
@@ -133,7 +133,7 @@ export class Connection {
     this.#host = host;
     this.#config = config;
     this.#state = node.state;
-    this.#exchange = new Exchange({
+    const exchange = new Exchange({
       config,
       channels: node.channels,
       state: node.state,
@@ -150,6 +150,13 @@ export class Connection {
       probe,
       deadline,
       ...(host.update ? { update: host.update } : {}),
+    });
+    this.#exchange = exchange;
+    this.#driver = clientDriver({
+      protocol: exchange,
+      now: () => ({ ticks: host.clock.ticks(), wall: host.clock.now() }),
+      timer: host.timer,
+      after: () => this.#after(),
     });
   }
 
@@ -181,10 +188,10 @@ export class Connection {
       const left = Math.max(0, (this.#exchange.wakeAt ?? host.clock.ticks()) - host.clock.ticks());
       host.network.up(left, (error) => {
         if (this.#exchange.closed) return;
-        if (error) return this.#step((x) => x.fail(`network: ${error.message}`));
+        if (error) return this.#driver.step(() => this.#exchange.fail(`network: ${error.message}`));
         host.network.resolve(config.broker.host, (error, address) => {
           if (this.#exchange.closed) return;
-          if (error || !address) return this.#step((x) => x.fail(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`));
+          if (error || !address) return this.#driver.step(() => this.#exchange.fail(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`));
           this.#open(address);
         });
       });
@@ -193,11 +200,11 @@ export class Connection {
 
   /** Always-connected mode: sends the batches buffered since the last flush; resolves when acknowledged. */
   flush(): Promise<ExchangeOutcome> {
-    return this.#until(() => this.#step((x, now) => x.flush(now)));
+    return this.#until(() => this.#driver.step((now) => this.#exchange.flush(now)));
   }
 
   ping(): void {
-    this.#step((x, now) => x.ping(now));
+    this.#driver.step((now) => this.#exchange.ping(now));
   }
 
   /** Publishes the status and DISCONNECTs normally, then closes; resolves with the bytes that took
@@ -208,7 +215,7 @@ export class Connection {
     const down = settled?.bytesDown ?? 0;
     return new Promise((resolve) => {
       this.#onShut = () => resolve({ up: (settled?.bytesUp ?? 0) - up, down: (settled?.bytesDown ?? 0) - down });
-      this.#step((x, now) => x.close(now));
+      this.#driver.step((now) => this.#exchange.close(now));
     });
   }
 
@@ -216,28 +223,14 @@ export class Connection {
   #until(begin: () => void): Promise<ExchangeOutcome> {
     return new Promise((resolve) => {
       this.#resolve = resolve;
-      this.#step(() => begin());
+      this.#driver.step(begin);
     });
   }
 
-  #now(): Instant {
-    return { ticks: this.#host.clock.ticks(), wall: this.#host.clock.now() };
-  }
-
-  /** Gives the exchange an input, then does what it asks: write, wake it later, close, settle. */
-  #step(input: (exchange: Exchange, now: Instant) => void): void {
+  /** After each step: once the socket is closed, the radio goes off; an outcome settles its promise. */
+  #after(): void {
     const exchange = this.#exchange;
-    const now = this.#now();
-    input(exchange, now);
-    this.#write(now);
-    this.#host.timer.clear(this.#timer);
-    this.#timer = undefined;
-    // A closing exchange's last packets (the status, DISCONNECT) go out before the socket closes.
-    if (exchange.closed && !exchange.writing) this.#shut();
-    else {
-      const at = exchange.wakeAt;
-      if (at !== undefined) this.#timer = this.#host.timer.set(() => this.#step((x, now) => x.tick(now)), Math.max(0, at - this.#host.clock.ticks()));
-    }
+    if (this.#driver.closed) this.#shut();
     const settled = exchange.settle();
     if (settled) this.#settled = settled;
     if (settled && this.#resolve) {
@@ -247,16 +240,11 @@ export class Connection {
     }
   }
 
-  /** Writes the exchange's output while the socket has room; the next onWritable resumes it. */
-  #write(now: Instant): void {
-    if (!this.#down) this.#socket?.write((room) => this.#exchange.takeOutput(room, now));
-  }
-
   #open(address: string): void {
     const host = this.#host;
     const config = this.#config;
     const TLS = host.network.TLS;
-    if (config.broker.secure && !TLS) return this.#step((x) => x.fail("mqtts:// needs TLS, which this host does not provide"));
+    if (config.broker.secure && !TLS) return this.#driver.step(() => this.#exchange.fail("mqtts:// needs TLS, which this host does not provide"));
     let open = (callbacks: SocketCallbacks) => new host.network.TCP({ address, port: config.broker.port, nodelay: true, ...callbacks });
     if (config.broker.secure && TLS) {
       const secure: { ca?: string; certificate?: string; key?: string } = {};
@@ -271,26 +259,16 @@ export class Connection {
       };
       open = (callbacks) => new TLS({ address, port: config.broker.port, nodelay: true, host: config.broker.host, secure, onHandshake, ...callbacks });
     }
-    try {
-      this.#socket = socketDriver({
-        writable: (first) => this.#step(first ? (x, now) => x.start(now) : () => {}),
-        readable: (data) => this.#step((x, now) => x.receive(data, now)),
-        error: (error) => this.#step((x) => x.lost(`connection to ${config.broker.host}:${config.broker.port} failed: ${error?.message ?? "closed"}`)),
-      });
-      this.#socket.open(open);
-    } catch (e) {
-      this.#step((x) => x.fail(`cannot open connection: ${e instanceof Error ? e.message : String(e)}`));
-    }
+    this.#driver.open(open);
   }
 
-  /** The socket closed and the radio off, once. */
+  /** The radio off, once; a close() waiting for it resolves. */
   #shut(): void {
     const onShut = this.#onShut;
     this.#onShut = undefined;
     onShut?.();
     if (this.#down) return;
     this.#down = true;
-    this.#socket?.close();
     this.#host.network.down();
   }
 }

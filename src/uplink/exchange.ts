@@ -1,8 +1,9 @@
 // One connection's MQTT exchange as a state machine: bytes and time in, bytes and decisions out. It
 // decides what to send and when the wake is done; it never opens a socket, reads a clock or sets a
-// timer. The driver (`Connection`) brings the network up, feeds it the socket's bytes and the
-// clock, writes what it hands out in pieces as the socket has room, calls tick() at `wakeAt`, and
-// closes the socket once it is `closed` and nothing is left to write.
+// timer. It is the wake's protocol on the MQTT client's driver (clientDriver, which MQTTClient runs
+// on too): that feeds it the socket's bytes and the clock, writes what it hands out in pieces as the
+// socket has room, calls tick() at `wakeAt`, and closes the socket once it is `closed` and nothing is
+// left to write; `Connection` brings the network up around them.
 //
 // The first output pipelines CONNECT, the command subscription when the broker lacks it, the
 // unacknowledged messages again (DUP, or PUBREL for QoS 2 messages the broker already holds), the
@@ -17,6 +18,7 @@
 // have been in.
 
 import type { Instant } from "../host";
+import type { Protocol } from "../mqtt/client-driver";
 import { ProtocolError, type Version } from "../mqtt/codec";
 import type { ConnackPacket } from "../mqtt/packets";
 import { connackReason, reasonName } from "../mqtt/reasons";
@@ -34,7 +36,7 @@ import { accepted, fallBack } from "./version";
 import type { UpdateAgent } from "../update/agent";
 import { updateAgent, updateFacts } from "./update-agent";
 
-export class Exchange {
+export class Exchange implements Protocol<Instant> {
   readonly version: Version;
   readonly persistent: boolean;
   #phase: Phase = "idle";
@@ -185,7 +187,8 @@ export class Exchange {
    * would pin a v5 broker to 3.1.1 for good (`connect` decides, with proof). After CONNACK it may be
    * all a broker says of a packet over a limit it never announced (`BrokerLimits.closedByBroker`).
    */
-  lost(error: string): void {
+  lost(error: Error | undefined, now: Instant): void {
+    this.#now = now;
     if (this.closed) {
       // Closing, with the last packets still to write: they have nowhere to go.
       this.#session.discardOutput();
@@ -196,7 +199,8 @@ export class Exchange {
       this.#limits.closedByBroker(this.#o.log);
       this.#o.commit();
     }
-    this.fail(error, "network");
+    const { host, port } = this.#o.config.broker;
+    this.fail(`connection to ${host}:${port} failed: ${error?.message ?? "closed"}`, "network");
   }
 
   /** Ends the exchange with an error (the network, the socket, a deadline): nothing kept is lost. */
