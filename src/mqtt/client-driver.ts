@@ -7,7 +7,7 @@
 // kept in retained memory).
 
 import type { ClientSocket, ClientTimer } from "./client-io";
-import { socketDriver, type SocketCallbacks } from "./client-socket";
+import { socketDriver, type SocketCallbacks, type SocketDriver } from "./client-socket";
 
 /** A connection's protocol, sans IO: bytes and time in, bytes and a wake-up time out. `now` is the
  *  driver's clock, read once per step; `ticks` is what `wakeAt` counts in. */
@@ -59,11 +59,8 @@ export function clientDriver<Now extends { readonly ticks: number }>(options: Dr
   const { protocol, timer, after } = options;
   let closed = false;
   let timeout: unknown;
-  const socket = socketDriver({
-    writable: (first) => step(first ? (now) => protocol.start(now) : undefined, true),
-    readable: (data) => step((now) => protocol.receive(data, now)),
-    error: (error) => step((now) => protocol.lost(error, now)),
-  });
+  /** Made when the socket opens: a wake whose network never comes up makes none. */
+  let socket: SocketDriver | undefined;
   const wake = () => {
     timeout = undefined;
     step((now) => protocol.tick(now));
@@ -72,13 +69,13 @@ export function clientDriver<Now extends { readonly ticks: number }>(options: Dr
     const now = options.now();
     input?.(now);
     if (!closed) {
-      socket.write((room) => protocol.takeOutput(room, now));
+      socket?.write((room) => protocol.takeOutput(room, now));
       if (timeout !== undefined) timer?.clear(timeout);
       timeout = undefined;
       // A closed protocol's last packets (a status, DISCONNECT) go out before the socket closes.
       if (protocol.closed && !protocol.writing) {
         closed = true;
-        socket.close();
+        socket?.close();
       } else {
         const at = protocol.wakeAt;
         if (at !== undefined && timer) timeout = timer.set(wake, Math.max(0, at - options.now().ticks));
@@ -88,13 +85,18 @@ export function clientDriver<Now extends { readonly ticks: number }>(options: Dr
   }
   return {
     get room() {
-      return closed ? 0 : socket.room;
+      return closed ? 0 : (socket?.room ?? 0);
     },
     get closed() {
       return closed;
     },
     open(open) {
       if (closed) return;
+      socket = socketDriver({
+        writable: (first) => step(first ? (now) => protocol.start(now) : undefined, true),
+        readable: (data) => step((now) => protocol.receive(data, now)),
+        error: (error) => step((now) => protocol.lost(error, now)),
+      });
       try {
         socket.open(open);
       } catch (e) {

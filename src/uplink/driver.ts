@@ -8,6 +8,7 @@
 import type { Config } from "../config";
 import type { Handshake, Host, Instant } from "../host";
 import { clientDriver, type Driver } from "../mqtt/client-driver";
+import type { ClientSocket } from "../mqtt/client-io";
 import type { SocketCallbacks } from "../mqtt/client-socket";
 import type { Version } from "../mqtt/codec";
 import type { NonceCounter } from "../retained/nonce-counter";
@@ -115,12 +116,16 @@ export async function connect(node: NodeContext, persistent: boolean): Promise<{
   }
 }
 
-/** One connection: the host's network and socket around an Exchange, on the MQTT client's driver. */
+/**
+ * One connection: the host's network and socket around an Exchange, on the MQTT client's driver.
+ * No private methods, and the exchange made apart (exchangeOf): XS keeps an instance of a class with
+ * private methods alive after it is dropped (an Exchange stays so), and the closures a function makes
+ * share its scope, so a log closure made here would keep this connection and its driver alive with
+ * it (bench/xs.ts: slots live between wakes).
+ */
 export class Connection {
-  readonly #host: Host;
-  readonly #config: Config;
+  readonly #node: NodeContext;
   readonly #exchange: Exchange;
-  readonly #state: NodeState;
   readonly #driver: Driver<Instant>;
   #down = false;
   #resolve: ((outcome: ExchangeOutcome) => void) | undefined;
@@ -129,34 +134,33 @@ export class Connection {
   #onShut: (() => void) | undefined;
 
   constructor(node: NodeContext, readonly version: Version, persistent: boolean, deadline: number, probe: boolean) {
-    const { host, config } = node;
-    this.#host = host;
-    this.#config = config;
-    this.#state = node.state;
-    const exchange = new Exchange({
-      config,
-      channels: node.channels,
-      state: node.state,
-      commit: node.commit,
-      log: (line) => host.log(line),
-      node: config.node || host.id,
-      hostName: host.name,
-      networkCounters: host.network.counters?.bind(host.network),
-      crypto: host.crypto,
-      flash: host.flash,
-      nonces: node.nonces,
-      version,
-      persistent,
-      probe,
-      deadline,
-      ...(host.update ? { update: host.update } : {}),
-    });
+    const host = node.host;
+    this.#node = node;
+    const exchange = exchangeOf(node, version, persistent, deadline, probe);
     this.#exchange = exchange;
     this.#driver = clientDriver({
       protocol: exchange,
       now: () => ({ ticks: host.clock.ticks(), wall: host.clock.now() }),
       timer: host.timer,
-      after: () => this.#after(),
+      // After each step: once the socket is closed, the radio goes off (once) and a close() waiting
+      // for it resolves; an outcome settles its promise.
+      after: () => {
+        if (this.#driver.closed) {
+          const onShut = this.#onShut;
+          this.#onShut = undefined;
+          onShut?.();
+          if (!this.#down) {
+            this.#down = true;
+            host.network.down();
+          }
+        }
+        const settled = exchange.settle();
+        if (!settled) return;
+        this.#settled = settled;
+        const resolve = this.#resolve;
+        this.#resolve = undefined;
+        resolve?.(settled);
+      },
     });
   }
 
@@ -172,27 +176,37 @@ export class Connection {
 
   /** Milliseconds since the node last sent anything: a keepalive is owed when this nears it. */
   get idleMs(): number {
-    return this.#exchange.idleMs(this.#host.clock.ticks());
+    return this.#exchange.idleMs(this.#node.host.clock.ticks());
   }
 
   /** Milliseconds until the broker is owed a packet (Infinity: never): a nap must end by then. */
   get pingDueMs(): number {
     const at = this.#exchange.pingDueAt;
-    return at === undefined ? Infinity : Math.max(0, at - this.#host.clock.ticks());
+    return at === undefined ? Infinity : Math.max(0, at - this.#node.host.clock.ticks());
   }
 
+  /** Brings the network up, resolves the broker and opens the socket; resolves with the first
+   *  exchange's outcome. */
   open(): Promise<ExchangeOutcome> {
-    const host = this.#host;
-    const config = this.#config;
-    return this.#until(() => {
-      const left = Math.max(0, (this.#exchange.wakeAt ?? host.clock.ticks()) - host.clock.ticks());
-      host.network.up(left, (error) => {
-        if (this.#exchange.closed) return;
-        if (error) return this.#driver.step(() => this.#exchange.fail(`network: ${error.message}`));
-        host.network.resolve(config.broker.host, (error, address) => {
-          if (this.#exchange.closed) return;
-          if (error || !address) return this.#driver.step(() => this.#exchange.fail(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`));
-          this.#open(address);
+    const node = this.#node;
+    const { host, config } = node;
+    const exchange = this.#exchange;
+    const driver = this.#driver;
+    const fail = (error: string) => driver.step(() => exchange.fail(error));
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      driver.step(() => {
+        const left = Math.max(0, (exchange.wakeAt ?? host.clock.ticks()) - host.clock.ticks());
+        host.network.up(left, (error) => {
+          if (exchange.closed) return;
+          if (error) return fail(`network: ${error.message}`);
+          host.network.resolve(config.broker.host, (error, address) => {
+            if (exchange.closed) return;
+            if (error || !address) return fail(`cannot resolve ${config.broker.host}: ${error?.message ?? "no address"}`);
+            const open = socketOf(node, address);
+            if (typeof open === "string") return fail(open);
+            driver.open(open);
+          });
         });
       });
     });
@@ -200,7 +214,10 @@ export class Connection {
 
   /** Always-connected mode: sends the batches buffered since the last flush; resolves when acknowledged. */
   flush(): Promise<ExchangeOutcome> {
-    return this.#until(() => this.#driver.step((now) => this.#exchange.flush(now)));
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      this.#driver.step((now) => this.#exchange.flush(now));
+    });
   }
 
   ping(): void {
@@ -218,57 +235,47 @@ export class Connection {
       this.#driver.step((now) => this.#exchange.close(now));
     });
   }
+}
 
-  /** Runs `begin` and resolves with the exchange's next settled outcome. */
-  #until(begin: () => void): Promise<ExchangeOutcome> {
-    return new Promise((resolve) => {
-      this.#resolve = resolve;
-      this.#driver.step(begin);
-    });
-  }
+/** A connection's exchange, made apart from Connection: the closures it keeps (log) hold the host
+ *  alone, not the connection and its driver. */
+function exchangeOf(node: NodeContext, version: Version, persistent: boolean, deadline: number, probe: boolean): Exchange {
+  const { host, config } = node;
+  return new Exchange({
+    config,
+    channels: node.channels,
+    state: node.state,
+    commit: node.commit,
+    log: (line) => host.log(line),
+    node: config.node || host.id,
+    hostName: host.name,
+    networkCounters: host.network.counters?.bind(host.network),
+    crypto: host.crypto,
+    flash: host.flash,
+    nonces: node.nonces,
+    version,
+    persistent,
+    probe,
+    deadline,
+    ...(host.update ? { update: host.update } : {}),
+  });
+}
 
-  /** After each step: once the socket is closed, the radio goes off; an outcome settles its promise. */
-  #after(): void {
-    const exchange = this.#exchange;
-    if (this.#driver.closed) this.#shut();
-    const settled = exchange.settle();
-    if (settled) this.#settled = settled;
-    if (settled && this.#resolve) {
-      const resolve = this.#resolve;
-      this.#resolve = undefined;
-      resolve(settled);
-    }
-  }
-
-  #open(address: string): void {
-    const host = this.#host;
-    const config = this.#config;
-    const TLS = host.network.TLS;
-    if (config.broker.secure && !TLS) return this.#driver.step(() => this.#exchange.fail("mqtts:// needs TLS, which this host does not provide"));
-    let open = (callbacks: SocketCallbacks) => new host.network.TCP({ address, port: config.broker.port, nodelay: true, ...callbacks });
-    if (config.broker.secure && TLS) {
-      const secure: { ca?: string; certificate?: string; key?: string } = {};
-      if (config.tlsCa) secure.ca = config.tlsCa;
-      if (config.tlsCert) secure.certificate = config.tlsCert;
-      if (config.tlsKey) secure.key = config.tlsKey;
-      const counters = this.#state.counters;
-      // Counted with the state the exchange commits: a refused session cost a full handshake.
-      const onHandshake = (handshake: Handshake) => {
-        if (handshake === "resumed") counters.tlsResumed++;
-        if (handshake === "refused") counters.tlsRefused++;
-      };
-      open = (callbacks) => new TLS({ address, port: config.broker.port, nodelay: true, host: config.broker.host, secure, onHandshake, ...callbacks });
-    }
-    this.#driver.open(open);
-  }
-
-  /** The radio off, once; a close() waiting for it resolves. */
-  #shut(): void {
-    const onShut = this.#onShut;
-    this.#onShut = undefined;
-    onShut?.();
-    if (this.#down) return;
-    this.#down = true;
-    this.#host.network.down();
-  }
+/** How to open the broker's socket over `address`: TCP, or TLS (its handshakes counted in the state
+ *  the exchange commits: a refused session cost a full handshake); a string says why it cannot. */
+function socketOf(node: NodeContext, address: string): ((callbacks: SocketCallbacks) => ClientSocket) | string {
+  const { host, config } = node;
+  const TLS = host.network.TLS;
+  if (!config.broker.secure) return (callbacks) => new host.network.TCP({ address, port: config.broker.port, nodelay: true, ...callbacks });
+  if (!TLS) return "mqtts:// needs TLS, which this host does not provide";
+  const secure: { ca?: string; certificate?: string; key?: string } = {};
+  if (config.tlsCa) secure.ca = config.tlsCa;
+  if (config.tlsCert) secure.certificate = config.tlsCert;
+  if (config.tlsKey) secure.key = config.tlsKey;
+  const counters = node.state.counters;
+  const onHandshake = (handshake: Handshake) => {
+    if (handshake === "resumed") counters.tlsResumed++;
+    if (handshake === "refused") counters.tlsRefused++;
+  };
+  return (callbacks) => new TLS({ address, port: config.broker.port, nodelay: true, host: config.broker.host, secure, onHandshake, ...callbacks });
 }
