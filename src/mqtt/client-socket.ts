@@ -1,8 +1,8 @@
 // One ECMA-419 socket ("buffer" format) driven for an MQTT connection: it opens the socket with
 // the callbacks, keeps count of the bytes the socket can take now, writes what the connection has
 // to send piece by piece within that room (the next onWritable resumes it), hands on what arrives,
-// and closes once. What to write and what the bytes mean are the connection's: the caller passes
-// them in, so MQTTClient and torpor's own wake (Connection, under its Exchange) both sit on it.
+// and closes once. What to write and what the bytes mean are the connection's: clientDriver, the
+// loop MQTTClient and torpor's wake both run on, passes them in.
 
 import type { ClientSocket } from "./client-io";
 

@@ -1,16 +1,15 @@
 // One connection's MQTT exchange as a state machine: bytes and time in, bytes and decisions out. It
 // decides what to send and when the wake is done; it never opens a socket, reads a clock or sets a
-// timer. It is the wake's protocol on the MQTT client's driver (clientDriver, which MQTTClient runs
-// on too): that feeds it the socket's bytes and the clock, writes what it hands out in pieces as the
-// socket has room, calls tick() at `wakeAt`, and closes the socket once it is `closed` and nothing is
-// left to write; `Connection` brings the network up around them.
+// timer. It is the wake's protocol on clientDriver, the loop MQTTClient runs on too: that feeds it the
+// socket's bytes and the clock, writes what it hands out as the socket has room, calls tick() at
+// `wakeAt`, and closes the socket once it is `closed` and nothing is left to write.
 //
 // The first output pipelines CONNECT, the command subscription when the broker lacks it, the
 // unacknowledged messages again (DUP, or PUBREL for QoS 2 messages the broker already holds), the
 // new batches and a sync marker, before CONNACK (MQTT §3.1.4 allows it). What each answer means for
 // the readings is the batches' business (`Batches`), what it teaches of the broker the limits'
-// (`BrokerLimits`), the commands and the marker the downlink's (`Downlink`), whether its own
-// messages fit `OwnMessages`'. When the marker is back and every batch answered, the exchange has
+// (`BrokerLimits`), the commands, the marker and firmware updates the inbound's (`Inbound`), whether
+// its own messages fit `OwnMessages`'. When the marker is back and every batch answered, the exchange has
 // settled; closing publishes the status (`statusDocument`) and DISCONNECTs.
 //
 // Every change is committed before the bytes it decides go out, and the answers of one read are
@@ -25,6 +24,7 @@ import { connackReason, reasonName } from "../mqtt/reasons";
 import { PublisherSession, type OutgoingPublish } from "../mqtt/session";
 import { Batches } from "./batches";
 import { Downlink, MAXIMUM_PACKET_SIZE } from "./downlink";
+import { Inbound } from "./inbound";
 import { HomeAssistant } from "./home-assistant";
 import { OwnMessages } from "./own-messages";
 import { BrokerLimits } from "./limits";
@@ -33,7 +33,6 @@ import { connectPacket } from "./connect-packet";
 import { keepAlive, KeepAliveClock } from "./timing";
 import { topics, type Topics } from "./topics";
 import { accepted, fallBack } from "./version";
-import type { UpdateAgent } from "../update/agent";
 import { updateAgent, updateFacts } from "./update-agent";
 
 export class Exchange implements Protocol<Instant> {
@@ -48,11 +47,9 @@ export class Exchange implements Protocol<Instant> {
   readonly #topics: Topics;
   readonly #limits: BrokerLimits;
   readonly #batches: Batches;
-  readonly #downlink: Downlink;
   readonly #homeAssistant: HomeAssistant;
   readonly #own: OwnMessages;
-  /** Firmware updates, after the telemetry (docs/updates.md); undefined: this node takes none. */
-  readonly #update: UpdateAgent | undefined;
+  readonly #inbound: Inbound;
   #now: Instant = { ticks: 0, wall: 0 };
   readonly #keepAlive = new KeepAliveClock();
   #deadline: number;
@@ -74,8 +71,7 @@ export class Exchange implements Protocol<Instant> {
     this.#batches = new Batches({ ...common, channels: options.channels, node: options.node, topic: this.#topics.telemetry, crypto: options.crypto, nonces: options.nonces });
     this.#own = new OwnMessages({ session: this.#session, limits: this.#limits, state, log: options.log });
     const send = (message: OutgoingPublish, what: string) => this.#own.send(message, what);
-    this.#downlink = new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send });
-    this.#update = updateAgent(options, this.#session);
+    this.#inbound = new Inbound(new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send }), updateAgent(options, this.#session));
     this.#homeAssistant = new HomeAssistant({ config, channels: options.channels, node: options.node, link: state.link, topics: this.#topics, send });
   }
 
@@ -121,7 +117,7 @@ export class Exchange implements Protocol<Instant> {
     if (this.#phase === "confirming" || (this.closed && this.writing)) return this.#deadline;
     if (!this.#pending) return undefined;
     const times = [this.#deadline];
-    const awakeUntil = this.#downlink.awakeUntil;
+    const awakeUntil = this.#inbound.downlink.awakeUntil;
     if (awakeUntil > 0 && this.#canFinish()) times.push(awakeUntil);
     const ping = this.pingDueAt;
     if (ping !== undefined) times.push(ping);
@@ -199,8 +195,7 @@ export class Exchange implements Protocol<Instant> {
       this.#limits.closedByBroker(this.#o.log);
       this.#o.commit();
     }
-    const { host, port } = this.#o.config.broker;
-    this.fail(`connection to ${host}:${port} failed: ${error?.message ?? "closed"}`, "network");
+    this.fail(`connection to ${this.#o.config.broker.host}:${this.#o.config.broker.port} failed: ${error?.message ?? "closed"}`, "network");
   }
 
   /** Ends the exchange with an error (the network, the socket, a deadline): nothing kept is lost. */
@@ -291,7 +286,7 @@ export class Exchange implements Protocol<Instant> {
   #end(): void {
     if (this.#pending) this.#settled = this.#outcome;
     this.#phase = "closed";
-    this.#downlink.report();
+    this.#inbound.downlink.report();
   }
 
   /** At the wake's deadline: an exchange whose telemetry is all answered ends well, whatever else
@@ -305,8 +300,7 @@ export class Exchange implements Protocol<Instant> {
     }
     if (!this.#pending) return false;
     if (this.#phase === "settling" && this.#batches.done) {
-      this.#downlink.giveUp();
-      this.#update?.giveUp();
+      this.#inbound.giveUp();
       this.#maybeDone();
       return true;
     }
@@ -326,9 +320,7 @@ export class Exchange implements Protocol<Instant> {
   #start(): void {
     this.#session.connect(connectPacket({ config: this.#o.config, node: this.#o.node, version: this.version, persistent: this.persistent, limits: this.#limits, topics: this.#topics }));
     this.#batches.resume();
-    // Before the command marker: the retained offer is in before the marker comes back.
-    this.#update?.begin();
-    this.#downlink.begin();
+    this.#inbound.begin();
     // The in-flight table, with the packet ids just assigned, is retained before any byte leaves: if
     // power fails after the write, the next wake re-sends under the same ids.
     this.#o.commit();
@@ -365,15 +357,14 @@ export class Exchange implements Protocol<Instant> {
           changed = true;
           break;
         case "subscribed":
-          if (!this.#update?.subscribed(event.packetId, event.reasonCodes)) this.#downlink.subscribed(event.reasonCodes);
+          this.#inbound.subscribed(event.packetId, event.reasonCodes);
           changed = true;
           break;
         case "message":
-          if (this.#update?.message(event.publish.topic, event.publish.payload, this.#now)) break;
-          changed = this.#downlink.message(event.publish.topic, event.publish.payload) || changed;
+          changed = this.#inbound.message(event.publish.topic, event.publish.payload, this.#now) || changed;
           break;
         case "discarded":
-          changed = this.#downlink.discarded(event.size) || changed;
+          changed = this.#inbound.downlink.discarded(event.size) || changed;
           break;
         case "disconnect":
           this.#limits.disconnected(event.reasonCode, this.#batches.inFlight);
@@ -390,7 +381,7 @@ export class Exchange implements Protocol<Instant> {
     if (acked) this.#batches.release();
     if (changed) this.#o.commit();
     // Staying awake on purpose: the wake's deadline moves with the window, and pings keep the line up.
-    const awakeUntil = this.#downlink.awakeUntil;
+    const awakeUntil = this.#inbound.downlink.awakeUntil;
     if (awakeUntil > 0) this.#deadline = Math.max(this.#deadline, awakeUntil + this.#o.config.awakeTimeout * 1000);
     // Closing: the PINGREQ behind the status came back, so the broker read past the status (the
     // commands that came with it are booked above: every one it acknowledged is taken).
@@ -422,26 +413,22 @@ export class Exchange implements Protocol<Instant> {
     accepted(state, this.version, this.#o.probe === true);
     if (this.version === 5) limits.announce(properties, this.#o.log);
     this.#batches.connacked(sessionPresent);
-    if (!sessionPresent) {
-      this.#update?.sessionLost();
-      this.#downlink.sessionLost();
-    }
+    if (!sessionPresent) this.#inbound.sessionLost();
     delete state.link.results;
     this.#homeAssistant.discover(sessionPresent);
   }
 
   /** Everything this exchange waits for has come: only an awake window may still hold it open. */
   #canFinish(): boolean {
-    return this.#phase === "settling" && !this.#downlink.awaited && this.#batches.done && !this.#update?.busy;
+    return this.#phase === "settling" && !this.#inbound.awaited && this.#batches.done;
   }
 
   #maybeDone(): void {
-    // The telemetry is in: the update's share of the wake comes now, never before.
-    if (this.#phase === "settling" && !this.#downlink.awaited && this.#batches.done) this.#update?.pump(this.#now);
-    if (!this.#canFinish() || this.#downlink.awakeUntil > this.#now.ticks) return;
+    if (this.#phase === "settling" && this.#batches.done) this.#inbound.pump(this.#now);
+    if (!this.#canFinish() || this.#inbound.downlink.awakeUntil > this.#now.ticks) return;
     // The marker came back after everything sent before it: the broker has the QoS 0 telemetry.
     // Without a marker that proof comes with the orderly close (close()).
-    if (this.#downlink.back || this.persistent) this.#batches.confirmQoS0();
+    if (this.#inbound.downlink.back || this.persistent) this.#batches.confirmQoS0();
     this.#batches.release();
     if (this.persistent) {
       this.#homeAssistant.settled();
@@ -456,7 +443,7 @@ export class Exchange implements Protocol<Instant> {
   /** The retained status, when it has news, in a size the broker takes. */
   #publishStatus(): void {
     const { config, state, hostName, networkCounters } = this.#o;
-    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...updateFacts(this.#o.update, this.#update), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
+    const facts = { config, state, hostName, network: networkCounters?.(), version: this.version, ...updateFacts(this.#o.update, this.#inbound.update), online: this.persistent && this.#phase !== "confirming", qos: this.#limits.qos, wall: this.#now.wall };
     if (this.#own.status(facts, this.#sessionPresent, this.#topics.status)) this.#o.commit();
   }
 }
