@@ -17,6 +17,8 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { parseConfig, type Config } from "../src/config";
 import { discoveryFingerprint, discoveryMessages, FIRMWARE_VERSION, latestValues, type DiscoveryMessage } from "../src/uplink/discovery";
 import { channelsOf } from "../src/sensors/registry";
+import { HomeAssistant } from "../src/uplink/home-assistant";
+import { topics } from "../src/uplink/topics";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../tools/broker";
 import { start } from "../tools/start";
 import { mosquittoMissing, startMosquitto } from "./support/mosquitto";
@@ -100,7 +102,7 @@ const threeSensors = {
 
 function messagesFor(raw: Record<string, unknown>): { config: Config; messages: DiscoveryMessage[] } {
   const config = parseConfig(raw);
-  return { config, messages: discoveryMessages(config, channelsOf(config.sensors), config.node, 1200) };
+  return { config, messages: discoveryMessages(config, channelsOf(config.sensors), config.node, 1200, FIRMWARE_VERSION) };
 }
 
 /**
@@ -229,6 +231,25 @@ describe("Home Assistant discovery", () => {
       assert.deepEqual(parsed(messages[0]!).device, { identifiers: ["torpor-shed.2"], name: "shed.2", manufacturer: "torpor", model: "torpor node (bme280, battery, contact, sht3x)", sw_version: FIRMWARE_VERSION });
       const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
       assert.equal(FIRMWARE_VERSION, pkg.version, "the firmware version is package.json's");
+    });
+
+    it("go out again, with the new version, once an update has booted, though the broker kept the session", () => {
+      const link = {};
+      const sent: string[] = [];
+      const ha = (version: string | undefined) =>
+        new HomeAssistant({ config, channels, node: config.node, link, topics: topics(config, config.node), version, send: (m) => (sent.push(new TextDecoder().decode(m.payload)), true) });
+      const before = ha(undefined);
+      before.discover(false);
+      before.settled();
+      const first = sent.length;
+      assert.ok(first > 0);
+      // The same firmware's next connection to the same session: nothing new to say.
+      ha(FIRMWARE_VERSION).discover(true);
+      assert.equal(sent.length, first);
+      // Booted into 0.2.0: the device page must show it, so the configs go out again.
+      ha("0.2.0").discover(true);
+      assert.equal(sent.length, 2 * first);
+      assert.equal(JSON.parse(sent.at(-1)!).dev.sw, "0.2.0");
     });
 
     it("read the state from the latest values, the availability from the retained status, and outlast its sleep", () => {

@@ -26,7 +26,8 @@ import { scale } from "../sensors/resolution";
 import type { Reading } from "../telemetry/reading";
 import { topics } from "./topics";
 
-/** The firmware's version, as Home Assistant's device page shows it (package.json's `version`). */
+/** The built-in firmware's version (package.json's `version`): what Home Assistant's device page shows
+ *  on a host that cannot take updates, whose running image is always the built-in one. */
 export const FIRMWARE_VERSION = "0.1.0";
 
 export interface DiscoveryMessage {
@@ -83,9 +84,10 @@ const topicId = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
 
 /**
  * One retained config per channel, on `<discovery prefix>/<component>/torpor_<node>/<channel>/config`.
- * `sessionExpiryS` is the MQTT session expiry (and Will Delay) the exchange asks for.
+ * `sessionExpiryS` is the MQTT session expiry (and Will Delay) the exchange asks for; `version` the
+ * running firmware's, so an update changes the messages and they go out again.
  */
-export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number): DiscoveryMessage[] {
+export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number, version: string): DiscoveryMessage[] {
   const ha = config.homeAssistant;
   if (!ha) return [];
   const { status, latest } = topics(config, node);
@@ -96,7 +98,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
     name: node,
     manufacturer: "torpor",
     model: `torpor node (${[...new Set(config.sensors.map((s) => s.type))].join(", ")})`,
-    sw_version: FIRMWARE_VERSION,
+    sw_version: version,
   };
   return channels.flatMap((channel) => {
     const mapping = byUnit[channel.unit];
@@ -115,7 +117,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
       // Renders Home Assistant's default payloads for available and not, so the config need not name them.
       availability_template: "{{ 'offline' if value_json.state == 'offline' else 'online' }}",
       device: abbreviate(device, deviceKeys),
-      origin: abbreviate({ name: "torpor", sw_version: FIRMWARE_VERSION }, originKeys),
+      origin: abbreviate({ name: "torpor", sw_version: version }, originKeys),
     };
     if (mapping.component === "sensor") {
       entity.state_class = "measurement";

@@ -72,7 +72,7 @@ export class Exchange implements Protocol<Instant> {
     this.#own = new OwnMessages({ session: this.#session, limits: this.#limits, state, log: options.log });
     const send = (message: OutgoingPublish, what: string) => this.#own.send(message, what);
     this.#inbound = new Inbound(new Downlink({ ...common, topic: this.#topics.command, node: options.node, crypto: options.crypto, flash: options.flash, now: () => this.#now, send }), updateAgent(options, this.#session));
-    this.#homeAssistant = new HomeAssistant({ config, channels: options.channels, node: options.node, link: state.link, topics: this.#topics, send });
+    this.#homeAssistant = new HomeAssistant({ config, channels: options.channels, node: options.node, link: state.link, topics: this.#topics, version: options.update?.version, send });
   }
 
   get phase(): Phase {
