@@ -149,16 +149,21 @@ describe("the ESP32 host's update staging (OTA slot, NVS records)", () => {
     assert.throws(() => boot(slot, nvs, []).update.writeChunk(SLOT_SIZE - 100, new Uint8Array(200)), /past the OTA slot/);
   });
 
-  it("counts a pending image's wakes and rolls back after updateTries; the previous image reports it", () => {
+  /** Image 0.2.0 written whole and staged from slot A, then the restart: the bootloader starts slot B, pending. */
+  function stagedAndRestarted() {
     const slot = new FakeSlot(A, new Uint8Array(SLOT_SIZE).fill(0xff));
     const nvs = fakeNvs();
     const log: string[] = [];
     const ota = boot(slot, nvs, log);
     for (let i = 0; i < chunks; i++) ota.update.writeChunk(i * CHUNK, chunk(i));
     ota.update.stage("0.2.0");
-    // The restart: the bootloader starts the slot, pending.
     slot.running = B;
     slot.pending = true;
+    return { slot, nvs, log };
+  }
+
+  it("counts a pending image's wakes and rolls back after updateTries; the previous image reports it", () => {
+    const { slot, nvs, log } = stagedAndRestarted();
     // RTC memory after a software restart: whatever the last image left there.
     slot.pendingWakes[0] = 7;
     let next = boot(slot, nvs, log, { version: "0.2.0", deepSleepWake: false });
@@ -180,14 +185,7 @@ describe("the ESP32 host's update staging (OTA slot, NVS records)", () => {
   });
 
   it("a pending image that completes a publishing wake is kept, and nothing is said rolled back", () => {
-    const slot = new FakeSlot(A, new Uint8Array(SLOT_SIZE).fill(0xff));
-    const nvs = fakeNvs();
-    const log: string[] = [];
-    const ota = boot(slot, nvs, log);
-    for (let i = 0; i < chunks; i++) ota.update.writeChunk(i * CHUNK, chunk(i));
-    ota.update.stage("0.2.0");
-    slot.running = B;
-    slot.pending = true;
+    const { slot, nvs, log } = stagedAndRestarted();
     const next = boot(slot, nvs, log, { version: "0.2.0", deepSleepWake: false });
     next.update.markValid();
     assert.equal(next.update.pending, false);
