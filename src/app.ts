@@ -161,7 +161,7 @@ class NodeRuntime {
 
   publishDue(now: number, event = false): boolean {
     const config = this.config;
-    const facts = { nowS: sampleTime(now, config.sampleInterval), latest: this.#latest, channels: this.channels, clockSet: this.host.clock.synced?.() ?? true };
+    const facts = { nowS: sampleTime(now, config.sampleInterval), latest: this.#latest, channels: this.channels, clockSet: this.host.clock.synced?.() ?? true, firmwarePending: this.host.update?.pending === true };
     const due = event || publishReason(this.state, config, facts) !== undefined;
     // The radio's time runs from here to record(), so it includes the clock sync and the exchange.
     if (due) this.#meter.radioOn();

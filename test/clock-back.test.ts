@@ -25,7 +25,7 @@ describe("a clock that steps back", () => {
     state.buffer.append(t, [2000]);
     state.failures = 3; // the backoff is 4 periods
     state.lastAttempt = t;
-    const facts = (nowS: number): WakeFacts => ({ nowS, latest: [2000], channels: [{ name: "x", resolution: 1 }], clockSet: true });
+    const facts = (nowS: number): WakeFacts => ({ nowS, latest: [2000], channels: [{ name: "x", resolution: 1 }], clockSet: true, firmwarePending: false });
     assert.equal(publishReason(state, config, facts(t + 60)), undefined, "still backing off a period later");
     assert.equal(publishReason(state, config, facts(t + 240)), "batch", "backoff over");
     assert.equal(publishReason(state, config, facts(t - 3600)), "batch", "an hour behind the last attempt: not blocked for an hour");

@@ -13,8 +13,8 @@ function node(config: Partial<Record<string, unknown>> = {}): { state: NodeState
   return { state: freshState(2, 3000, 0, 0, 1), config: parseConfig({ batchSize: 5, maxLatency: 900, ...config }) };
 }
 
-function facts(nowS: number, latest: (number | null)[] = [2100, 4000], clockSet = true): WakeFacts {
-  return { nowS, latest, channels, clockSet };
+function facts(nowS: number, latest: (number | null)[] = [2100, 4000], clockSet = true, firmwarePending = false): WakeFacts {
+  return { nowS, latest, channels, clockSet, firmwarePending };
 }
 
 describe("wake schedule", () => {
@@ -93,6 +93,16 @@ describe("batching policy", () => {
     state.failures = 16;
     assert.equal(publishReason(state, config, facts(T0 + 60 * MAX_BACKOFF_PERIODS - 31)), undefined, "the backoff is capped");
     assert.equal(publishReason(state, config, facts(T0 + 60 * MAX_BACKOFF_PERIODS)), "retry");
+  });
+
+  it("connects at every wake of a freshly updated image, under a part batch or in backoff", () => {
+    const { state, config } = node();
+    state.buffer.append(T0, [1, 2]);
+    state.lastAttempt = T0;
+    assert.equal(publishReason(state, config, facts(T0 + 60)), undefined, "one reading of a batch of 5");
+    assert.equal(publishReason(state, config, facts(T0 + 60, undefined, true, true)), "firmware");
+    state.failures = 3;
+    assert.equal(publishReason(state, config, facts(T0 + 60, undefined, true, true)), "firmware", "its tries are few: none waits out a backoff");
   });
 
   it("connects when the clock is unset, and at least daily for commands and the clock", () => {

@@ -48,6 +48,21 @@ describe("Node host: apply and roll back", { skip: mosquittoMissing() }, () => {
     assert.equal((status.update as Record<string, unknown> | undefined)?.rolledBack, "0.2.0", JSON.stringify(status));
   });
 
+  it("keeps a working image on the default batch size and tries: its first wake publishes, due or not", async () => {
+    // The default batchSize 5 and updateTries 3: waiting for a full batch would take the image past its tries.
+    const node = new TestNode("defaults", { broker: broker.url, batchSize: 5 }, work);
+    assert.equal((await node.wake()).error, undefined, node.log());
+    stage(node, image);
+    const first = await node.wake();
+    assert.equal(first.error, undefined, node.log());
+    assert.ok(first.lines.some((l) => l.startsWith("published")), node.log());
+    for (let i = 0; i < 4; i++) await node.wake();
+    assert.match(node.log(), /firmware 0\.2\.0 completed a publishing wake: kept/);
+    assert.doesNotMatch(node.log(), /rolled back/);
+    const status = await retainedJson(broker.url, node.statusTopic);
+    assert.equal(status.version, "0.2.0");
+  });
+
   it("rolls back at once an image that does not load, and keeps the previous image", async () => {
     const node = new TestNode("broken", { broker: broker.url, batchSize: 1 }, work);
     await node.wake();

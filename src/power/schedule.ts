@@ -47,7 +47,7 @@ export function sampleTime(nowMs: number, intervalS: number): number {
   return Math.floor((Math.abs(nowMs - grid) <= tolerance(intervalS) ? grid : nowMs) / 1000);
 }
 
-export type PublishReason = "batch" | "latency" | "threshold" | "retry" | "first" | "clock" | "downlink";
+export type PublishReason = "firmware" | "batch" | "latency" | "threshold" | "retry" | "first" | "clock" | "downlink";
 
 /** What publishReason needs to know about this wake besides the state. */
 export interface WakeFacts {
@@ -58,11 +58,18 @@ export interface WakeFacts {
   channels: readonly { name: string; resolution: number }[];
   /** False while the host's clock has not been set since a power loss. */
   clockSet: boolean;
+  /** The running firmware was just updated and has not yet completed a publishing wake
+   *  (UpdateHost.pending): it is rolled back unless one of its first `updateTries` wakes does. */
+  firmwarePending: boolean;
 }
 
 /** Why this wake should publish, or undefined if it should just sample and sleep. */
 export function publishReason(state: NodeState, config: Config, wake: WakeFacts): PublishReason | undefined {
   const { nowS } = wake;
+  // Every wake of a new image tries, backoff or not, a full batch or not: waiting would roll back
+  // an image that works (a batch of 5 takes more wakes than the default 3 tries). At most
+  // `updateTries` wakes, then the image proved itself or is gone.
+  if (wake.firmwarePending) return "firmware";
   if (state.failures > 0) {
     const periods = backoffPeriods(state.failures);
     // Counted in grid steps: the attempt of a power-on wake, off the grid, is one period before the
