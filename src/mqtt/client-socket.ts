@@ -29,9 +29,8 @@ export interface SocketDriver {
   /** Opens the socket: `open` constructs it with its own options and `callbacks`, and throws what its
    *  constructor throws. A socket that calls back from inside its constructor is driven already. */
   open(open: (callbacks: SocketCallbacks) => ClientSocket): void;
-  /** Writes what `take` gives for the room left, piece by piece, until it gives nothing; returns
-   *  whether anything went out. */
-  write(take: (room: number) => Uint8Array | undefined): boolean;
+  /** Writes what `take` gives for the room left, piece by piece, until it gives nothing. */
+  write(take: (room: number) => Uint8Array | undefined): void;
   /** Closes the socket, once; nothing it reports afterwards reaches the events. */
   close(): void;
 }
@@ -74,15 +73,12 @@ export function socketDriver(events: SocketEvents): SocketDriver {
       else socket = opened;
     },
     write(take) {
-      if (!socket || !connected || closed) return false;
-      let wrote = false;
+      if (!socket || !connected || closed) return;
       for (let piece = take(room); piece; piece = take(room)) {
         const left = socket.write(piece);
         // A socket whose write() returns nothing is waited on until its next onWritable.
         room = typeof left === "number" ? left : 0;
-        wrote = true;
       }
-      return wrote;
     },
     close() {
       if (closed) return;

@@ -14,8 +14,15 @@ export async function runTool(program: string, args: readonly string[], log: str
   child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
   const said = () => log.join("").split(ready).length;
   const before = said();
-  await until(`${program} to say "${ready}"`, () => said() > before || child.exitCode !== null);
-  assert.equal(child.exitCode, null, log.join(""));
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  try {
+    await until(`${program} to say "${ready}"`, () => said() > before || ended());
+    assert.ok(!ended(), log.join(""));
+  } catch (e) {
+    // Never ready: the test fails, and the process must not outlive it.
+    await killed(child, "SIGKILL");
+    throw e;
+  }
   return child;
 }
 
