@@ -26,10 +26,6 @@ import { scale } from "../sensors/resolution";
 import type { Reading } from "../telemetry/reading";
 import { topics } from "./topics";
 
-/** The built-in firmware's version (package.json's `version`): what Home Assistant's device page shows
- *  on a host that cannot take updates, whose running image is always the built-in one. */
-export const FIRMWARE_VERSION = "0.1.0";
-
 export interface DiscoveryMessage {
   topic: string;
   /** JSON text. */
@@ -85,9 +81,10 @@ const topicId = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
 /**
  * One retained config per channel, on `<discovery prefix>/<component>/torpor_<node>/<channel>/config`.
  * `sessionExpiryS` is the MQTT session expiry (and Will Delay) the exchange asks for; `version` the
- * running firmware's, so an update changes the messages and they go out again.
+ * running firmware's (UpdateHost.version), so an update changes the messages and they go out again;
+ * undefined on a host that cannot say (it takes no updates), and then not shown.
  */
-export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number, version: string): DiscoveryMessage[] {
+export function discoveryMessages(config: Config, channels: readonly Channel[], node: string, sessionExpiryS: number, version: string | undefined): DiscoveryMessage[] {
   const ha = config.homeAssistant;
   if (!ha) return [];
   const { status, latest } = topics(config, node);
@@ -98,7 +95,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
     name: node,
     manufacturer: "torpor",
     model: `torpor node (${[...new Set(config.sensors.map((s) => s.type))].join(", ")})`,
-    sw_version: version,
+    ...(version === undefined ? {} : { sw_version: version }),
   };
   return channels.flatMap((channel) => {
     const mapping = byUnit[channel.unit];
@@ -117,7 +114,7 @@ export function discoveryMessages(config: Config, channels: readonly Channel[], 
       // Renders Home Assistant's default payloads for available and not, so the config need not name them.
       availability_template: "{{ 'offline' if value_json.state == 'offline' else 'online' }}",
       device: abbreviate(device, deviceKeys),
-      origin: abbreviate({ name: "torpor", sw_version: version }, originKeys),
+      origin: abbreviate({ name: "torpor", ...(version === undefined ? {} : { sw_version: version }) }, originKeys),
     };
     if (mapping.component === "sensor") {
       entity.state_class = "measurement";

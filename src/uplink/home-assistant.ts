@@ -7,7 +7,7 @@ import type { LinkMemory } from "../retained/link-memory";
 import type { OutgoingPublish } from "../mqtt/session";
 import type { Channel } from "../sensors/channel";
 import type { Reading } from "../telemetry/reading";
-import { discoveryFingerprint, discoveryMessages, FIRMWARE_VERSION, latestValues } from "./discovery";
+import { discoveryFingerprint, discoveryMessages, latestValues } from "./discovery";
 import { sessionExpiry } from "./timing";
 import type { Topics } from "./topics";
 
@@ -17,8 +17,7 @@ export interface HomeAssistantContext {
   readonly node: string;
   readonly link: LinkMemory;
   readonly topics: Topics;
-  /** The running image's version where the host takes updates (UpdateHost.version); else the
-   *  built-in one. */
+  /** The running image's version where the host takes updates (UpdateHost.version). */
   readonly version: string | undefined;
   /** Publishes a QoS 0 packet of the node's own, within the broker's packet limit: false if it does not fit. */
   send(message: OutgoingPublish, what: string): boolean;
@@ -40,7 +39,7 @@ export class HomeAssistant {
   discover(sessionPresent: boolean): void {
     const { config, channels, node, link } = this.#c;
     if (!config.homeAssistant) return;
-    const messages = discoveryMessages(config, channels, node, sessionExpiry(config), this.#c.version ?? FIRMWARE_VERSION);
+    const messages = discoveryMessages(config, channels, node, sessionExpiry(config), this.#c.version);
     const fingerprint = discoveryFingerprint(messages);
     if (sessionPresent && link.discovery === fingerprint) return;
     const retain = link.retainAvailable !== false;
