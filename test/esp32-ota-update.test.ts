@@ -2,7 +2,9 @@
 // flash does (a write only clears bits, an erase sets a whole 4 KB sector to 0xFF) and a fake NVS:
 // the image staged from chunks in any order, across wakes that rebuild the host from NVS alone,
 // over a slot still holding an old image, hashes to the image; and the pending image is counted
-// over its wakes and rolled back after `updateTries`, which the previous image then reports.
+// over its wakes and rolled back after `updateTries`, which the previous image then reports. The
+// fake keeps each partition's otadata state and plays the bootloader's choice at a power-on or a
+// crash (`powerOn`), so that power cuts in staging and dropping are followed to the image started.
 
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
@@ -16,14 +18,23 @@ const SLOT_SIZE = 256 * 1024;
 const A = 0x10000;
 const B = A + SLOT_SIZE;
 
+type OtaState = "new" | "pending" | "valid" | "invalid" | "aborted";
+
+class PowerCut extends Error {}
+
 class FakeSlot implements OtaSlot {
   readonly size = SLOT_SIZE;
+  /** The slot's (`address`) flash. */
   readonly flash: Uint8Array;
   /** Erases per sector. */
   readonly erases = new Map<number, number>();
   boot: number;
   pending = false;
   rollBacks = 0;
+  /** Otadata states by partition (the running image's from before any staging is VALID). */
+  readonly state = new Map<number, OtaState>();
+  /** setBoot(staged) for this `staged` fails with `why`, or a power cut comes before or after its otadata write. */
+  fault: { staged: boolean; why?: string; cut?: "before" | "after" } | undefined;
   readonly pendingWakes = new Uint8Array(4);
   constructor(
     public running: number,
@@ -31,6 +42,7 @@ class FakeSlot implements OtaSlot {
   ) {
     this.flash = old.slice();
     this.boot = running;
+    this.state.set(running, "valid");
   }
   get address(): number {
     return this.running === A ? B : A;
@@ -49,16 +61,40 @@ class FakeSlot implements OtaSlot {
     return this.flash.slice(offset, offset + length);
   }
   setBoot(staged: boolean): string | undefined {
+    const fault = this.fault?.staged === staged ? this.fault : undefined;
+    if (fault?.why !== undefined) return fault.why;
+    if (fault?.cut === "before") throw new PowerCut();
     this.boot = staged ? this.address : this.running;
+    this.state.set(this.boot, "new");
+    if (fault?.cut === "after") throw new PowerCut();
     return undefined;
+  }
+  get slotGivenUp(): boolean {
+    const s = this.state.get(this.address);
+    return s === "aborted" || s === "invalid";
   }
   markValid(): string | undefined {
     this.pending = false;
+    this.state.set(this.running, "valid");
     return undefined;
   }
   rollBack(): string {
     this.rollBacks++;
+    this.state.set(this.running, "invalid");
     return "restarting";
+  }
+  /** ESP-IDF's bootloader at a power-on, a crash or a restart, rollback enabled: a boot partition
+   *  left PENDING_VERIFY is ABORTED and the other starts, as for one INVALID or whose image does not
+   *  load (an erased header); a NEW one starts PENDING_VERIFY. */
+  powerOn(): void {
+    const other = this.boot === A ? B : A;
+    const s = this.state.get(this.boot);
+    if (s === "pending") this.state.set(this.boot, "aborted");
+    else if (s === "new") this.state.set(this.boot, "pending");
+    const loads = this.boot !== this.address || this.flash[0] !== 0xff;
+    if (s === "pending" || s === "invalid" || !loads) this.boot = other;
+    this.running = this.boot;
+    this.pending = this.state.get(this.running) === "pending";
   }
 }
 
@@ -157,8 +193,9 @@ describe("the ESP32 host's update staging (OTA slot, NVS records)", () => {
     const ota = boot(slot, nvs, log);
     for (let i = 0; i < chunks; i++) ota.update.writeChunk(i * CHUNK, chunk(i));
     ota.update.stage("0.2.0");
-    slot.running = B;
-    slot.pending = true;
+    slot.powerOn();
+    assert.equal(slot.running, B);
+    assert.equal(slot.pending, true);
     return { slot, nvs, log };
   }
 
@@ -176,8 +213,8 @@ describe("the ESP32 host's update staging (OTA slot, NVS records)", () => {
     assert.equal(slot.rollBacks, 1, "the fourth wake rolls back");
     assert.match(log.join("\n"), /0\.2\.0 did not complete a publishing wake in 3 wakes/);
     // ESP-IDF restarts into the previous image.
-    slot.running = A;
-    slot.pending = false;
+    slot.powerOn();
+    assert.equal(slot.running, A);
     const back = boot(slot, nvs, log, { deepSleepWake: false });
     assert.equal(back.update.rolledBack, "0.2.0");
     assert.equal(back.update.pending, false);
@@ -196,15 +233,94 @@ describe("the ESP32 host's update staging (OTA slot, NVS records)", () => {
     assert.equal(slot.rollBacks, 0);
   });
 
-  it("an image staged and dropped in the same wake is not the boot partition", () => {
+  /** Image 0.2.0 written whole in the slot of a node running from A, not yet staged. */
+  function written() {
     const slot = new FakeSlot(A, new Uint8Array(SLOT_SIZE).fill(0xff));
     const nvs = fakeNvs();
-    const ota = boot(slot, nvs, []);
+    const log: string[] = [];
+    const ota = boot(slot, nvs, log);
     for (let i = 0; i < chunks; i++) ota.update.writeChunk(i * CHUNK, chunk(i));
+    return { slot, nvs, log, ota };
+  }
+
+  it("an image staged and dropped in the same wake is never started, whatever the power-ons and crashes after", () => {
+    const { slot, nvs, ota } = written();
     ota.update.stage("0.2.0");
     ota.update.discard();
     assert.equal(slot.boot, A);
     assert.equal(ota.restart, false);
-    assert.equal(boot(slot, nvs, []).update.rolledBack, undefined);
+    assert.ok(slot.flash.subarray(0, 4096).every((b) => b === 0xff), "the dropped image's first sector is erased");
+    // A power-on, then a crash before any publishing wake: the running image was kept, not left NEW.
+    slot.powerOn();
+    assert.equal(slot.pending, false);
+    slot.powerOn();
+    assert.equal(slot.running, A);
+    assert.equal(boot(slot, nvs, [], { deepSleepWake: false }).update.rolledBack, undefined);
+  });
+
+  it("an image dropped when the running partition cannot be made the boot partition again is not started", () => {
+    const { slot, nvs, log, ota } = written();
+    ota.update.stage("0.2.0");
+    slot.fault = { staged: false, why: "esp_ota_set_boot_partition failed (ESP_FAIL)" };
+    ota.update.discard();
+    assert.equal(ota.restart, false);
+    assert.match(log.join("\n"), /not dropped \(its image is erased\): esp_ota_set_boot_partition failed/);
+    slot.powerOn();
+    assert.equal(slot.running, A, "the bootloader cannot load the dropped image and starts the running one");
+    assert.equal(boot(slot, nvs, [], { deepSleepWake: false }).update.rolledBack, undefined);
+  });
+
+  it("a power cut right after the slot became the boot partition, then a failing image: the rollback is reported", () => {
+    const { slot, nvs } = written();
+    slot.fault = { staged: true, cut: "after" };
+    const ota = boot(slot, nvs, []);
+    assert.throws(() => ota.update.stage("0.2.0"), PowerCut);
+    slot.fault = undefined;
+    slot.powerOn();
+    assert.equal(boot(slot, nvs, [], { version: "0.2.0", deepSleepWake: false }).update.pending, true);
+    // It crashes before its first publishing wake.
+    slot.powerOn();
+    assert.equal(slot.running, A);
+    assert.equal(boot(slot, nvs, [], { deepSleepWake: false }).update.rolledBack, "0.2.0");
+  });
+
+  it("a staged record whose slot never ran (a cut before the slot became the boot partition, or a refusal) is no rollback", () => {
+    for (const fault of [{ staged: true, cut: "before" as const }, { staged: true, why: "esp_ota_set_boot_partition failed (ESP_ERR_OTA_VALIDATE_FAILED)" }]) {
+      const { slot, nvs } = written();
+      // The slot's otadata entry from an image kept there long ago.
+      slot.state.set(B, "valid");
+      slot.fault = fault;
+      assert.throws(() => boot(slot, nvs, []).update.stage("0.2.0"));
+      slot.fault = undefined;
+      slot.powerOn();
+      assert.equal(slot.running, A);
+      assert.equal(boot(slot, nvs, [], { deepSleepWake: false }).update.rolledBack, undefined);
+      assert.equal(nvs.map.has("staged"), false, "the stale record is dropped");
+    }
+  });
+
+  it("an image whose version is not the offer's is rolled back at its first boot, and the offer's version reported", () => {
+    const { slot, nvs, log } = stagedAndRestarted();
+    boot(slot, nvs, log, { version: "0.3.0", deepSleepWake: false });
+    assert.equal(slot.rollBacks, 1);
+    assert.match(log.join("\n"), /firmware 0\.3\.0 booted where 0\.2\.0 was offered/);
+    slot.powerOn();
+    assert.equal(slot.running, A);
+    assert.equal(boot(slot, nvs, log, { deepSleepWake: false }).update.rolledBack, "0.2.0");
+  });
+
+  it("a cut after a discard, before the progress is written again, loses none of the chunks that progress holds", () => {
+    const slot = new FakeSlot(A, crypto.randomBytes(SLOT_SIZE));
+    const nvs = fakeNvs();
+    const ota = boot(slot, nvs, []);
+    const order = shuffled(chunks, 11);
+    for (const i of order.slice(0, chunks - 3)) ota.update.writeChunk(i * CHUNK, chunk(i));
+    ota.update.writeProgress("fetching, all but three held");
+    // A newer offer: the staging is dropped, and the power goes before its record is written.
+    ota.update.discard();
+    const next = boot(slot, nvs, []);
+    assert.equal(next.update.readProgress(), "fetching, all but three held");
+    for (const i of order.slice(chunks - 3)) next.update.writeChunk(i * CHUNK, chunk(i));
+    assert.deepEqual(next.update.stagedSha256(image.length), sha256(image));
   });
 });

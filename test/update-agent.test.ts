@@ -308,6 +308,24 @@ describe("update agent", () => {
     assert.ok(wake(host, offered(image("1.1.1"))).length > 0);
   });
 
+  it("ends a transfer of the version it rolled back from that a cut left fetching with every chunk held", () => {
+    const broker = offered(image("1.1.0"));
+    const host = new MemoryHost();
+    let held: MemoryHost | undefined;
+    // The last write before the staging: every chunk held, the record still fetching.
+    host.onWrite = () => {
+      if ((JSON.parse(host.progress!) as { transfer: { phase: string } }).transfer.phase === "fetching") held = host.copy();
+    };
+    wake(host, broker);
+    assert.equal(host.staged, "1.1.0");
+    // Staged, booted, given up; the cut had come before the record said staged.
+    const back = held!;
+    back.rolledBack = "1.1.0";
+    assert.deepEqual(wake(back, broker), []);
+    assert.equal(back.staged, undefined, "not staged again");
+    assert.equal(statusOf.get(back)!.state, "idle");
+  });
+
   it("takes no chunk while the running image is still pending, and takes them once it is kept", () => {
     const host = new MemoryHost();
     host.pending = true;

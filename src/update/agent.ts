@@ -67,9 +67,11 @@ export class UpdateAgent {
     }
     this.#record = record ?? freshRecord();
     // A staged image was booted at this wake's start (or rolled back from), or the offered version
-    // runs already (a cut came between staging it and saying so): the transfer is over.
+    // runs already or was rolled back (a cut came between staging it and saying so): the transfer
+    // is over; fetched on, it would be staged, and fail, again and again.
     const t = this.#record.transfer;
-    if ((t.phase === "staged" && !options.host.keepsStaged) || (t.phase === "fetching" && t.offer.version === options.host.version)) this.#change({ type: "end" });
+    const over = t.phase === "fetching" && (t.offer.version === options.host.version || t.offer.version === options.host.rolledBack);
+    if ((t.phase === "staged" && !options.host.keepsStaged) || over) this.#change({ type: "end" });
   }
 
   get #offerFilter(): string {

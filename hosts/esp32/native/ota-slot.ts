@@ -17,7 +17,10 @@ export interface OtaSlot {
   setBoot(staged: boolean): string | undefined;
   /** The running image is PENDING_VERIFY: started from the slot it was staged in, not yet kept. */
   readonly pending: boolean;
-  /** Why not, or undefined. */
+  /** The slot's otadata state is ABORTED or INVALID: its image was started and given up (a crash
+   *  or a cut while it was pending, or `rollBack`), as opposed to never started. */
+  readonly slotGivenUp: boolean;
+  /** The running image's otadata entry VALID; why not, or undefined. */
   markValid(): string | undefined;
   /** Marks the running image invalid and restarts into the previous one; returns only if it cannot. */
   rollBack(): string;

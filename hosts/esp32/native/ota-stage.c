@@ -121,6 +121,12 @@ void xs_torpor_ota_pending(xsMachine *the)
 	xsmcSetBoolean(xsResult, running && (ESP_OK == esp_ota_get_state_partition(running, &state)) && (ESP_OTA_IMG_PENDING_VERIFY == state));
 }
 
+void xs_torpor_ota_slot_given_up(xsMachine *the)
+{
+	esp_ota_img_states_t state;
+	xsmcSetBoolean(xsResult, (ESP_OK == esp_ota_get_state_partition(slot(the), &state)) && ((ESP_OTA_IMG_ABORTED == state) || (ESP_OTA_IMG_INVALID == state)));
+}
+
 void xs_torpor_ota_mark_valid(xsMachine *the)
 {
 	esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();

@@ -17,6 +17,7 @@ export function otaSlot(this: unknown): OtaSlot | undefined {
     read: (offset, length) => new Uint8Array(native("xs_torpor_ota_read").call(self, offset, length)),
     setBoot: (staged) => native("xs_torpor_ota_set_boot").call(self, staged),
     pending: native("xs_torpor_ota_pending").call(self),
+    slotGivenUp: native("xs_torpor_ota_slot_given_up").call(self),
     markValid: () => native("xs_torpor_ota_mark_valid").call(self),
     rollBack: () => native("xs_torpor_ota_roll_back").call(self),
     pendingWakes: new Uint8Array(native("xs_torpor_ota_pending_wakes").call(self)),
