@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { connectAsync } from "mqtt";
 import { after, before, describe, it } from "node:test";
 import { nodeCrypto } from "../hosts/node/host";
+import { wake } from "../src/app";
 import { parseConfig } from "../src/config";
 import type { Flash } from "../src/host";
 import { NonceCounter } from "../src/retained/nonce-counter";
@@ -40,6 +41,21 @@ describe("payloadKey in config", () => {
     assert.throws(() => parseConfig({ payloadKey: 12345678901234567890 }), (e: Error) => !e.message.includes("1234") && /^config payloadKey: expected a string, got a number/.test(e.message));
     assert.throws(() => parseConfig({ payloadKey: KEY, homeAssistant: true }), /config payloadKey: cannot go with homeAssistant/);
     assert.equal(parseConfig({ payloadKey: KEY }).payloadKey, KEY);
+  });
+
+  it("is refused at boot, naming the key and never echoing it, on a host that cannot keep its promise", async () => {
+    const config = parseConfig({ node: "x", payloadKey: KEY });
+    const hosts = [
+      { why: /^config payloadKey: this host has no HMAC-SHA-256/, host: { ...storeHost(new Uint8Array(8192), "power-on", () => {}, memoryFlash()) } },
+      { why: /^config payloadKey: this host has no AES-GCM/, host: { ...storeHost(new Uint8Array(8192), "power-on", () => {}, memoryFlash()), crypto: { hmacSha256: nodeCrypto.hmacSha256 } } },
+      // Without flash a power loss takes the nonce counter with retained memory: a nonce would come again.
+      { why: /^config payloadKey: this host keeps no flash/, host: { ...storeHost(new Uint8Array(8192), "power-on", () => {}), crypto: nodeCrypto } },
+    ];
+    for (const { why, host } of hosts) {
+      const before = host.retained.bytes.slice();
+      await assert.rejects(wake(host, config), (e: Error) => e.name === "ConfigError" && why.test(e.message) && !e.message.includes(KEY));
+      assert.deepEqual(host.retained.bytes, before, "nothing retained is touched: the readings it holds stay for a firmware that can send them");
+    }
   });
 });
 
