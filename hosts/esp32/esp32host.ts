@@ -6,7 +6,6 @@
 
 import mcConfig from "mc/config";
 import Analog from "embedded:io/analog";
-import { Digest } from "crypt";
 import Digital from "embedded:io/digital";
 import I2C from "embedded:io/i2c";
 import device from "embedded:provider/builtin";
@@ -28,7 +27,7 @@ import { clock, crypto, log, resolve, timers } from "../moddable/runtime";
 import { SDKTCP } from "../moddable/sdk-tcp";
 import { sdkTLS } from "../moddable/sdk-tls";
 import { TLS_CACHE_SIZE } from "../moddable/tls-cache";
-import { updateCrypto } from "../moddable/update-crypto";
+import { sha256Digest, updateCrypto } from "../moddable/update-crypto";
 import { Station, type StaticAddress } from "./station";
 
 /**
@@ -152,10 +151,7 @@ function updates(config: Config): OtaUpdate | undefined {
     // Its own NVS namespace (15 characters at most), apart from the firmware's flash tier.
     flash: preferences("torpor-update"),
     crypto: updateCrypto,
-    digest: () => {
-      const digest = new Digest("SHA256");
-      return { write: (bytes) => digest.write(bytes.slice().buffer), close: () => new Uint8Array(digest.close()) };
-    },
+    digest: sha256Digest,
     version: firmwareVersion,
     deepSleepWake: power.resetReason() === "deep-sleep",
     tries: config.updateTries,

@@ -31,10 +31,16 @@ function toBytes(value: bigint): ArrayBuffer {
   return bytes.buffer;
 }
 
-function sha256(bytes: Uint8Array): Uint8Array {
+/** A SHA-256 fed a piece at a time: a staged image is hashed a block at a time, never held whole. */
+export function sha256Digest(): { write(bytes: Uint8Array): void; close(): Uint8Array } {
   const digest = new Digest("SHA256");
-  digest.write(bytes.slice().buffer);
-  return new Uint8Array(digest.close());
+  return { write: (bytes) => digest.write(bytes.slice().buffer), close: () => new Uint8Array(digest.close()) };
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  const digest = sha256Digest();
+  digest.write(bytes);
+  return digest.close();
 }
 
 /** y² = x³ + ax + b over the prime field of m. */

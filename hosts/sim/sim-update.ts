@@ -6,11 +6,10 @@
 // pending, and nothing is ever rolled back.
 
 import { File } from "file";
-import { Digest } from "crypt";
 import { utf8Decode, utf8Encode } from "../../src/encoding/utf8";
 import type { UpdateHost } from "../../src/update/capability";
 import { firmwareVersion } from "../moddable/firmware-version";
-import { updateCrypto } from "../moddable/update-crypto";
+import { sha256Digest, updateCrypto } from "../moddable/update-crypto";
 import { flashFiles } from "./flash-files";
 
 /** Bytes of the staged image hashed at a time: the whole image never has to fit in the heap. */
@@ -51,16 +50,16 @@ export function simUpdate(prefix: string, log: (line: string) => void): UpdateHo
       }
     },
     stagedSha256(size) {
-      const digest = new Digest("SHA256");
+      const digest = sha256Digest();
       if (!File.exists(staging)) return new Uint8Array(32);
       const file = new File(staging);
       try {
         if (file.length !== size) return new Uint8Array(32);
-        for (let at = 0; at < size; at += READ_BYTES) digest.write(file.read(ArrayBuffer, Math.min(READ_BYTES, size - at)));
+        for (let at = 0; at < size; at += READ_BYTES) digest.write(new Uint8Array(file.read(ArrayBuffer, Math.min(READ_BYTES, size - at))));
       } finally {
         file.close();
       }
-      return new Uint8Array(digest.close());
+      return digest.close();
     },
     discard() {
       remove(staging);
